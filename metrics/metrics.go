@@ -1,0 +1,92 @@
+// Package metrics defines trailcar's Prometheus metrics (SPEC §5), all under
+// one namespace and registered on a registry the caller passes in, so tests
+// get a fresh one and nothing touches the global registry.
+package metrics
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+)
+
+// Namespace prefixes every trailcar metric.
+const Namespace = "trailcar"
+
+// Metrics holds every collector trailcar updates. Gauges whose value lives
+// elsewhere (queue lengths) are registered by their owners with GaugeFunc.
+type Metrics struct {
+	HTTPRequests        *prometheus.CounterVec   // method, code
+	HTTPRequestDuration *prometheus.HistogramVec // method
+	UpstreamErrors      *prometheus.CounterVec   // reason
+	Events              *prometheus.CounterVec   // type, level, outcome
+	EventsDropped       *prometheus.CounterVec   // reason
+	AuditWriteErrors    prometheus.Counter
+	AuditBytesWritten   prometheus.Counter
+	AuditRotations      prometheus.Counter
+	WebhookDeliveries   *prometheus.CounterVec // endpoint, result
+
+	reg prometheus.Registerer
+}
+
+// New creates the collectors and registers them, with the Go and process
+// collectors, on reg.
+func New(reg prometheus.Registerer) *Metrics {
+	m := &Metrics{
+		reg: reg,
+		HTTPRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: Namespace, Name: "http_requests_total",
+			Help: "Requests answered on the proxy port, by method and status code.",
+		}, []string{"method", "code"}),
+		HTTPRequestDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Namespace: Namespace, Name: "http_request_duration_seconds",
+			Help:    "Time from receiving a request on the proxy port to finishing its response.",
+			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
+		}, []string{"method"}),
+		UpstreamErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: Namespace, Name: "upstream_errors_total",
+			Help: "Proxied requests that failed to reach the upstream, by reason.",
+		}, []string{"reason"}),
+		Events: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: Namespace, Name: "events_total",
+			Help: "Events written to the audit log, by type (system types folded to system), level and outcome.",
+		}, []string{"type", "level", "outcome"}),
+		EventsDropped: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: Namespace, Name: "events_dropped_total",
+			Help: "Events that were not written, by reason.",
+		}, []string{"reason"}),
+		AuditWriteErrors: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: Namespace, Name: "audit_write_errors_total",
+			Help: "Failed writes to the audit log file.",
+		}),
+		AuditBytesWritten: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: Namespace, Name: "audit_bytes_written_total",
+			Help: "Bytes written to the audit log files.",
+		}),
+		AuditRotations: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: Namespace, Name: "audit_rotations_total",
+			Help: "Rotations of the live audit log file.",
+		}),
+		WebhookDeliveries: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: Namespace, Name: "webhook_deliveries_total",
+			Help: "Webhook deliveries by endpoint and result (delivered, retried, failed, dropped).",
+		}, []string{"endpoint", "result"}),
+	}
+	reg.MustRegister(
+		m.HTTPRequests, m.HTTPRequestDuration, m.UpstreamErrors, m.Events, m.EventsDropped,
+		m.AuditWriteErrors, m.AuditBytesWritten, m.AuditRotations, m.WebhookDeliveries,
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+	)
+	return m
+}
+
+// Discard returns Metrics registered on a throwaway registry, for code and
+// tests that do not look at metrics.
+func Discard() *Metrics { return New(prometheus.NewRegistry()) }
+
+// GaugeFunc registers a gauge whose value is read from f at scrape time,
+// e.g. the length of a queue owned by another package.
+func (m *Metrics) GaugeFunc(name, help string, f func() float64) {
+	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Namespace: Namespace, Name: name, Help: help,
+	}, f))
+}

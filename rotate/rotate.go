@@ -1,0 +1,455 @@
+// Package rotate hands out the live audit file as an io.Writer that rotates
+// by size, keeps a bounded number of files, and covers what lumberjack
+// (which does the renaming) leaves open:
+//
+//   - sizes are whole MiB: Options.MaxSizeMB is an int, and the size check
+//     is done here, before each write, so a write never splits a line across
+//     files (callers write whole lines) and every rotation is seen;
+//   - lumberjack starts one goroutine per Logger and never stops it: a File
+//     makes exactly one Logger and reuses it across reopens;
+//   - lumberjack opens new files without O_APPEND and does not notice the
+//     file being deleted or replaced from outside: File checks the live
+//     file's identity before each write and every CheckEvery, and reopens;
+//   - compression and retention run here, under a lock that Exclusive and
+//     WithRotated callers share, so rewriting a file (deleting events) can
+//     never race with compressing or removing it.
+package rotate
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"gopkg.in/natefinch/lumberjack.v2"
+)
+
+const mib = 1 << 20
+
+// Options configure a File. Zero values are noted per field.
+type Options struct {
+	Dir      string // created if missing
+	Filename string // the live file's name, e.g. audit.log
+	// MaxSizeMB is the size in MiB at which the live file is rotated; it
+	// must be at least 1.
+	MaxSizeMB int
+	// MaxFiles is how many files are kept: the live one and MaxFiles-1
+	// rotated ones. 0 keeps every file.
+	MaxFiles int
+	// MaxAgeDays removes rotated files older than this; 0: no age limit.
+	MaxAgeDays int
+	// Compress gzips rotated files.
+	Compress bool
+	// FileMode is the permission of audit files; 0 means 0640.
+	FileMode os.FileMode
+	// CheckEvery is how often the live file is checked for having been
+	// deleted or replaced from outside; 0 means 250ms.
+	CheckEvery time.Duration
+	// OnRotate, if set, is called after each rotation, without locks held.
+	OnRotate func()
+	// OnReplaced, if set, is called after the live file was found deleted
+	// or replaced from outside and was reopened, without locks held.
+	// reason is "deleted" or "replaced".
+	OnReplaced func(reason string)
+	// Logger receives warnings; nil means slog.Default().
+	Logger *slog.Logger
+}
+
+// File is the live audit file. It is safe for concurrent use, but is meant
+// to have one writer that writes whole lines.
+type File struct {
+	opts Options
+	path string
+	max  int64
+	log  *slog.Logger
+	lj   *lumberjack.Logger
+
+	mu         sync.Mutex // guards the live file: writes, rotation, reopen
+	open       bool       // lj has the live file open and info/size describe it
+	info       os.FileInfo
+	size       int64
+	lastRotate int64 // unix ms of the last rotation
+	closed     bool
+
+	filesMu sync.Mutex // guards rotated files: compression, retention, rewrites
+
+	retain chan struct{}
+	stop   chan struct{}
+	done   sync.WaitGroup
+}
+
+// ErrClosed is returned by writes after Close.
+var ErrClosed = errors.New("audit file closed")
+
+// Open opens (or creates) the live file and starts the background checks.
+// A live file whose last line is torn (the process died mid-write) is
+// truncated to its last complete line.
+func Open(opts Options) (*File, error) {
+	if opts.MaxSizeMB < 1 {
+		return nil, fmt.Errorf("open audit file: max size %d MiB, want at least 1", opts.MaxSizeMB)
+	}
+	if opts.FileMode == 0 {
+		opts.FileMode = 0o640
+	}
+	if opts.CheckEvery <= 0 {
+		opts.CheckEvery = 250 * time.Millisecond
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if err := os.MkdirAll(opts.Dir, 0o750); err != nil {
+		return nil, fmt.Errorf("open audit file: %w", err)
+	}
+	f := &File{
+		opts:   opts,
+		path:   filepath.Join(opts.Dir, opts.Filename),
+		max:    int64(opts.MaxSizeMB) * mib,
+		log:    opts.Logger,
+		retain: make(chan struct{}, 1),
+		stop:   make(chan struct{}),
+	}
+	// Retention is done here, not by lumberjack: MaxBackups, MaxAge and
+	// Compress stay zero so its mill does nothing.
+	f.lj = &lumberjack.Logger{Filename: f.path, MaxSize: opts.MaxSizeMB}
+	if err := f.repairTornTail(); err != nil {
+		return nil, err
+	}
+	if err := f.createLive(); err != nil {
+		return nil, err
+	}
+	f.mu.Lock()
+	_, err := f.ensureOpen()
+	f.mu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	f.done.Add(2)
+	go f.watch()
+	go f.retainLoop()
+	f.retain <- struct{}{} // apply retention to what an earlier run left
+	return f, nil
+}
+
+// Path returns the live file's path.
+func (f *File) Path() string { return f.path }
+
+// MaxWrite is the largest write accepted: the rotation size.
+func (f *File) MaxWrite() int { return int(f.max) }
+
+// Write writes p, which must be whole lines, to the live file, rotating
+// first when p would make the file larger than the maximum size. On error
+// nothing of p remains in the file (a partial write is truncated away), so
+// the caller may retry p as a whole.
+func (f *File) Write(p []byte) (int, error) {
+	if int64(len(p)) > f.max {
+		return 0, fmt.Errorf("write audit file: %d bytes is more than the maximum file size %d", len(p), f.max)
+	}
+	f.mu.Lock()
+	rotated, replaced, n, err := f.writeLocked(p)
+	f.mu.Unlock()
+	f.notify(rotated, replaced)
+	return n, err
+}
+
+func (f *File) writeLocked(p []byte) (rotated bool, replaced string, n int, err error) {
+	if f.closed {
+		return false, "", 0, ErrClosed
+	}
+	if f.open {
+		replaced = f.checkReplaced()
+	}
+	if rotated, err = f.ensureOpen(); err != nil {
+		return rotated, replaced, 0, err
+	}
+	if f.size > 0 && f.size+int64(len(p)) > f.max {
+		if err := f.rotate(); err != nil {
+			return rotated, replaced, 0, err
+		}
+		rotated = true
+	}
+	n, err = f.lj.Write(p)
+	if err != nil {
+		// Never leave a torn line: cut the file back to where this write
+		// started, and let the next write reopen and re-read the size.
+		if n > 0 {
+			if terr := os.Truncate(f.path, f.size); terr != nil {
+				f.log.Error("truncate torn audit write", "path", f.path, "err", terr)
+			}
+		}
+		f.lj.Close()
+		f.open = false
+		return rotated, replaced, 0, fmt.Errorf("write audit file: %w", err)
+	}
+	f.size += int64(n)
+	return rotated, replaced, n, nil
+}
+
+// notify runs the callbacks for what a locked section found.
+func (f *File) notify(rotated bool, replaced string) {
+	if rotated {
+		select {
+		case f.retain <- struct{}{}:
+		default:
+		}
+		if f.opts.OnRotate != nil {
+			f.opts.OnRotate()
+		}
+	}
+	if replaced != "" && f.opts.OnReplaced != nil {
+		f.opts.OnReplaced(replaced)
+	}
+}
+
+// ensureOpen opens the live file if it is not open, and records its
+// identity and size. It reports whether lumberjack rotated while opening
+// (it does when the existing file is already full).
+func (f *File) ensureOpen() (rotated bool, err error) {
+	if f.open {
+		return false, nil
+	}
+	if fi, err := os.Stat(f.path); err == nil && fi.Size() >= f.max {
+		if err := f.waitForFreshBackupName(); err != nil {
+			return false, err
+		}
+		rotated = true
+	}
+	if _, err := f.lj.Write(nil); err != nil {
+		return false, fmt.Errorf("open audit file: %w", err)
+	}
+	fi, err := os.Stat(f.path)
+	if err != nil {
+		f.lj.Close()
+		return rotated, fmt.Errorf("open audit file: %w", err)
+	}
+	if fi.Mode().Perm() != f.opts.FileMode {
+		if err := os.Chmod(f.path, f.opts.FileMode); err != nil {
+			f.log.Warn("chmod audit file", "path", f.path, "err", err)
+		}
+	}
+	f.info, f.size, f.open = fi, fi.Size(), true
+	if rotated {
+		f.lastRotate = time.Now().UnixMilli()
+	}
+	return rotated, nil
+}
+
+// rotate moves the live file aside and opens a new one.
+func (f *File) rotate() error {
+	if err := f.waitForFreshBackupName(); err != nil {
+		return err
+	}
+	if err := f.lj.Rotate(); err != nil {
+		f.lj.Close()
+		f.open = false
+		return fmt.Errorf("rotate audit file: %w", err)
+	}
+	f.lastRotate = time.Now().UnixMilli()
+	f.open = false
+	_, err := f.ensureOpen()
+	return err
+}
+
+// waitForFreshBackupName waits until the name lumberjack will give the
+// rotated file (it has millisecond resolution) is not taken: lumberjack
+// renames over an existing file, which would lose it. Two rotations in one
+// millisecond, or a clock that stepped back, would otherwise do that.
+func (f *File) waitForFreshBackupName() error {
+	for i := 0; i < 2000; i++ {
+		now := time.Now()
+		name := filepath.Join(f.opts.Dir, backupName(f.opts.Filename, now))
+		if now.UnixMilli() != f.lastRotate && !exists(name) && !exists(name+gzSuffix) {
+			return nil
+		}
+		time.Sleep(time.Millisecond)
+	}
+	return errors.New("rotate audit file: no free name for the rotated file")
+}
+
+func exists(path string) bool {
+	_, err := os.Lstat(path)
+	return err == nil
+}
+
+// checkReplaced reports "deleted" or "replaced" when the path no longer
+// names the file being written, and marks the file for reopening.
+func (f *File) checkReplaced() string {
+	fi, err := os.Stat(f.path)
+	reason := ""
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		reason = "deleted"
+	case err != nil:
+		return "" // cannot tell; the write will report real trouble
+	case !os.SameFile(fi, f.info):
+		reason = "replaced"
+	default:
+		return ""
+	}
+	f.log.Warn("audit file was "+reason+" from outside; reopening", "path", f.path)
+	f.lj.Close()
+	f.open = false
+	return reason
+}
+
+// watch notices the live file being deleted or replaced while nothing is
+// written, so it is recreated and reported within CheckEvery.
+func (f *File) watch() {
+	defer f.done.Done()
+	t := time.NewTicker(f.opts.CheckEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-f.stop:
+			return
+		case <-t.C:
+		}
+		f.mu.Lock()
+		var replaced string
+		var rotated bool
+		if f.open && !f.closed {
+			if replaced = f.checkReplaced(); replaced != "" {
+				var err error
+				if rotated, err = f.ensureOpen(); err != nil {
+					f.log.Error("reopen audit file", "path", f.path, "err", err)
+				}
+			}
+		}
+		f.mu.Unlock()
+		f.notify(rotated, replaced)
+	}
+}
+
+// Reopen closes the live file and opens the path again (SIGHUP), e.g.
+// after an outside tool moved it away.
+func (f *File) Reopen() error {
+	f.mu.Lock()
+	if f.closed {
+		f.mu.Unlock()
+		return ErrClosed
+	}
+	f.lj.Close()
+	f.open = false
+	rotated, err := f.ensureOpen()
+	f.mu.Unlock()
+	f.notify(rotated, "")
+	return err
+}
+
+// Sync flushes the live file to disk.
+func (f *File) Sync() error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return syncPath(f.path)
+}
+
+func syncPath(path string) error {
+	fd, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("sync audit file: %w", err)
+	}
+	defer fd.Close()
+	if err := fd.Sync(); err != nil {
+		return fmt.Errorf("sync audit file: %w", err)
+	}
+	return nil
+}
+
+// Exclusive runs fn while nothing is written to the live file, which is
+// closed during fn (so fn may replace it, e.g. rename a rewritten copy over
+// it) and reopened after. Writes wait meanwhile.
+func (f *File) Exclusive(fn func() error) error {
+	f.mu.Lock()
+	if f.closed {
+		f.mu.Unlock()
+		return ErrClosed
+	}
+	f.lj.Close()
+	f.open = false
+	err := fn()
+	rotated, oerr := f.ensureOpen()
+	f.mu.Unlock()
+	f.notify(rotated, "")
+	return errors.Join(err, oerr)
+}
+
+// WithRotated runs fn while no rotated file is compressed or removed, so fn
+// may rewrite rotated files. Rotation itself may still happen: it only adds
+// a new rotated file.
+func (f *File) WithRotated(fn func() error) error {
+	f.filesMu.Lock()
+	defer f.filesMu.Unlock()
+	return fn()
+}
+
+// Close syncs and closes the live file and stops the background work.
+func (f *File) Close() error {
+	f.mu.Lock()
+	if f.closed {
+		f.mu.Unlock()
+		return nil
+	}
+	f.closed = true
+	serr := syncPath(f.path)
+	cerr := f.lj.Close()
+	f.open = false
+	f.mu.Unlock()
+	close(f.stop)
+	f.done.Wait()
+	if errors.Is(serr, os.ErrNotExist) {
+		serr = nil
+	}
+	return errors.Join(serr, cerr)
+}
+
+// createLive creates the live file with the configured mode when missing,
+// so that lumberjack (which would create it 0600) appends to ours.
+func (f *File) createLive() error {
+	fd, err := os.OpenFile(f.path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, f.opts.FileMode)
+	if err != nil {
+		return fmt.Errorf("open audit file: %w", err)
+	}
+	return fd.Close()
+}
+
+// repairTornTail truncates the live file after its last newline.
+func (f *File) repairTornTail() error {
+	fd, err := os.OpenFile(f.path, os.O_RDWR, 0)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("open audit file: %w", err)
+	}
+	defer fd.Close()
+	fi, err := fd.Stat()
+	if err != nil || fi.Size() == 0 {
+		return err
+	}
+	end := fi.Size()
+	buf := make([]byte, 64<<10)
+	for pos := end; pos > 0; {
+		n := int64(len(buf))
+		if pos < n {
+			n = pos
+		}
+		pos -= n
+		if _, err := fd.ReadAt(buf[:n], pos); err != nil && err != io.EOF {
+			return fmt.Errorf("check audit file tail: %w", err)
+		}
+		if i := bytes.LastIndexByte(buf[:n], '\n'); i >= 0 {
+			keep := pos + int64(i) + 1
+			if keep == end {
+				return nil
+			}
+			f.log.Warn("audit file ended in a torn line; truncating it", "path", f.path, "bytes", end-keep)
+			return fd.Truncate(keep)
+		}
+	}
+	f.log.Warn("audit file held one torn line; truncating it", "path", f.path, "bytes", end)
+	return fd.Truncate(0)
+}
