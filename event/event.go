@@ -50,14 +50,14 @@ type Event struct {
 	Host    string    `json:"host"`
 	Outcome string    `json:"outcome"`
 
-	Action     string    `json:"action,omitempty"`
-	Creds      Creds     `json:"creds"`
-	Address    string    `json:"address,omitempty"`
-	Req        Request   `json:"req"`
-	Res        Response  `json:"res"`
-	DurationMS float64   `json:"duration_ms,omitempty"`
-	Message    string    `json:"message,omitempty"`
-	Resource   Resource  `json:"resource"`
+	Action     string   `json:"action,omitempty"`
+	Creds      Creds    `json:"creds"`
+	Address    string   `json:"address,omitempty"`
+	Req        Request  `json:"req"`
+	Res        Response `json:"res"`
+	DurationMS float64  `json:"duration_ms,omitempty"`
+	Message    string   `json:"message,omitempty"`
+	Resource   Resource `json:"resource"`
 	// Details is a JSON object, already valid and compact; it is copied as is.
 	Details json.RawMessage `json:"details,omitempty"`
 }

@@ -1,0 +1,115 @@
+package proxy
+
+import (
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+)
+
+// auditHeaders are what the upstream says about the event (SPEC §3.4),
+// taken off its response before the client sees it.
+type auditHeaders struct {
+	track, action, level, message, resource, details string
+	userID, userName, authType                       string
+}
+
+// auditHeaderNames in canonical form, with where each value goes.
+var auditHeaderNames = [...]struct {
+	name string
+	dst  func(*auditHeaders) *string
+}{
+	{"X-Audit-Track", func(a *auditHeaders) *string { return &a.track }},
+	{"X-Audit-Action", func(a *auditHeaders) *string { return &a.action }},
+	{"X-Audit-Level", func(a *auditHeaders) *string { return &a.level }},
+	{"X-Audit-Message", func(a *auditHeaders) *string { return &a.message }},
+	{"X-Audit-Resource", func(a *auditHeaders) *string { return &a.resource }},
+	{"X-Audit-Details", func(a *auditHeaders) *string { return &a.details }},
+	{"X-Audit-User-Id", func(a *auditHeaders) *string { return &a.userID }},
+	{"X-Audit-User-Name", func(a *auditHeaders) *string { return &a.userName }},
+	{"X-Audit-Auth-Type", func(a *auditHeaders) *string { return &a.authType }},
+}
+
+// take moves every X-Audit-* header out of h into a. Headers are
+// canonical here (net/http canonicalises what it parses), but a handler may
+// have set a non-canonical key, so any key with the prefix is removed.
+func (a *auditHeaders) take(h http.Header) {
+	found := false
+	for k := range h {
+		if len(k) > 8 && strings.EqualFold(k[:8], "X-Audit-") {
+			found = true
+			break
+		}
+	}
+	if !found {
+		return // the common case: nothing to do, nothing allocated
+	}
+	for _, n := range auditHeaderNames {
+		if v, ok := h[n.name]; ok {
+			if len(v) > 0 {
+				*n.dst(a) = v[0]
+			}
+			delete(h, n.name)
+		}
+	}
+	for k := range h {
+		if len(k) > 8 && strings.EqualFold(k[:8], "X-Audit-") {
+			delete(h, k)
+		}
+	}
+}
+
+// exchange is one request on the proxy port: it wraps the ResponseWriter to
+// see the status and count the body bytes, and carries what the event needs.
+// Exchanges are pooled.
+type exchange struct {
+	rw          http.ResponseWriter
+	p           *Proxy
+	id          string
+	start       time.Time
+	status      int
+	bytes       int64
+	wroteHeader bool
+	hijacked    bool
+	stream      bool
+	audit       auditHeaders
+	upstreamErr error
+	refused     bool // answered 503 because the audit log cannot be written (fail_closed)
+}
+
+var exchanges = sync.Pool{New: func() any { return new(exchange) }}
+
+func (x *exchange) reset() {
+	*x = exchange{}
+}
+
+func (x *exchange) Header() http.Header { return x.rw.Header() }
+
+func (x *exchange) WriteHeader(code int) {
+	if x.wroteHeader {
+		return
+	}
+	h := x.rw.Header()
+	if code >= 100 && code < 200 && code != http.StatusSwitchingProtocols {
+		x.rw.WriteHeader(code) // informational: the final status is still to come
+		return
+	}
+	x.audit.take(h) // local handlers' headers; proxied ones were taken in ModifyResponse
+	h[x.p.requestIDHeader] = []string{x.id}
+	x.status = code
+	x.wroteHeader = true
+	x.rw.WriteHeader(code)
+}
+
+func (x *exchange) Write(b []byte) (int, error) {
+	if !x.wroteHeader {
+		x.WriteHeader(http.StatusOK)
+	}
+	n, err := x.rw.Write(b)
+	x.bytes += int64(n)
+	return n, err
+}
+
+// Unwrap lets http.ResponseController reach Flush and Hijack (SSE, chunked
+// streaming and websocket upgrades go through it).
+func (x *exchange) Unwrap() http.ResponseWriter { return x.rw }

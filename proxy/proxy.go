@@ -1,0 +1,261 @@
+// Package proxy is the proxy port: an httputil.ReverseProxy to the upstream
+// that turns each tracked request into one audit event when its response
+// is done (SPEC §3).
+package proxy
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/trailcar/trailcar/event"
+	"github.com/trailcar/trailcar/identity"
+	"github.com/trailcar/trailcar/metrics"
+	"github.com/trailcar/trailcar/rules"
+)
+
+// Sink takes finished events. Emit must not keep e after it returns.
+type Sink interface {
+	Emit(e *event.Event) error
+}
+
+// Options configure a Proxy. Required: Upstream, Rules, Sink, Metrics.
+type Options struct {
+	Upstream *url.URL
+	// Transport reaches the upstream. If nil, a clone of
+	// http.DefaultTransport with a connection pool sized for a busy
+	// sidecar (256 idle connections to the upstream) is used.
+	Transport http.RoundTripper
+	Rules     *rules.Rules
+	Sink      Sink
+	Metrics   *metrics.Metrics
+	// IDs makes event ids; nil means a new event.IDs.
+	IDs *event.IDs
+	// Trusted are the proxies whose X-Forwarded-For is believed.
+	Trusted identity.Trusted
+	// RequestIDHeader carries the event id to the upstream and back to
+	// the client; "" means X-Request-Id. Whatever the client sent in it
+	// is replaced, so the id in the log is always one trailcar made.
+	RequestIDHeader string
+	// LogQuery logs the query string, with the values of RedactQuery
+	// keys replaced by REDACTED.
+	LogQuery    bool
+	RedactQuery []string
+	// FailClosed, if set and returning true, makes tracked requests
+	// answer 503 instead of going unaudited (on_write_error: fail_closed
+	// while the audit log cannot be written).
+	FailClosed func() bool
+	// UpstreamFailed, if set, is called after a request failed to reach
+	// the upstream (e.g. to probe it at once).
+	UpstreamFailed func(err error)
+	// Intercept, if set, may answer a request locally instead of
+	// forwarding it (client events): it returns the handler to use, or
+	// nil to forward. A local handler that recorded its own event sets
+	// the response header X-Audit-Track: false.
+	Intercept func(r *http.Request) http.Handler
+	// Streams, if set, tracks long-lived responses so shutdown can end
+	// them; its ConnContext must then be the server's ConnContext.
+	Streams *Streams
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// Logger; nil means slog.Default().
+	Logger *slog.Logger
+}
+
+// Proxy is the proxy port's handler.
+type Proxy struct {
+	opts            Options
+	rp              *httputil.ReverseProxy
+	ids             *event.IDs
+	requestIDHeader string
+	now             func() time.Time
+	log             *slog.Logger
+	redact          map[string]bool
+	counters        sync.Map // requestKey -> prometheus.Counter
+	durations       [len(knownMethods) + 1]prometheus.Observer
+	events          sync.Pool // *event.Event
+}
+
+// New builds a Proxy.
+func New(opts Options) (*Proxy, error) {
+	if opts.Upstream == nil || opts.Rules == nil || opts.Sink == nil || opts.Metrics == nil {
+		return nil, errors.New("proxy: Upstream, Rules, Sink and Metrics are required")
+	}
+	if opts.IDs == nil {
+		opts.IDs = &event.IDs{}
+	}
+	if opts.RequestIDHeader == "" {
+		opts.RequestIDHeader = "X-Request-Id"
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.Transport == nil {
+		opts.Transport = DefaultTransport()
+	}
+	p := &Proxy{
+		opts: opts, ids: opts.IDs, now: opts.Now, log: opts.Logger,
+		requestIDHeader: http.CanonicalHeaderKey(opts.RequestIDHeader),
+		redact:          map[string]bool{},
+	}
+	for _, k := range opts.RedactQuery {
+		p.redact[strings.ToLower(k)] = true
+	}
+	for i := range p.durations {
+		p.durations[i] = opts.Metrics.HTTPRequestDuration.WithLabelValues(methodLabel(i))
+	}
+	p.events.New = func() any { return new(event.Event) }
+	target := opts.Upstream
+	p.rp = &httputil.ReverseProxy{
+		Rewrite: func(pr *httputil.ProxyRequest) {
+			pr.SetURL(target)
+			pr.Out.Host = pr.In.Host // the app sees the host the client asked for, as behind any sidecar
+			if xff, ok := pr.In.Header["X-Forwarded-For"]; ok && p.trustedPeer(pr.In.RemoteAddr) {
+				pr.Out.Header["X-Forwarded-For"] = xff // keep a trusted chain; SetXForwarded appends
+			}
+			pr.SetXForwarded()
+		},
+		Transport:      opts.Transport,
+		FlushInterval:  -1, // SSE and chunked responses stream; ReverseProxy also flushes at once for event-streams
+		ModifyResponse: p.modifyResponse,
+		ErrorHandler:   p.errorHandler,
+		ErrorLog:       slog.NewLogLogger(opts.Logger.Handler(), slog.LevelWarn),
+	}
+	return p, nil
+}
+
+// DefaultTransport is http.DefaultTransport cloned with a pool of idle
+// connections sized for proxying (the default keeps 2 per host, which under
+// load means dialing for most requests), and no proxy from the environment.
+func DefaultTransport() *http.Transport {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.Proxy = nil
+	t.MaxIdleConns = 1024
+	t.MaxIdleConnsPerHost = 256
+	t.IdleConnTimeout = 90 * time.Second
+	return t
+}
+
+func (p *Proxy) trustedPeer(remoteAddr string) bool {
+	host, _, err := net.SplitHostPort(remoteAddr)
+	if err != nil {
+		return false
+	}
+	a, err := netipParse(host)
+	return err == nil && p.opts.Trusted.Contains(a)
+}
+
+// ServeHTTP forwards r and records its event.
+func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	x := exchanges.Get().(*exchange)
+	x.rw, x.p, x.start = w, p, p.now()
+	x.id = p.ids.New()
+	r.Header[p.requestIDHeader] = []string{x.id}
+
+	if cs, ok := r.Context().Value(connKey{}).(*connState); ok && r.ProtoMajor == 1 {
+		cs.cur = x
+		defer func() { cs.cur = nil }()
+	} else {
+		r = r.WithContext(context.WithValue(r.Context(), exchangeKey{}, x))
+	}
+	defer p.finish(x, r)
+
+	if h := p.intercept(r); h != nil {
+		h.ServeHTTP(x, r)
+		return
+	}
+	if p.opts.FailClosed != nil && p.opts.Rules.TrackedBeforeResponse(r.Method, r.URL.Path) && p.opts.FailClosed() {
+		x.refused = true
+		writeJSONError(x, http.StatusServiceUnavailable, "audit log unavailable: request refused (on_write_error: fail_closed)")
+		return
+	}
+	p.rp.ServeHTTP(x, r)
+}
+
+func (p *Proxy) intercept(r *http.Request) http.Handler {
+	if p.opts.Intercept == nil {
+		return nil
+	}
+	return p.opts.Intercept(r)
+}
+
+// finish records the metrics and the event of a request, also when the
+// handler panicked (http.ErrAbortHandler when the client went away
+// mid-body): the response was partly sent, so it is audited, and the panic
+// goes on to net/http, which expects it.
+func (p *Proxy) finish(x *exchange, r *http.Request) {
+	rec := recover()
+	status := x.status
+	switch {
+	case x.hijacked:
+		status = http.StatusSwitchingProtocols
+	case status == 0 && rec == nil:
+		status = http.StatusOK // nothing written: net/http sends 200
+	}
+	elapsed := p.now().Sub(x.start)
+	mi := methodIndex(r.Method)
+	p.requestCounter(mi, status).Inc()
+	p.durations[mi].Observe(elapsed.Seconds())
+	if x.stream && p.opts.Streams != nil {
+		p.opts.Streams.unmarkStream(r.Context())
+	}
+	p.record(x, r, status, elapsed, rec)
+	x.reset()
+	exchanges.Put(x)
+	if rec != nil {
+		panic(rec)
+	}
+}
+
+// requestKey identifies an http_requests_total child.
+type requestKey struct {
+	method int
+	status int
+}
+
+func (p *Proxy) requestCounter(mi, status int) prometheus.Counter {
+	k := requestKey{mi, status}
+	if c, ok := p.counters.Load(k); ok {
+		return c.(prometheus.Counter)
+	}
+	code := strconv.Itoa(status)
+	if status == 0 {
+		code = "aborted"
+	}
+	c := p.opts.Metrics.HTTPRequests.WithLabelValues(methodLabel(mi), code)
+	p.counters.Store(k, c)
+	return c
+}
+
+// knownMethods label http metrics; anything else is "other", so a client
+// cannot grow the label set.
+var knownMethods = [...]string{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "CONNECT", "TRACE"}
+
+func methodIndex(m string) int {
+	for i, k := range knownMethods {
+		if m == k {
+			return i
+		}
+	}
+	return len(knownMethods)
+}
+
+func methodLabel(i int) string {
+	if i < len(knownMethods) {
+		return knownMethods[i]
+	}
+	return "other"
+}

@@ -1,0 +1,217 @@
+package proxy
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net"
+	"net/http"
+	"net/netip"
+	"net/url"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/trailcar/trailcar/event"
+	"github.com/trailcar/trailcar/identity"
+	"github.com/trailcar/trailcar/rules"
+)
+
+// errRefused makes ReverseProxy drop the upstream's answer (fail_closed).
+var errRefused = errors.New("audit log unavailable")
+
+// modifyResponse takes the X-Audit-* headers off the upstream's response,
+// stamps the request id on it, notes streams, and in fail_closed mode
+// refuses to pass on a tracked answer that could not be audited.
+func (p *Proxy) modifyResponse(resp *http.Response) error {
+	ctx := resp.Request.Context()
+	x := exchangeOf(ctx)
+	if x == nil {
+		return nil
+	}
+	x.audit.take(resp.Header)
+	if resp.StatusCode == http.StatusSwitchingProtocols {
+		x.hijacked = true // ReverseProxy hijacks and writes the 101 itself
+		resp.Header[p.requestIDHeader] = []string{x.id}
+	}
+	if resp.StatusCode == http.StatusSwitchingProtocols || isEventStream(resp.Header) {
+		x.stream = true
+		if p.opts.Streams != nil && !p.opts.Streams.markStream(ctx) {
+			return errShuttingDown
+		}
+	}
+	if p.opts.FailClosed != nil && p.opts.FailClosed() {
+		d := p.opts.Rules.Evaluate(rules.Input{Method: resp.Request.Method, Path: resp.Request.URL.Path,
+			Status: resp.StatusCode, Track: x.audit.track})
+		if d.Tracked {
+			x.refused = true
+			return errRefused
+		}
+	}
+	return nil
+}
+
+var errShuttingDown = errors.New("shutting down")
+
+func isEventStream(h http.Header) bool {
+	ct := h["Content-Type"]
+	return len(ct) > 0 && strings.HasPrefix(ct[0], "text/event-stream")
+}
+
+// errorHandler answers when the upstream could not be reached (502, or 504
+// on a timeout) or its answer was refused (503).
+func (p *Proxy) errorHandler(w http.ResponseWriter, r *http.Request, err error) {
+	x := exchangeOf(r.Context())
+	switch {
+	case errors.Is(err, errRefused):
+		writeJSONError(w, http.StatusServiceUnavailable, "audit log unavailable: request refused (on_write_error: fail_closed)")
+		return
+	case errors.Is(err, errShuttingDown):
+		writeJSONError(w, http.StatusServiceUnavailable, "shutting down")
+		return
+	case errors.Is(err, context.Canceled) && r.Context().Err() != nil:
+		// The client left before the upstream answered; nobody reads this.
+		if x != nil {
+			x.upstreamErr = err
+		}
+		w.WriteHeader(http.StatusBadGateway)
+		return
+	}
+	reason := upstreamReason(err)
+	p.opts.Metrics.UpstreamErrors.WithLabelValues(reason).Inc()
+	if x != nil {
+		x.upstreamErr = err
+	}
+	p.log.Warn("upstream request failed", "reason", reason, "method", r.Method, "path", r.URL.Path, "err", err)
+	if p.opts.UpstreamFailed != nil {
+		p.opts.UpstreamFailed(err)
+	}
+	status := http.StatusBadGateway
+	if reason == "timeout" {
+		status = http.StatusGatewayTimeout
+	}
+	writeJSONError(w, status, "upstream unreachable: "+reason)
+}
+
+// upstreamReason classifies an upstream error for the metric label.
+func upstreamReason(err error) string {
+	var ne net.Error
+	switch {
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return "refused"
+	case errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE):
+		return "reset"
+	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &ne) && ne.Timeout():
+		return "timeout"
+	}
+	var dnsErr *net.DNSError
+	if errors.As(err, &dnsErr) {
+		return "dns"
+	}
+	return "other"
+}
+
+func writeJSONError(w http.ResponseWriter, status int, msg string) {
+	b, _ := json.Marshal(map[string]string{"error": msg})
+	w.Header()["Content-Type"] = []string{"application/json"}
+	w.WriteHeader(status)
+	w.Write(append(b, '\n'))
+}
+
+// record decides whether the request is tracked and, if so, emits its event.
+func (p *Proxy) record(x *exchange, r *http.Request, status int, elapsed time.Duration, panicked any) {
+	a := &x.audit
+	d := p.opts.Rules.Evaluate(rules.Input{Method: r.Method, Path: r.URL.Path, Status: status,
+		Track: a.track, Action: a.action, Level: a.level})
+	if !d.Tracked {
+		return
+	}
+	e := p.events.Get().(*event.Event)
+	defer func() { *e = event.Event{}; p.events.Put(e) }()
+	e.ID = x.id
+	e.Type = event.TypeHTTP
+	e.Level = d.Level
+	e.Outcome = event.OutcomeOf(status)
+	e.Action = d.Action
+	e.Creds = identity.Override(identity.FromRequest(r.Header), a.userID, a.userName, a.authType)
+	e.Address = p.opts.Trusted.ClientIP(r.RemoteAddr, r.Header["X-Forwarded-For"])
+	e.Req = event.Request{Method: r.Method, Path: r.URL.Path}
+	if p.opts.LogQuery && r.URL.RawQuery != "" {
+		e.Req.Query = p.redactQuery(r.URL.RawQuery)
+	}
+	e.Res = event.Response{StatusCode: status, Bytes: x.bytes}
+	e.DurationMS = float64(elapsed.Microseconds()) / 1000
+	e.Message = a.message
+	if a.resource != "" {
+		typ, id, _ := strings.Cut(a.resource, ":")
+		e.Resource = event.Resource{Type: typ, ID: id}
+	}
+	var details []string // key, JSON value pairs
+	if a.details != "" {
+		if obj, err := event.CompactObject([]byte(a.details)); err == nil {
+			e.Res.ClientDetails = obj
+		} else {
+			details = append(details, "invalid_audit_details", jsonString(a.details))
+		}
+	}
+	switch {
+	case x.refused:
+		details = append(details, "refused", jsonString("audit log unavailable (on_write_error: fail_closed)"))
+	case x.upstreamErr != nil:
+		details = append(details, "upstream_error", jsonString(x.upstreamErr.Error()))
+	}
+	if panicked != nil {
+		details = append(details, "aborted", jsonString("the client went away before the response was complete"))
+	}
+	if len(details) > 0 {
+		e.Details = detailsObject(details)
+	}
+	if err := p.opts.Sink.Emit(e); err != nil {
+		p.log.Warn("audit event not recorded", "id", e.ID, "err", err)
+	}
+}
+
+func jsonString(s string) string {
+	b, _ := json.Marshal(s) // strings always marshal; invalid UTF-8 becomes U+FFFD
+	return string(b)
+}
+
+func detailsObject(kv []string) json.RawMessage {
+	var b strings.Builder
+	b.WriteByte('{')
+	for i := 0; i < len(kv); i += 2 {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(jsonString(kv[i]))
+		b.WriteByte(':')
+		b.WriteString(kv[i+1])
+	}
+	b.WriteByte('}')
+	return json.RawMessage(b.String())
+}
+
+// redactQuery replaces the values of secret keys (case-insensitive) with
+// REDACTED, keeping the order and the rest of the query as sent.
+func (p *Proxy) redactQuery(raw string) string {
+	var b strings.Builder
+	for i, part := range strings.Split(raw, "&") {
+		if i > 0 {
+			b.WriteByte('&')
+		}
+		key, _, hasValue := strings.Cut(part, "=")
+		name, err := url.QueryUnescape(key)
+		if err != nil {
+			name = key
+		}
+		if hasValue && p.redact[strings.ToLower(name)] {
+			b.WriteString(key)
+			b.WriteString("=REDACTED")
+			continue
+		}
+		b.WriteString(part)
+	}
+	return b.String()
+}
+
+func netipParse(s string) (netip.Addr, error) { return netip.ParseAddr(s) }

@@ -1,0 +1,134 @@
+package rules
+
+import "strings"
+
+// Input is what Evaluate needs to know of a request and its response.
+type Input struct {
+	// Method and Path are the request's, Path decoded (url.URL.Path). They are
+	// matched cleaned; see Evaluate.
+	Method, Path string
+	// Status is the status answered to the client; 0 when there was no
+	// response.
+	Status int
+	// Track is the X-Audit-Track response header, "" when absent: "true" or
+	// "false" in any case; anything else is ignored.
+	Track string
+	// Action is the X-Audit-Action response header, "" when absent.
+	Action string
+	// Level is the X-Audit-Level response header, "" when absent: "info" or
+	// "error" in any case; anything else is ignored.
+	Level string
+}
+
+// Decision is the outcome of Evaluate. Action and Level are set only when
+// Tracked; Level is then "info" or "error" and Action is not empty.
+type Decision struct {
+	Tracked       bool
+	Action, Level string
+}
+
+// Evaluate decides whether a request becomes an event (SPEC §3.1), in this
+// order: the upstream's X-Audit-Track wins; else a path in ignore_routes is
+// not tracked; else it is tracked when its path matches track.always, its
+// method is in track.methods or its status in track.statuses; else it is not.
+//
+// The action is the upstream's X-Audit-Action, else that of the first
+// actions rule matching the path and method, else action_template rendered.
+// The level is the upstream's X-Audit-Level, else the matching rule's, else
+// "error" for a status of 400 and above or no response, "info" otherwise.
+//
+// Patterns are matched against the cleaned path (path.Clean: "//" collapsed,
+// "." and ".." resolved), because the upstream serves the cleaned path: a
+// request for /api/v3/proxy/../components must not pass for one of the
+// ignored /api/v3/proxy/** routes. The caller logs the raw path. {resource}
+// and {segment} come from the cleaned path too.
+//
+// Evaluate is pure and safe for concurrent use. It does not allocate, but to
+// render an action from a template the first time it is seen.
+func (r *Rules) Evaluate(in Input) Decision {
+	p := cleanPath(in.Path)
+	method := normalizeMethod(in.Method)
+	if !r.tracked(in, method, p) {
+		return Decision{}
+	}
+	rule := r.matchRule(method, p)
+	return Decision{
+		Tracked: true,
+		Action:  r.action(in.Action, rule, method, p),
+		Level:   level(in, rule),
+	}
+}
+
+// TrackedBeforeResponse reports whether a request will be tracked whatever
+// its status, unless the upstream says otherwise: its path is not ignored,
+// and it matches track.always or its method is tracked. In fail_closed mode,
+// such a request is refused with 503 before it is forwarded, since its event
+// could not be written.
+func (r *Rules) TrackedBeforeResponse(method, path string) bool {
+	p := cleanPath(path)
+	return !r.ignore.match(p) && (containsFold(r.methods, normalizeMethod(method)) || r.always.match(p))
+}
+
+// Ignored reports whether the cleaned path matches ignore_routes.
+func (r *Rules) Ignored(path string) bool {
+	return r.ignore.match(cleanPath(path))
+}
+
+// tracked applies SPEC §3.1 to a normalized method and a cleaned path.
+func (r *Rules) tracked(in Input, method, p string) bool {
+	switch {
+	case strings.EqualFold(in.Track, "true"):
+		return true
+	case strings.EqualFold(in.Track, "false"):
+		return false
+	case r.ignore.match(p):
+		return false
+	}
+	// The cheap checks first: the result is the same.
+	return containsFold(r.methods, method) || r.statuses.has(in.Status) || r.always.match(p)
+}
+
+// matchRule returns the first rule matching the request, or nil.
+func (r *Rules) matchRule(method, p string) *actionRule {
+	for i := range r.actions {
+		rule := &r.actions[i]
+		if (len(rule.methods) == 0 || containsFold(rule.methods, method)) && rule.path.match(p) {
+			return rule
+		}
+	}
+	return nil
+}
+
+func (r *Rules) action(upstream string, rule *actionRule, method, p string) string {
+	switch {
+	case upstream != "":
+		return upstream
+	case rule != nil:
+		return rule.action.render(method, p)
+	}
+	return r.template.render(method, p)
+}
+
+func level(in Input, rule *actionRule) string {
+	switch {
+	case strings.EqualFold(in.Level, levelInfo):
+		return levelInfo
+	case strings.EqualFold(in.Level, levelError):
+		return levelError
+	case rule != nil && rule.level != "":
+		return rule.level
+	case in.Status < 100 || in.Status >= 400:
+		return levelError // < 100: no response
+	}
+	return levelInfo
+}
+
+// containsFold reports whether methods, upper case, holds method in any case.
+func containsFold(methods []string, method string) bool {
+	for _, m := range methods {
+		if strings.EqualFold(m, method) {
+			return true
+		}
+	}
+	return false
+}

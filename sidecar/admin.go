@@ -1,0 +1,172 @@
+package sidecar
+
+import (
+	"crypto/subtle"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/trailcar/trailcar/event"
+	"github.com/trailcar/trailcar/identity"
+)
+
+// Admin actions (SPEC §3.1): every request to these routes is an event.
+const (
+	ActionLogsRead            = "trailcar.logs.read"
+	ActionEventsRead          = "trailcar.events.read"
+	ActionEventsDelete        = "trailcar.events.delete"
+	ActionNotificationsCreate = "trailcar.notifications.create"
+)
+
+func (s *Sidecar) loadToken() error {
+	if s.cfg.Admin.TokenFile == "" {
+		return nil
+	}
+	data, err := os.ReadFile(s.cfg.Admin.TokenFile)
+	if err != nil {
+		return &ConfigError{Key: "admin.token_file", Msg: err.Error()}
+	}
+	tok := strings.TrimSpace(string(data))
+	if tok == "" {
+		return &ConfigError{Key: "admin.token_file", Msg: fmt.Sprintf("%s is empty", s.cfg.Admin.TokenFile)}
+	}
+	s.token = []byte(tok)
+	return nil
+}
+
+// adminHandler routes the admin port (SPEC §4).
+func (s *Sidecar) adminHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{Registry: s.reg}))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	mux.HandleFunc("GET /readyz", s.readyz)
+	s.mountEvents(mux)
+	s.mountLogs(mux)
+	s.mountNotifications(mux)
+	s.mountViewer(mux)
+	return mux
+}
+
+// readyz: ready when the audit file takes writes and the upstream answered
+// the last probe.
+func (s *Sidecar) readyz(w http.ResponseWriter, r *http.Request) {
+	var reasons []string
+	if !s.writer.Healthy() {
+		reasons = append(reasons, "audit log not writable")
+	}
+	if ok, err := s.prober.Reachable(); !ok {
+		reasons = append(reasons, fmt.Sprintf("upstream unreachable: %v", err))
+	}
+	if len(reasons) > 0 {
+		writeJSON(w, http.StatusServiceUnavailable, map[string]any{"status": "not ready", "reasons": reasons})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+}
+
+// guarded wraps an admin API handler: it needs the token (when one is
+// configured) and is itself audited with action, at completion, or at
+// connect for a stream (stream reports whether r is one).
+func (s *Sidecar) guarded(action string, stream func(*http.Request) bool, h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		aw := &adminWriter{ResponseWriter: w}
+		if stream != nil && stream(r) {
+			aw.onHeader = func(status int) { s.auditAdmin(r, action, status, 0, time.Since(start)) }
+		}
+		defer func() {
+			if aw.onHeader == nil {
+				status := aw.status
+				if status == 0 {
+					status = http.StatusOK
+				}
+				s.auditAdmin(r, action, status, aw.bytes, time.Since(start))
+			}
+		}()
+		if !s.authorized(r) {
+			aw.onHeader = nil
+			w.Header().Set("WWW-Authenticate", `Bearer realm="trailcar"`)
+			writeError(aw, http.StatusUnauthorized, "missing or wrong bearer token")
+			return
+		}
+		h.ServeHTTP(aw, r)
+	})
+}
+
+// authorized compares the bearer token in constant time.
+func (s *Sidecar) authorized(r *http.Request) bool {
+	if s.token == nil {
+		return true
+	}
+	scheme, tok, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return false
+	}
+	return subtle.ConstantTimeCompare([]byte(strings.TrimSpace(tok)), s.token) == 1
+}
+
+func (s *Sidecar) auditAdmin(r *http.Request, action string, status int, bytes int64, d time.Duration) {
+	level := event.LevelInfo
+	if status >= 400 {
+		level = event.LevelError
+	}
+	e := &event.Event{
+		Type: event.TypeHTTP, Level: level, Outcome: event.OutcomeOf(status), Action: action,
+		Creds:      identity.FromRequest(r.Header),
+		Address:    s.trusted.ClientIP(r.RemoteAddr, r.Header["X-Forwarded-For"]),
+		Req:        event.Request{Method: r.Method, Path: r.URL.Path},
+		Res:        event.Response{StatusCode: status, Bytes: bytes},
+		DurationMS: float64(d.Microseconds()) / 1000,
+	}
+	if r.URL.RawQuery != "" {
+		e.Req.Query = r.URL.RawQuery // admin queries are filters, never secrets (the token is a header)
+	}
+	s.emit(e)
+}
+
+// adminWriter records the status and size of an admin response and runs
+// onHeader when the header is written (the audit event of a stream).
+type adminWriter struct {
+	http.ResponseWriter
+	status   int
+	bytes    int64
+	onHeader func(status int)
+}
+
+func (w *adminWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+		if w.onHeader != nil {
+			w.onHeader(code)
+		}
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *adminWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.WriteHeader(http.StatusOK)
+	}
+	n, err := w.ResponseWriter.Write(b)
+	w.bytes += int64(n)
+	return n, err
+}
+
+func (w *adminWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(v)
+}
+
+func writeError(w http.ResponseWriter, status int, msg string) {
+	writeJSON(w, status, map[string]string{"error": msg})
+}

@@ -1,0 +1,367 @@
+// Package sidecar assembles trailcar: configuration, the proxy and admin
+// servers, the audit writer and its subscribers, and their lifecycle.
+package sidecar
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/trailcar/trailcar/audit"
+	"github.com/trailcar/trailcar/event"
+	"github.com/trailcar/trailcar/identity"
+	"github.com/trailcar/trailcar/metrics"
+	"github.com/trailcar/trailcar/proxy"
+	"github.com/trailcar/trailcar/rotate"
+	"github.com/trailcar/trailcar/rules"
+	"github.com/trailcar/trailcar/webhook"
+)
+
+// ShutdownGrace is how long in-flight requests get to finish at shutdown.
+const ShutdownGrace = 25 * time.Second
+
+// Options are what the process gives the sidecar besides its Config.
+type Options struct {
+	// Logger; nil means slog.Default().
+	Logger *slog.Logger
+	// Registry for metrics; nil means a new one.
+	Registry *prometheus.Registry
+	// Version is reported by system.trailcar.started.
+	Version string
+	// ProbeInterval of the upstream; 0 means 5s.
+	ProbeInterval time.Duration
+	// Transport to the upstream; nil means proxy.DefaultTransport().
+	Transport http.RoundTripper
+}
+
+// Sidecar is a running trailcar.
+type Sidecar struct {
+	cfg      Config
+	opts     Options
+	log      *slog.Logger
+	reg      *prometheus.Registry
+	metrics  *metrics.Metrics
+	rules    *rules.Rules
+	trusted  identity.Trusted
+	ids      *event.IDs
+	file     *rotate.File // nil when the activity tracker is disabled
+	writer   *audit.Writer
+	prober   *proxy.Prober
+	streams  *proxy.Streams
+	proxy    *proxy.Proxy
+	webhooks *webhook.Dispatcher // nil when disabled
+	token    []byte              // admin bearer token; nil: none needed
+
+	proxyLn, adminLn   net.Listener
+	proxySrv, adminSrv *http.Server
+
+	// done is closed when shutdown begins: admin streams (follow, SSE) end.
+	done       chan struct{}
+	doneOnce   sync.Once
+	forwarders sync.WaitGroup // goroutines feeding subscribers from the writer
+	closers    []func(context.Context) error
+}
+
+// New builds the sidecar and opens its listeners and audit file, so that a
+// port in use or an unwritable directory shows at once. Nothing is served
+// until Run.
+func New(cfg Config, opts Options) (s *Sidecar, err error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.Registry == nil {
+		opts.Registry = prometheus.NewRegistry()
+	}
+	s = &Sidecar{
+		cfg: cfg, opts: opts, log: opts.Logger, reg: opts.Registry,
+		metrics: metrics.New(opts.Registry),
+		ids:     &event.IDs{},
+		streams: &proxy.Streams{},
+		done:    make(chan struct{}),
+	}
+	defer func() {
+		if err != nil {
+			s.closeAll()
+		}
+	}()
+	if s.rules, err = cfg.Rules(); err != nil {
+		return nil, err
+	}
+	if s.trusted, err = identity.ParseTrusted(cfg.TrustProxy); err != nil {
+		return nil, err
+	}
+	if err = s.loadToken(); err != nil {
+		return nil, err
+	}
+	if err = s.openAudit(); err != nil {
+		return nil, err
+	}
+	if err = s.startWebhooks(); err != nil {
+		return nil, err
+	}
+	if err = s.buildProxy(); err != nil {
+		return nil, err
+	}
+	if s.proxyLn, err = net.Listen("tcp", cfg.Listen); err != nil {
+		return nil, fmt.Errorf("listen (proxy port): %w", err)
+	}
+	if s.adminLn, err = net.Listen("tcp", cfg.Admin.Listen); err != nil {
+		return nil, fmt.Errorf("admin.listen: %w", err)
+	}
+	s.proxySrv = &http.Server{
+		Handler:           s.proxy,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ConnContext:       s.streams.ConnContext,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
+	s.adminSrv = &http.Server{
+		Handler:           s.adminHandler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
+	return s, nil
+}
+
+func (s *Sidecar) openAudit() error {
+	t := s.cfg.ActivityTracker
+	if t.Enabled {
+		mode, _ := t.Mode()
+		f, err := rotate.Open(rotate.Options{
+			Dir: t.Dir, Filename: t.Filename, MaxSizeMB: t.MaxSizeMB, MaxFiles: t.MaxFiles,
+			MaxAgeDays: t.MaxAgeDays, Compress: t.Compress, FileMode: mode, Logger: s.log,
+			OnRotate:   s.metrics.AuditRotations.Inc,
+			OnReplaced: s.fileReplaced,
+		})
+		if err != nil {
+			return fmt.Errorf("activity_tracker.dir: %w", err)
+		}
+		s.file = f
+	}
+	opts := audit.Options{
+		Queue: t.Queue, Drop: t.WhenFull == "drop",
+		Service: s.cfg.Service, Host: s.cfg.Host,
+		Metrics: s.metrics, IDs: s.ids, Logger: s.log,
+	}
+	if s.file != nil {
+		opts.File = s.file // a nil *rotate.File in the interface would not be nil
+	}
+	s.writer = audit.New(opts)
+	return nil
+}
+
+func (s *Sidecar) fileReplaced(reason string) {
+	s.emitSystem("system.audit.file_replaced", event.LevelError,
+		"the live audit file was "+reason+" from outside; it was recreated",
+		fmt.Appendf(nil, `{"reason":%q,"path":%q}`, reason, s.file.Path()))
+}
+
+func (s *Sidecar) startWebhooks() error {
+	if !s.cfg.Webhooks.Enabled {
+		return nil
+	}
+	d, err := webhook.New(s.cfg.Webhooks, webhook.Options{
+		Metrics: s.metrics,
+		Logger:  s.log,
+		Report:  func(e *event.Event) { s.emit(e) },
+	})
+	if err != nil {
+		return fmt.Errorf("webhooks: %w", err)
+	}
+	s.webhooks = d
+	sub := s.writer.Subscribe(s.cfg.Webhooks.Queue)
+	s.forwarders.Add(1)
+	go func() {
+		defer s.forwarders.Done()
+		for line := range sub.C {
+			d.Publish(line)
+		}
+		if err := sub.Err(); err != nil {
+			s.log.Error("webhooks fell behind the audit log; restart to resubscribe", "err", err)
+		}
+	}()
+	return nil
+}
+
+func (s *Sidecar) buildProxy() error {
+	up, _ := url.Parse(s.cfg.Upstream) // validated
+	addr := up.Host
+	if up.Port() == "" {
+		port := "80"
+		if up.Scheme == "https" {
+			port = "443"
+		}
+		addr = net.JoinHostPort(up.Hostname(), port)
+	}
+	s.prober = &proxy.Prober{Addr: addr, Interval: s.opts.ProbeInterval, OnChange: s.upstreamChanged}
+	failClosed := func() bool { return false }
+	if s.cfg.ActivityTracker.OnWriteError == "fail_closed" {
+		failClosed = func() bool { return !s.writer.Healthy() }
+	}
+	p, err := proxy.New(proxy.Options{
+		Upstream:        up,
+		Transport:       s.opts.Transport,
+		Rules:           s.rules,
+		Sink:            s.writer,
+		Metrics:         s.metrics,
+		IDs:             s.ids,
+		Trusted:         s.trusted,
+		RequestIDHeader: s.cfg.RequestIDHeader,
+		LogQuery:        s.cfg.ActivityTracker.LogQuery,
+		RedactQuery:     s.cfg.ActivityTracker.RedactQuery,
+		FailClosed:      failClosed,
+		UpstreamFailed:  func(error) { s.prober.Kick() },
+		Intercept:       s.interceptClientEvents(),
+		Streams:         s.streams,
+		Logger:          s.log,
+	})
+	s.proxy = p
+	return err
+}
+
+func (s *Sidecar) upstreamChanged(reachable bool, err error) {
+	if reachable {
+		s.log.Info("upstream reachable again", "upstream", s.cfg.Upstream)
+		s.emitSystem("system.upstream.recovered", event.LevelInfo, "upstream reachable again: "+s.cfg.Upstream, nil)
+		return
+	}
+	s.log.Error("upstream unreachable", "upstream", s.cfg.Upstream, "err", err)
+	s.emitSystem("system.upstream.unreachable", event.LevelError,
+		"upstream unreachable: "+s.cfg.Upstream, fmt.Appendf(nil, `{"error":%q}`, err.Error()))
+}
+
+// emitSystem records a system event.
+func (s *Sidecar) emitSystem(typ, level, message string, details []byte) {
+	outcome := event.OutcomeSuccess
+	if level == event.LevelError {
+		outcome = event.OutcomeFailure
+	}
+	s.emit(&event.Event{Type: typ, Level: level, Outcome: outcome, Message: message, Details: details})
+}
+
+func (s *Sidecar) emit(e *event.Event) {
+	if err := s.writer.Emit(e); err != nil && !errors.Is(err, audit.ErrClosed) {
+		s.log.Error("record event", "type", e.Type, "err", err)
+	}
+}
+
+// ProxyURL is the proxy port's address as a URL.
+func (s *Sidecar) ProxyURL() string { return "http://" + s.proxyLn.Addr().String() }
+
+// AdminURL is the admin port's address as a URL.
+func (s *Sidecar) AdminURL() string { return "http://" + s.adminLn.Addr().String() }
+
+// AuditPath is the live audit file, or "" when the tracker is disabled.
+func (s *Sidecar) AuditPath() string {
+	if s.file == nil {
+		return ""
+	}
+	return s.file.Path()
+}
+
+// Reopen reopens the audit file (SIGHUP).
+func (s *Sidecar) Reopen() error {
+	if s.file == nil {
+		return nil
+	}
+	s.log.Info("reopening audit log", "path", s.file.Path())
+	return s.file.Reopen()
+}
+
+// Run serves until ctx ends, then shuts down: it stops accepting, ends
+// streams, lets in-flight requests finish (up to ShutdownGrace), writes
+// every event, system.trailcar.stopped last, and closes the files.
+func (s *Sidecar) Run(ctx context.Context) error {
+	s.emitSystem("system.trailcar.started", event.LevelInfo, "trailcar started",
+		fmt.Appendf(nil, `{"version":%q,"listen":%q,"admin":%q,"upstream":%q}`,
+			s.opts.Version, s.proxyLn.Addr().String(), s.adminLn.Addr().String(), s.cfg.Upstream))
+	probeCtx, stopProbe := context.WithCancel(context.Background())
+	defer stopProbe()
+	go s.prober.Run(probeCtx)
+
+	errc := make(chan error, 2)
+	go func() { errc <- serve(s.proxySrv, s.proxyLn) }()
+	go func() { errc <- serve(s.adminSrv, s.adminLn) }()
+	var runErr error
+	select {
+	case <-ctx.Done():
+	case runErr = <-errc:
+		s.log.Error("server stopped", "err", runErr)
+	}
+	stopProbe()
+	return errors.Join(runErr, s.shutdown())
+}
+
+func serve(srv *http.Server, ln net.Listener) error {
+	if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+func (s *Sidecar) shutdown() error {
+	s.log.Info("shutting down", "grace", ShutdownGrace)
+	ctx, cancel := context.WithTimeout(context.Background(), ShutdownGrace)
+	defer cancel()
+	s.doneOnce.Do(func() { close(s.done) })
+	s.streams.EndAll()
+	var wg sync.WaitGroup
+	var perr, aerr error
+	wg.Add(2)
+	go func() { defer wg.Done(); perr = s.proxySrv.Shutdown(ctx) }()
+	go func() { defer wg.Done(); aerr = s.adminSrv.Shutdown(ctx) }()
+	wg.Wait()
+	if perr != nil {
+		s.log.Warn("in-flight requests cut off at the end of the grace period", "err", perr)
+		s.proxySrv.Close()
+	}
+	if aerr != nil {
+		s.adminSrv.Close()
+	}
+	s.emitSystem("system.trailcar.stopped", event.LevelInfo, "trailcar stopped", nil)
+	return s.closeAll()
+}
+
+// closeAll flushes and closes what New opened, in order: the writer
+// (which writes everything queued) before the file, webhooks last so they
+// get the final events.
+func (s *Sidecar) closeAll() error {
+	ctx, cancel := context.WithTimeout(context.Background(), ShutdownGrace)
+	defer cancel()
+	var errs []error
+	for _, ln := range []net.Listener{s.proxyLn, s.adminLn} {
+		if ln != nil {
+			ln.Close()
+		}
+	}
+	if s.writer != nil {
+		errs = append(errs, s.writer.Close(ctx))
+	}
+	s.forwarders.Wait() // the writer closed their subscriptions
+	if s.webhooks != nil {
+		wctx, wcancel := context.WithTimeout(ctx, 5*time.Second)
+		errs = append(errs, s.webhooks.Close(wctx))
+		wcancel()
+	}
+	if s.file != nil {
+		errs = append(errs, s.file.Close())
+	}
+	for _, c := range s.closers {
+		errs = append(errs, c(ctx))
+	}
+	return errors.Join(errs...)
+}
