@@ -95,7 +95,6 @@ func TestDeliveryFailedSentToOtherEndpoints(t *testing.T) {
 // Publish never waits for a receiver: with every delivery hanging and
 // the queue full, events are dropped and counted.
 func TestPublishNeverBlocks(t *testing.T) {
-	const workers = 4 // deliveries in flight at once (Dispatcher's doc)
 	release := make(chan struct{})
 	var inFlight atomic.Int32
 	recv := newReceiver(t, func(w http.ResponseWriter, r *http.Request) {

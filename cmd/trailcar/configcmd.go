@@ -12,7 +12,9 @@ func newConfigCmd(s streams) *cobra.Command {
 		Use:   "config",
 		Short: "Work with configuration files",
 		Args:  noArgs,
-		RunE:  func(cmd *cobra.Command, args []string) error { return usagef("config: a subcommand is required (check)") },
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return usagef("config: a subcommand is required (check)")
+		},
 	}
 	var path string
 	check := &cobra.Command{

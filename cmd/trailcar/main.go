@@ -67,7 +67,9 @@ func newRootCmd(s streams) *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		Args:          noArgs,
-		RunE:          func(cmd *cobra.Command, args []string) error { return usagef("a command is required; see trailcar --help") },
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return usagef("a command is required; see trailcar --help")
+		},
 	}
 	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error { return usageError{err} })
 	root.AddCommand(newServeCmd(s), newDemoCmd(s), newConfigCmd(s), newVersionCmd(s))
