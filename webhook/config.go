@@ -37,8 +37,8 @@ type Endpoint struct {
 	// certificate. Nil means true. It applies to the default transport
 	// only (see Options.Transport).
 	TLSVerify *bool `yaml:"tls_verify,omitempty"`
-	// Headers are added to every request, after Content-Type, so they may
-	// replace it.
+	// Headers are set on every request after the others (Content-Type,
+	// User-Agent, basic auth), so they may replace them.
 	Headers map[string]string `yaml:"headers,omitempty"`
 }
 
@@ -62,7 +62,8 @@ type Config struct {
 	// Timeout bounds one attempt, response body included.
 	Timeout time.Duration `yaml:"timeout"`
 	// RetryFor is how long after its first attempt a delivery is retried
-	// before it is given up. Zero: one attempt only.
+	// before it is given up: no attempt starts later than that (so one
+	// may end up to Timeout after it). Zero: one attempt only.
 	RetryFor time.Duration `yaml:"retry_for"`
 	// Queue is how many events may wait for delivery; beyond that,
 	// published events are dropped.

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"math/rand/v2"
 	"net/http"
 	"net/url"
@@ -58,8 +59,10 @@ func (d *Dispatcher) deliver(line []byte) {
 			d.giveUp(line, attempt, err)
 			return
 		}
-		d.log.Debug("webhook delivery failed, will retry", "event_id", eventID(line),
-			"attempt", attempt, "wait", wait, "err", err)
+		if d.log.Enabled(d.ctx, slog.LevelDebug) {
+			d.log.Debug("webhook delivery failed, will retry", "event_id", eventID(line),
+				"attempt", attempt, "wait", wait, "err", err)
+		}
 		if !d.sleep(wait) {
 			d.abandon()
 			return

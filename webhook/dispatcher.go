@@ -1,14 +1,17 @@
 package webhook
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net/http"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -110,14 +113,12 @@ func New(cfg Config, opts Options) (*Dispatcher, error) {
 	}
 	d := &Dispatcher{
 		enabled: cfg.Enabled,
-		levels:  cfg.Levels,
-		queue:   make(chan []byte, max(cfg.Queue, 1)),
+		queue:   make(chan []byte, cfg.Queue),
 		stopped: make(chan struct{}),
 	}
-	opts.Metrics.GaugeFunc("webhook_queue_length", "Events waiting to be delivered to the webhook.",
-		func() float64 { return float64(len(d.queue)) })
 	if !cfg.Enabled {
 		close(d.stopped)
+		d.registerGauge(opts.Metrics)
 		return d, nil
 	}
 
@@ -127,6 +128,7 @@ func New(cfg Config, opts Options) (*Dispatcher, error) {
 	if err != nil {
 		return nil, err
 	}
+	d.levels = slices.Clone(cfg.Levels)
 	d.types, _ = compileTypes(cfg.Types)
 	d.endpoint = name
 	d.url = u.String()
@@ -138,24 +140,19 @@ func New(cfg Config, opts Options) (*Dispatcher, error) {
 		// must not go where the configuration did not say.
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
-	d.timeout = cfg.Timeout
-	d.retryFor = cfg.RetryFor
+	d.timeout, d.retryFor = cfg.Timeout, cfg.RetryFor
 	d.backoff = opts.Backoff
 	if d.backoff == nil {
 		d.backoff = defaultBackoff
 	}
 	d.report = opts.Report
-	d.log = opts.Logger
-	if d.log == nil {
-		d.log = slog.Default()
-	}
-	d.log = d.log.With("endpoint", name, "url", d.cleanURL)
+	d.log = cmp.Or(opts.Logger, slog.Default()).With("endpoint", name, "url", d.cleanURL)
 	deliveries := opts.Metrics.WebhookDeliveries
 	d.delivered = deliveries.WithLabelValues(name, "delivered")
 	d.retried = deliveries.WithLabelValues(name, "retried")
 	d.failed = deliveries.WithLabelValues(name, "failed")
 	d.dropped = deliveries.WithLabelValues(name, "dropped")
-
+	d.registerGauge(opts.Metrics)
 	d.ctx, d.cancel = context.WithCancel(context.Background())
 	d.wg.Add(workers)
 	for range workers {
@@ -168,6 +165,13 @@ func New(cfg Config, opts Options) (*Dispatcher, error) {
 	return d, nil
 }
 
+// registerGauge registers trailcar_webhook_queue_length, once nothing can
+// fail any more: registering twice on one Metrics panics.
+func (d *Dispatcher) registerGauge(m *metrics.Metrics) {
+	m.GaugeFunc("webhook_queue_length", "Events waiting to be delivered to the webhook.",
+		func() float64 { return float64(len(d.queue)) })
+}
+
 // requestHeader builds the headers every request carries.
 func requestHeader(name string, ep Endpoint) (http.Header, error) {
 	h := http.Header{}
@@ -178,8 +182,12 @@ func requestHeader(name string, ep Endpoint) (http.Header, error) {
 		if ep.PasswordFile != "" {
 			b, err := os.ReadFile(ep.PasswordFile)
 			if err != nil {
+				var pathErr *fs.PathError
+				if errors.As(err, &pathErr) {
+					err = pathErr.Err // the path is the value
+				}
 				return nil, &FieldError{Key: "webhooks.endpoints." + name + ".password_file",
-					Value: ep.PasswordFile, Err: err}
+					Value: ep.PasswordFile, Err: fmt.Errorf("read: %w", err)}
 			}
 			password = strings.TrimSpace(string(b))
 		}
