@@ -1,6 +1,7 @@
 package rules_test
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/trailcar/trailcar/rules"
@@ -38,4 +39,16 @@ func BenchmarkEvaluate(b *testing.B) {
 			}
 		})
 	})
+}
+
+// BenchmarkEvaluateWorstPattern is the slowest shape Compile accepts (one
+// star not ending its segment) against the longest path it matches, built to
+// fail late: an upper bound of what a client can make one request cost.
+func BenchmarkEvaluateWorstPattern(b *testing.B) {
+	r := mustCompile(b, rules.Policy{Always: []string{"/*-*"}, ActionTemplate: "a"})
+	in := rules.Input{Method: "GET", Path: "/" + strings.Repeat("-", 4<<10-3) + "/y"}
+	b.ReportAllocs()
+	for b.Loop() {
+		r.Evaluate(in)
+	}
 }

@@ -4,10 +4,13 @@
 // A [Policy] is the configuration as written; [Compile] validates it once and
 // returns [Rules], whose methods are pure, safe for concurrent use, and cheap
 // enough to run on every proxied request: [Rules.Evaluate] does not allocate
-// unless it renders an action from a template it has not rendered before.
+// unless the path needs cleaning or it renders an action for the first time.
 //
-// Paths are matched cleaned (see [Rules.Evaluate]) so that dot segments and
-// doubled slashes cannot steer a request into, or out of, a pattern. HTTP
-// methods are compared case-insensitively everywhere in this package: an
-// upstream that routes "post" as POST must not let it dodge tracking.
+// The rules err on the side of tracking. Paths are matched both as sent and
+// cleaned (see [Rules.Evaluate]), so that dot segments and doubled slashes
+// cannot steer a request into an ignored route, whether or not the upstream
+// cleans paths. HTTP methods are compared case-insensitively: an upstream
+// that routes "post" as POST must not let it dodge tracking. Patterns whose
+// matching time could explode with the path's length are refused by Compile,
+// and paths too long to match are tracked.
 package rules

@@ -4,8 +4,8 @@ import "strings"
 
 // Input is what Evaluate needs to know of a request and its response.
 type Input struct {
-	// Method and Path are the request's, Path decoded (url.URL.Path). They are
-	// matched cleaned; see Evaluate.
+	// Method and Path are the request's, Path decoded (url.URL.Path). Path
+	// is matched both as is and cleaned; see Evaluate.
 	Method, Path string
 	// Status is the status answered to the client; 0 when there was no
 	// response.
@@ -37,16 +37,19 @@ type Decision struct {
 // The level is the upstream's X-Audit-Level, else the matching rule's, else
 // "error" for a status of 400 and above or no response, "info" otherwise.
 //
-// Patterns are matched against the cleaned path (path.Clean: "//" collapsed,
-// "." and ".." resolved), because the upstream serves the cleaned path: a
-// request for /api/v3/proxy/../components must not pass for one of the
-// ignored /api/v3/proxy/** routes. The caller logs the raw path. {resource}
-// and {segment} come from the cleaned path too.
+// Paths are matched both as sent and cleaned (path.Clean: "//" collapsed,
+// "." and ".." resolved), whichever tracks more: a path is ignored only when
+// both forms match ignore_routes, and is in track.always when either form
+// matches. A request for /api/v3/proxy/../components thus cannot dodge
+// tracking by passing for an ignored proxy route, whether or not the upstream
+// cleans paths before routing them. The actions rules, {resource} and
+// {segment} use the cleaned path; the caller logs the raw one. A path longer
+// than 4 KiB is not matched at all: it is tracked, with the template's action.
 //
-// Evaluate is pure and safe for concurrent use. It does not allocate, but to
-// render an action from a template the first time it is seen.
+// Evaluate is pure and safe for concurrent use. It does not allocate unless
+// the path needs cleaning or it renders an action for the first time.
 func (r *Rules) Evaluate(in Input) Decision {
-	p := cleanPath(in.Path)
+	p := newRequestPath(in.Path)
 	method := normalizeMethod(in.Method)
 	if !r.tracked(in, method, p) {
 		return Decision{}
@@ -54,45 +57,59 @@ func (r *Rules) Evaluate(in Input) Decision {
 	rule := r.matchRule(method, p)
 	return Decision{
 		Tracked: true,
-		Action:  r.action(in.Action, rule, method, p),
+		Action:  r.action(in.Action, rule, method, p.clean),
 		Level:   level(in, rule),
 	}
 }
 
 // TrackedBeforeResponse reports whether a request will be tracked whatever
 // its status, unless the upstream says otherwise: its path is not ignored,
-// and it matches track.always or its method is tracked. In fail_closed mode,
+// and it is in track.always or its method is tracked. In fail_closed mode,
 // such a request is refused with 503 before it is forwarded, since its event
 // could not be written.
 func (r *Rules) TrackedBeforeResponse(method, path string) bool {
-	p := cleanPath(path)
-	return !r.ignore.match(p) && (containsFold(r.methods, normalizeMethod(method)) || r.always.match(p))
+	p := newRequestPath(path)
+	return !r.ignored(p) && (containsFold(r.methods, normalizeMethod(method)) || r.inAlways(p))
 }
 
-// Ignored reports whether the cleaned path matches ignore_routes.
+// Ignored reports whether the path is in ignore_routes, as Evaluate judges
+// it: both the path and its cleaned form match, and it is not too long to be
+// matched.
 func (r *Rules) Ignored(path string) bool {
-	return r.ignore.match(cleanPath(path))
+	return r.ignored(newRequestPath(path))
 }
 
-// tracked applies SPEC §3.1 to a normalized method and a cleaned path.
-func (r *Rules) tracked(in Input, method, p string) bool {
+func (r *Rules) ignored(p requestPath) bool {
+	return !p.tooLong() && p.matchAll(r.ignore)
+}
+
+func (r *Rules) inAlways(p requestPath) bool {
+	return p.tooLong() || p.matchAny(r.always)
+}
+
+// tracked applies SPEC §3.1 to a normalized method.
+func (r *Rules) tracked(in Input, method string, p requestPath) bool {
 	switch {
 	case strings.EqualFold(in.Track, "true"):
 		return true
 	case strings.EqualFold(in.Track, "false"):
 		return false
-	case r.ignore.match(p):
+	case r.ignored(p):
 		return false
 	}
 	// The cheap checks first: the result is the same.
-	return containsFold(r.methods, method) || r.statuses.has(in.Status) || r.always.match(p)
+	return containsFold(r.methods, method) || r.statuses.has(in.Status) || r.inAlways(p)
 }
 
-// matchRule returns the first rule matching the request, or nil.
-func (r *Rules) matchRule(method, p string) *actionRule {
+// matchRule returns the first rule matching the method and the cleaned path,
+// or nil.
+func (r *Rules) matchRule(method string, p requestPath) *actionRule {
+	if p.tooLong() {
+		return nil
+	}
 	for i := range r.actions {
 		rule := &r.actions[i]
-		if (len(rule.methods) == 0 || containsFold(rule.methods, method)) && rule.path.match(p) {
+		if (len(rule.methods) == 0 || containsFold(rule.methods, method)) && rule.path.match(p.clean) {
 			return rule
 		}
 	}

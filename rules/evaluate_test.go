@@ -1,6 +1,7 @@
 package rules_test
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/trailcar/trailcar/rules"
@@ -110,13 +111,16 @@ var defaultCases = []evaluateCase{
 	// Paths are matched cleaned.
 	{"dot-dot out of ignored", rules.Input{Method: "GET", Path: "/api/v3/proxy/../logs/audit.log", Status: 200}, tracked("console.logs.read", "info")},
 	{"dot-dot out of ignored to rule", rules.Input{Method: "POST", Path: "/api/v3/proxy/../components", Status: 201}, tracked("console.components.create", "info")},
-	{"dot-dot into ignored", rules.Input{Method: "POST", Path: "/api/v3/components/../proxy/x", Status: 200}, notTracked},
+	{"dot-dot into ignored still tracked", rules.Input{Method: "POST", Path: "/api/v3/components/../proxy/x", Status: 200}, tracked("console.proxy.create", "info")},
+	{"dot-dot within ignored", rules.Input{Method: "POST", Path: "/api/v3/proxy/a/../b", Status: 401}, notTracked},
+	{"raw form in always", rules.Input{Method: "GET", Path: "/api/v3/logs/../components", Status: 200}, tracked("console.components.read", "info")},
 	{"dot-dot above root", rules.Input{Method: "GET", Path: "/../../auth/login", Status: 200}, tracked("console.users.login", "info")},
 	{"dot segment", rules.Input{Method: "GET", Path: "/api/v3/./logs/x", Status: 200}, tracked("console.logs.read", "info")},
-	{"double slashes into ignored", rules.Input{Method: "POST", Path: "//api/v3//proxy/x", Status: 200}, notTracked},
+	{"double slashes into ignored still tracked", rules.Input{Method: "POST", Path: "//api/v3//proxy/x", Status: 200}, tracked("console.proxy.create", "info")},
+	{"double slash within ignored", rules.Input{Method: "POST", Path: "/grpcwp//x", Status: 200}, notTracked},
 	{"double slashes to always", rules.Input{Method: "GET", Path: "//ak//api/v1//widgets", Status: 200}, tracked("console.widgets.read", "info")},
 	{"double slash in log path", rules.Input{Method: "GET", Path: "/api/v3/logs//audit.log", Status: 200}, tracked("console.logs.read", "info")},
-	{"trailing slash cleaned", rules.Input{Method: "GET", Path: "/api/v1/logs/", Status: 401}, notTracked},
+	{"trailing slash: raw form in always", rules.Input{Method: "GET", Path: "/api/v1/logs/", Status: 200}, tracked("console.logs.read", "info")},
 	{"relative path rooted", rules.Input{Method: "POST", Path: "api/v3/widgets", Status: 201}, tracked("console.widgets.create", "info")},
 }
 
@@ -183,7 +187,8 @@ func TestTrackedBeforeResponse(t *testing.T) {
 		{"ignored logs list", "GET", "/api/v2/logs", false},
 		{"log file", "GET", "/api/v2/logs/audit.log", true},
 		{"dot-dot out of ignored", "POST", "/api/v3/proxy/../components", true},
-		{"double slash into ignored", "PUT", "/api/v3//proxy", false},
+		{"double slash out of ignored", "PUT", "/api/v3//proxy", true},
+		{"too long to match", "GET", "/api/v3/proxy/" + strings.Repeat("x", 4<<10), true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := r.TrackedBeforeResponse(tc.method, tc.path); got != tc.want {
@@ -211,13 +216,35 @@ func TestIgnored(t *testing.T) {
 		{"logs list", "/api/v3/logs", true},
 		{"log file", "/api/v3/logs/audit.log", false},
 		{"dot-dot out", "/api/v3/proxy/../components", false},
-		{"dot-dot in", "/x/../api/v3/proxy", true},
-		{"double slash in", "//grpcwp//a", true},
+		{"dot-dot in: raw form not ignored", "/x/../api/v3/proxy", false},
+		{"dot-dot within", "/api/v3/proxy/a/../b", true},
+		{"double slash in: raw form not ignored", "//grpcwp//a", false},
+		{"double slash within", "/grpcwp//a", true},
+		{"too long to match", "/api/v3/proxy/" + strings.Repeat("x", 4<<10), false},
 		{"root", "/", false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := r.Ignored(tc.path); got != tc.want {
 				t.Errorf("Ignored(%q) = %t; want %t", tc.path, got, tc.want)
+			}
+		})
+	}
+}
+
+func TestEvaluateLongPath(t *testing.T) {
+	r := mustCompile(t, defaultPolicy())
+	long := strings.Repeat("/x", 2<<10)
+	for _, tc := range []evaluateCase{
+		{"ignored route", rules.Input{Method: "GET", Path: "/api/v3/proxy" + long, Status: 200}, tracked("console.proxy.read", "info")},
+		{"rule skipped", rules.Input{Method: "POST", Path: "/api/v3/components" + long, Status: 201}, tracked("console.components.create", "info")},
+		{"login rule skipped", rules.Input{Method: "GET", Path: "/auth/login/" + long, Status: 200}, tracked("console.auth.read", "info")},
+		{"track false still wins", rules.Input{Method: "GET", Path: long, Status: 200, Track: "false"}, notTracked},
+		{"4 KiB is matched", rules.Input{Method: "GET", Path: "/api/v3/proxy" + long[:4<<10-len("/api/v3/proxy")], Status: 200}, notTracked},
+		{"a byte more is not", rules.Input{Method: "GET", Path: "/api/v3/proxy" + long[:4<<10-len("/api/v3/proxy")+1], Status: 200}, tracked("console.proxy.read", "info")},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := r.Evaluate(tc.in); got != tc.want {
+				t.Errorf("Evaluate(%.40q…) = %+v; want %+v", tc.in.Path, got, tc.want)
 			}
 		})
 	}

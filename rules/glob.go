@@ -2,7 +2,6 @@ package rules
 
 import (
 	"errors"
-	"path"
 	"strings"
 
 	"github.com/gobwas/glob"
@@ -10,7 +9,7 @@ import (
 
 var (
 	errNoLeadingSlash = errors.New(`must start with "/"`)
-	errTrailingSlash  = errors.New(`never matches: paths are matched cleaned, without a trailing "/"`)
+	errTrailingSlash  = errors.New(`never matches a cleaned path, which has no trailing "/"`)
 )
 
 // pattern is a path glob: gobwas/glob with '/' as the separator, so `*` stays
@@ -27,7 +26,8 @@ type pattern struct {
 
 // compilePattern compiles a path glob. A pattern must start with "/", as
 // paths do, and may not end with one, as cleaned paths do not (but for the
-// root): such a pattern would silently never match.
+// root): such a pattern would silently never match. Nor may it be one whose
+// matching could take more than about linear time; see checkCost.
 func compilePattern(s string) (pattern, error) {
 	if !strings.HasPrefix(s, "/") {
 		return pattern{}, errNoLeadingSlash
@@ -37,6 +37,9 @@ func compilePattern(s string) (pattern, error) {
 	}
 	g, err := glob.Compile(s, '/')
 	if err != nil {
+		return pattern{}, err
+	}
+	if err := checkCost(s); err != nil {
 		return pattern{}, err
 	}
 	literal := s
@@ -76,43 +79,4 @@ func (l patternList) match(p string) bool {
 		}
 	}
 	return false
-}
-
-// cleanPath returns the path the patterns are matched against: p as
-// path.Clean would have it, rooted, "/" when empty. A request for
-// /api/v3/proxy/../components is one for /api/v3/components, and must be
-// judged as such. An already clean path, the common case, is returned as is,
-// without allocating.
-func cleanPath(p string) string {
-	if isClean(p) {
-		return p
-	}
-	if !strings.HasPrefix(p, "/") {
-		p = "/" + p
-	}
-	return path.Clean(p)
-}
-
-// isClean reports whether path.Clean would return p unchanged and p is
-// rooted: it starts with "/" and, unless it is "/", no segment is empty, "."
-// or "..", which also excludes a trailing "/".
-func isClean(p string) bool {
-	if p == "/" {
-		return true
-	}
-	if !strings.HasPrefix(p, "/") {
-		return false
-	}
-	start := 1
-	for i := 1; i <= len(p); i++ {
-		if i < len(p) && p[i] != '/' {
-			continue
-		}
-		switch p[start:i] {
-		case "", ".", "..":
-			return false
-		}
-		start = i + 1
-	}
-	return true
 }

@@ -28,6 +28,12 @@ func TestCompileErrors(t *testing.T) {
 		{"ignore without slash", func(p *rules.Policy) { p.IgnoreRoutes = []string{"api/v3/proxy/**"} }, "ignore_routes[0]", "api/v3/proxy/**", `must start with "/"`},
 		{"ignore empty", func(p *rules.Policy) { p.IgnoreRoutes = []string{"/x", ""} }, "ignore_routes[1]", "", `must start with "/"`},
 		{"ignore trailing slash", func(p *rules.Policy) { p.IgnoreRoutes = []string{"/api/v3/proxy/"} }, "ignore_routes[0]", "/api/v3/proxy/", "never matches"},
+		{"stars multiply", func(p *rules.Policy) { p.Always = []string{"/api/*-*-*"} }, "track.always[0]", "/api/*-*-*", "more than 1 * or **"},
+		{"stars multiply across segments", func(p *rules.Policy) { p.IgnoreRoutes = []string{"/*-*/*-*"} }, "ignore_routes[0]", "/*-*/*-*", "more than 1 * or **"},
+		{"fuzzer's hang", func(p *rules.Policy) { p.IgnoreRoutes = []string{"/*0*0*0*0*0*"} }, "ignore_routes[0]", "/*0*0*0*0*0*", "polynomial"},
+		{"stars in alternatives", func(p *rules.Policy) { p.Actions[2].Path = "/{*a,*b}" }, "actions[2].path", "/{*a,*b}", "more than 1 * or **"},
+		{"alternatives multiply", func(p *rules.Policy) { p.Always = []string{"/" + strings.Repeat("{a,b}", 9)} }, "track.always[0]", "/" + strings.Repeat("{a,b}", 9), "more than 256 ways"},
+		{"alternatives multiply a free star", func(p *rules.Policy) { p.Always = []string{"/" + strings.Repeat("{-,-}", 5) + "*-*"} }, "track.always[0]", "/" + strings.Repeat("{-,-}", 5) + "*-*", "more than 16 ways"},
 		{"rule path without slash", func(p *rules.Policy) { p.Actions[2].Path = "components" }, "actions[2].path", "components", `must start with "/"`},
 		{"rule bad glob", func(p *rules.Policy) { p.Actions[1].Path = `/a\` }, "actions[1].path", `/a\`, "syntax error"},
 		{"rule bad method", func(p *rules.Policy) { p.Actions[2].Methods = []string{"POST", "P(ST"} }, "actions[2].methods[1]", "P(ST", "not an HTTP method"},
@@ -93,6 +99,13 @@ func TestCompileValid(t *testing.T) {
 		{"extension method", rules.Policy{Methods: []string{"propfind", "M-SEARCH"}, ActionTemplate: "a"}},
 		{"root pattern", rules.Policy{Always: []string{"/"}, ActionTemplate: "a"}},
 		{"escaped brace", rules.Policy{IgnoreRoutes: []string{`/a\{b`}, ActionTemplate: "a"}},
+		{"one star per segment", rules.Policy{Always: []string{"/a/*/b/*/c/*"}, ActionTemplate: "a"}},
+		{"stars ending segments", rules.Policy{Always: []string{"/**/*/**/x/**"}, ActionTemplate: "a"}},
+		{"one free star", rules.Policy{Always: []string{"/api/*-*/x", "/**/*.json", "/**.js"}, ActionTemplate: "a"}},
+		{"stars ending alternatives", rules.Policy{Always: []string{"/x{,/**}", "/{a/*,b/**}/c", "/{a*,b}"}, ActionTemplate: "a"}},
+		{"escaped and classed stars", rules.Policy{Always: []string{`/\*x\*y*`, "/[*]a[*]b*"}, ActionTemplate: "a"}},
+		{"256 ways", rules.Policy{Always: []string{"/" + strings.Repeat("{a,b}", 8)}, ActionTemplate: "a"}},
+		{"16 ways with a free star", rules.Policy{Always: []string{"/{static,assets}/**/*.{js,css,map,svg,png,ico,woff,woff2}"}, ActionTemplate: "a"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if _, err := rules.Compile(tc.policy); err != nil {
