@@ -44,9 +44,11 @@ func ParseTrusted(entries []string) (Trusted, error) {
 	return t, nil
 }
 
-// Contains reports whether a is a trusted proxy.
+// Contains reports whether a is a trusted proxy. A zone is ignored: a
+// link-local peer's address carries one (fe80::1%eth0), and
+// netip.Prefix.Contains never matches an address with a zone.
 func (t Trusted) Contains(a netip.Addr) bool {
-	a = a.Unmap()
+	a = a.Unmap().WithZone("")
 	for _, p := range t.prefixes {
 		if p.Contains(a) {
 			return true
@@ -80,10 +82,13 @@ func (t Trusted) ClientIP(remoteAddr string, xff []string) string {
 			if err != nil {
 				continue
 			}
+			// The zone of an address another host wrote is meaningless
+			// here, and free text the client chose: dropped.
+			a = a.Unmap().WithZone("")
 			if !t.Contains(a) {
-				return a.Unmap().String()
+				return a.String()
 			}
-			leftmost = a.Unmap().String()
+			leftmost = a.String()
 		}
 	}
 	if leftmost != "" {

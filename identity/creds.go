@@ -107,8 +107,11 @@ func basic(cred string) event.Creds {
 	if err != nil {
 		return c
 	}
-	user, _, _ := strings.Cut(string(raw), ":")
-	c.Name = user
+	// Without a colon the credential is malformed (RFC 7617: user-id ":"
+	// password), and may be a bare secret: nothing of it is kept.
+	if user, _, ok := strings.Cut(string(raw), ":"); ok {
+		c.Name = user
+	}
 	return c
 }
 

@@ -35,6 +35,17 @@ func TestFromRequest(t *testing.T) {
 		{"apikey header", http.Header{"Apikey": {"k-456"}}, event.Creds{UUID: identity.ShortHash("k-456"), Type: "apikey"}},
 		{"cookie session", http.Header{"Cookie": {"session=abc"}}, event.Creds{Type: "user"}},
 		{"garbage bearer jwt", http.Header{"Authorization": {"Bearer a.!!!.c"}}, event.Creds{UUID: identity.ShortHash("a.!!!.c"), Type: "token"}},
+		{"basic without a colon keeps nothing", http.Header{"Authorization": {"Basic " + base64.StdEncoding.EncodeToString([]byte("SECRETPW"))}},
+			event.Creds{Type: "basic"}},
+		{"basic with an empty password", http.Header{"Authorization": {"Basic " + base64.StdEncoding.EncodeToString([]byte("dave:"))}},
+			event.Creds{Name: "dave", Type: "basic"}},
+		{"basic not base64", http.Header{"Authorization": {"Basic !!!"}}, event.Creds{Type: "basic"}},
+		{"bearer wins over api key", http.Header{"Authorization": {"Bearer tok"}, "X-Api-Key": {"k"}},
+			event.Creds{UUID: identity.ShortHash("tok"), Type: "token"}},
+		{"unknown scheme falls through to the cookie", http.Header{"Authorization": {"Token SECRET"}, "Cookie": {"s=1"}},
+			event.Creds{Type: "user"}},
+		{"jwt without names", http.Header{"Authorization": {"Bearer " + jwt(`{"iat":1}`)}},
+			event.Creds{UUID: identity.ShortHash(jwt(`{"iat":1}`)), Type: "token"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -71,6 +82,12 @@ func TestClientIP(t *testing.T) {
 		{"ipv6 peer", "[::1]:80", []string{"2001:db8::1"}, "2001:db8::1"},
 		{"ipv4 with port in xff", "127.0.0.1:1", []string{"198.51.100.1:4444"}, "198.51.100.1"},
 		{"mapped v4", "[::ffff:127.0.0.1]:1", []string{"198.51.100.2"}, "198.51.100.2"},
+		{"link-local peer with a zone is trusted", "[fe80::1%eth0]:80", []string{"203.0.113.5"}, "203.0.113.5"},
+		{"zone in xff dropped", "127.0.0.1:1", []string{`2001:db8::7%"evil`}, "2001:db8::7"},
+		{"zoned link-local xff entry is trusted", "127.0.0.1:1", []string{"203.0.113.5, fe80::9%eth1"}, "203.0.113.5"},
+		{"several header lines", "127.0.0.1:1", []string{"198.51.100.1", "203.0.113.5, 10.0.0.1"}, "203.0.113.5"},
+		{"empty entries", "127.0.0.1:1", []string{" , ,203.0.113.5,, "}, "203.0.113.5"},
+		{"untrusted peer with a port-less remote", "203.0.113.9", []string{"1.2.3.4"}, "203.0.113.9"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

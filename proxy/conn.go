@@ -11,9 +11,11 @@ import (
 // requests finish. It hooks in per connection (http.Server.ConnContext),
 // so ordinary requests pay nothing for it.
 type Streams struct {
-	mu     sync.Mutex
-	active map[*connState]struct{}
-	ended  bool
+	mu      sync.Mutex
+	active  map[*connState]int // streams in progress, per connection
+	ended   bool
+	drained chan struct{} // made by Wait, closed once ended with nothing active
+	closed  bool          // drained is closed
 }
 
 type connState struct {
@@ -44,20 +46,28 @@ func (s *Streams) markStream(ctx context.Context) bool {
 		return false
 	}
 	if s.active == nil {
-		s.active = map[*connState]struct{}{}
+		s.active = map[*connState]int{}
 	}
-	s.active[cs] = struct{}{}
+	s.active[cs]++
 	return true
 }
 
+// unmarkStream records that a stream markStream accepted is over: its
+// handler is returning and its event was recorded.
 func (s *Streams) unmarkStream(ctx context.Context) {
 	cs, ok := ctx.Value(connKey{}).(*connState)
 	if !ok {
 		return
 	}
 	s.mu.Lock()
-	delete(s.active, cs)
-	s.mu.Unlock()
+	defer s.mu.Unlock()
+	switch n := s.active[cs]; {
+	case n > 1:
+		s.active[cs] = n - 1
+	case n == 1:
+		delete(s.active, cs)
+	}
+	s.checkDrainedLocked()
 }
 
 // EndAll cancels every stream in progress and any that starts later, so
@@ -69,16 +79,45 @@ func (s *Streams) EndAll() {
 	for cs := range s.active {
 		cs.cancel()
 	}
-	s.active = nil
+	s.checkDrainedLocked()
+}
+
+// Wait waits, after EndAll, until every stream has finished and recorded
+// its event, or ctx ends. It is needed because http.Server.Shutdown does
+// not wait for hijacked connections (websockets).
+func (s *Streams) Wait(ctx context.Context) error {
+	s.mu.Lock()
+	if s.drained == nil {
+		s.drained = make(chan struct{})
+		s.checkDrainedLocked()
+	}
+	drained := s.drained
+	s.mu.Unlock()
+	select {
+	case <-drained:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (s *Streams) checkDrainedLocked() {
+	if s.ended && len(s.active) == 0 && s.drained != nil && !s.closed {
+		close(s.drained)
+		s.closed = true
+	}
 }
 
 // exchangeOf finds the exchange of a proxied request from its context.
+// A request that carries its exchange in its context (HTTP/2, or no
+// Streams) is looked up that way first: HTTP/2 requests also see a
+// connection state, but one without a current exchange.
 func exchangeOf(ctx context.Context) *exchange {
-	if cs, ok := ctx.Value(connKey{}).(*connState); ok {
-		return cs.cur
-	}
 	if x, ok := ctx.Value(exchangeKey{}).(*exchange); ok {
 		return x
+	}
+	if cs, ok := ctx.Value(connKey{}).(*connState); ok {
+		return cs.cur
 	}
 	return nil
 }

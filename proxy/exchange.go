@@ -52,9 +52,24 @@ func (a *auditHeaders) take(h http.Header) {
 			delete(h, n.name)
 		}
 	}
-	for k := range h {
+	for k, v := range h {
 		if len(k) > 8 && strings.EqualFold(k[:8], "X-Audit-") {
+			a.takeOdd(k, v)
 			delete(h, k)
+		}
+	}
+}
+
+// takeOdd keeps the value of a known header set under a non-canonical key
+// (a local handler writing the map directly), unless the canonical key
+// already gave one.
+func (a *auditHeaders) takeOdd(key string, v []string) {
+	for _, n := range auditHeaderNames {
+		if strings.EqualFold(key, n.name) {
+			if dst := n.dst(a); *dst == "" && len(v) > 0 {
+				*dst = v[0]
+			}
+			return
 		}
 	}
 }
@@ -91,7 +106,13 @@ func (x *exchange) WriteHeader(code int) {
 	}
 	h := x.rw.Header()
 	if code >= 100 && code < 200 && code != http.StatusSwitchingProtocols {
-		x.rw.WriteHeader(code) // informational: the final status is still to come
+		// Informational (103 Early Hints): the final status is still to
+		// come. Its headers are sent as they are, so audit headers are
+		// taken off here too; what they said is not kept (the final
+		// answer speaks for the request).
+		var discard auditHeaders
+		discard.take(h)
+		x.rw.WriteHeader(code)
 		return
 	}
 	x.audit.take(h) // local handlers' headers; proxied ones were taken in ModifyResponse

@@ -200,7 +200,10 @@ func (p *Proxy) finish(x *exchange, r *http.Request) {
 	rec := recover()
 	status := x.status
 	switch {
-	case x.hijacked:
+	case x.hijacked && !x.wroteHeader:
+		// Switched protocols. (An upgrade ReverseProxy refused, e.g. to
+		// another protocol than asked for, was answered with an error
+		// status through WriteHeader instead.)
 		status = http.StatusSwitchingProtocols
 	case status == 0 && rec == nil:
 		status = http.StatusOK // nothing written: net/http sends 200
@@ -209,10 +212,10 @@ func (p *Proxy) finish(x *exchange, r *http.Request) {
 	mi := methodIndex(r.Method)
 	p.requestCounter(mi, status).Inc()
 	p.durations[mi].Observe(elapsed.Seconds())
-	if x.stream && p.opts.Streams != nil {
-		p.opts.Streams.unmarkStream(r.Context())
-	}
 	p.record(x, r, status, elapsed, rec)
+	if x.stream && p.opts.Streams != nil {
+		p.opts.Streams.unmarkStream(r.Context()) // after record: Streams.Wait covers the event
+	}
 	x.reset()
 	exchanges.Put(x)
 	if rec != nil {

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"syscall"
 	"time"
+	"unicode/utf8"
 
 	"github.com/trailcar/trailcar/event"
 	"github.com/trailcar/trailcar/identity"
@@ -121,8 +122,14 @@ func writeJSONError(w http.ResponseWriter, status int, msg string) {
 // record decides whether the request is tracked and, if so, emits its event.
 func (p *Proxy) record(x *exchange, r *http.Request, status int, elapsed time.Duration, panicked any) {
 	a := &x.audit
+	track := a.track
+	if x.refused {
+		// Refused because it is tracked (before forwarding, or for the
+		// status the upstream answered): the 503 itself may not be.
+		track = "true"
+	}
 	d := p.opts.Rules.Evaluate(rules.Input{Method: r.Method, Path: r.URL.Path, Status: status,
-		Track: a.track, Action: a.action, Level: a.level})
+		Track: track, Action: a.action, Level: a.level})
 	if !d.Tracked {
 		return
 	}
@@ -137,7 +144,7 @@ func (p *Proxy) record(x *exchange, r *http.Request, status int, elapsed time.Du
 	e.Address = p.opts.Trusted.ClientIP(r.RemoteAddr, r.Header["X-Forwarded-For"])
 	e.Req = event.Request{Method: r.Method, Path: r.URL.Path}
 	if p.opts.LogQuery && r.URL.RawQuery != "" {
-		e.Req.Query = p.redactQuery(r.URL.RawQuery)
+		e.Req.Query = p.RedactQuery(r.URL.RawQuery)
 	}
 	e.Res = event.Response{StatusCode: status, Bytes: x.bytes}
 	e.DurationMS = float64(elapsed.Microseconds()) / 1000
@@ -148,7 +155,9 @@ func (p *Proxy) record(x *exchange, r *http.Request, status int, elapsed time.Du
 	}
 	var details []string // key, JSON value pairs
 	if a.details != "" {
-		if obj, err := event.CompactObject([]byte(a.details)); err == nil {
+		// json.Compact passes invalid UTF-8 inside strings through; a line
+		// must be UTF-8, so such details are kept as a (repaired) string.
+		if obj, err := event.CompactObject([]byte(a.details)); err == nil && utf8.ValidString(a.details) {
 			e.Res.ClientDetails = obj
 		} else {
 			details = append(details, "invalid_audit_details", jsonString(a.details))
@@ -191,9 +200,9 @@ func detailsObject(kv []string) json.RawMessage {
 	return json.RawMessage(b.String())
 }
 
-// redactQuery replaces the values of secret keys (case-insensitive) with
-// REDACTED, keeping the order and the rest of the query as sent.
-func (p *Proxy) redactQuery(raw string) string {
+// RedactQuery replaces the values of the RedactQuery keys (any case) in a
+// raw query with REDACTED, keeping the order and the rest as sent.
+func (p *Proxy) RedactQuery(raw string) string {
 	var b strings.Builder
 	for i, part := range strings.Split(raw, "&") {
 		if i > 0 {

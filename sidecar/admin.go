@@ -62,7 +62,7 @@ func (s *Sidecar) readyz(w http.ResponseWriter, r *http.Request) {
 		reasons = append(reasons, "audit log not writable")
 	}
 	if ok, err := s.prober.Reachable(); !ok {
-		reasons = append(reasons, fmt.Sprintf("upstream unreachable: %v", err))
+		reasons = append(reasons, fmt.Sprintf("upstream %s unreachable: %v", s.upstream, err))
 	}
 	if len(reasons) > 0 {
 		writeJSON(w, http.StatusServiceUnavailable, map[string]any{"status": "not ready", "reasons": reasons})
@@ -126,7 +126,9 @@ func (s *Sidecar) auditAdmin(r *http.Request, action string, status int, bytes i
 		DurationMS: float64(d.Microseconds()) / 1000,
 	}
 	if r.URL.RawQuery != "" {
-		e.Req.Query = r.URL.RawQuery // admin queries are filters, never secrets (the token is a header)
+		// Admin queries are filters, but a client that cannot set headers
+		// (a browser's EventSource) may put a token there.
+		e.Req.Query = s.proxy.RedactQuery(r.URL.RawQuery)
 	}
 	s.emit(e)
 }

@@ -329,6 +329,11 @@ func checkUpstream(raw string) error {
 	if u.Host == "" {
 		return &ConfigError{Key: "upstream", Msg: fmt.Sprintf("%q: no host", raw)}
 	}
+	if port := u.Port(); port != "" {
+		if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+			return &ConfigError{Key: "upstream", Msg: fmt.Sprintf("%q: bad port %q", raw, port)}
+		}
+	}
 	return nil
 }
 

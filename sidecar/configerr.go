@@ -13,7 +13,37 @@ import (
 var (
 	unknownField = regexp.MustCompile(`^line (\d+): field (\S+) not found in type`)
 	lineMsg      = regexp.MustCompile(`^(?:yaml: )?line (\d+): (.*)$`)
+	// cannot unmarshal !!str `many` into int; !!seq into sidecar.Config
+	typeMismatch = regexp.MustCompile("^cannot unmarshal !!(\\w+) (?:`(.*)` )?into (\\S+)$")
 )
+
+// typeWords says in words what a Go type of the config wants.
+var typeWords = map[string]string{
+	"int": "a whole number", "float64": "a number", "bool": "true or false", "string": "a string",
+	"time.Duration": `a duration like "2s"`, "[]string": "a list", "[]int": "a list of numbers",
+	"map[string]string": "a mapping",
+}
+
+// typeMessage rewrites a yaml type mismatch as `"value": want ...`, and
+// reports whether the whole document had the wrong shape.
+func typeMessage(msg string) (string, bool) {
+	m := typeMismatch.FindStringSubmatch(msg)
+	if m == nil {
+		return strings.TrimPrefix(msg, "cannot unmarshal "), false
+	}
+	want, ok := typeWords[m[3]]
+	if !ok {
+		want = "a mapping of keys" // a config struct
+	}
+	got := fmt.Sprintf("%q", m[2])
+	switch {
+	case m[1] == "seq":
+		got = "a list"
+	case m[1] == "map":
+		got = "a mapping"
+	}
+	return fmt.Sprintf("%s: want %s", got, want), m[3] == "sidecar.Config"
+}
 
 // yamlError turns a YAML decoding error into a ConfigError naming the key
 // and line (root may be nil when the file is not even YAML).
@@ -28,8 +58,12 @@ func yamlError(err error, root *yaml.Node) error {
 		}
 		if m := lineMsg.FindStringSubmatch(msg); m != nil {
 			line, _ := strconv.Atoi(m[1])
-			key := keyAtLine(root, line, "")
-			return &ConfigError{Key: key, Line: line, Msg: strings.TrimPrefix(m[2], "cannot unmarshal ")}
+			text, whole := typeMessage(m[2])
+			key := "(top level)"
+			if !whole {
+				key = keyAtLine(root, line, "")
+			}
+			return &ConfigError{Key: key, Line: line, Msg: text}
 		}
 		return &ConfigError{Key: "?", Msg: msg}
 	}

@@ -4,6 +4,7 @@ package sidecar
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -59,6 +60,7 @@ type Sidecar struct {
 	proxy    *proxy.Proxy
 	webhooks *webhook.Dispatcher // nil when disabled
 	token    []byte              // admin bearer token; nil: none needed
+	upstream string              // the upstream URL to show: its password, if any, redacted
 
 	proxyLn, adminLn   net.Listener
 	proxySrv, adminSrv *http.Server
@@ -73,7 +75,7 @@ type Sidecar struct {
 // New builds the sidecar and opens its listeners and audit file, so that a
 // port in use or an unwritable directory shows at once. Nothing is served
 // until Run.
-func New(cfg Config, opts Options) (s *Sidecar, err error) {
+func New(cfg Config, opts Options) (_ *Sidecar, err error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -83,16 +85,17 @@ func New(cfg Config, opts Options) (s *Sidecar, err error) {
 	if opts.Registry == nil {
 		opts.Registry = prometheus.NewRegistry()
 	}
-	s = &Sidecar{
+	s := &Sidecar{
 		cfg: cfg, opts: opts, log: opts.Logger, reg: opts.Registry,
-		metrics: metrics.New(opts.Registry),
-		ids:     &event.IDs{},
-		streams: &proxy.Streams{},
-		done:    make(chan struct{}),
+		upstream: redactedURL(cfg.Upstream),
+		metrics:  metrics.New(opts.Registry),
+		ids:      &event.IDs{},
+		streams:  &proxy.Streams{},
+		done:     make(chan struct{}),
 	}
 	defer func() {
 		if err != nil {
-			s.closeAll()
+			s.closeAll() // s, not the nil *Sidecar returned
 		}
 	}()
 	if s.rules, err = cfg.Rules(); err != nil {
@@ -164,10 +167,14 @@ func (s *Sidecar) openAudit() error {
 	return nil
 }
 
+// fileReplaced reports the live file deleted or replaced from outside. It
+// may be called from the audit writer's own goroutine (a write found the
+// file gone), which must not wait on its own full queue (when_full: block),
+// so the event is queued from another goroutine.
 func (s *Sidecar) fileReplaced(reason string) {
-	s.emitSystem("system.audit.file_replaced", event.LevelError,
-		"the live audit file was "+reason+" from outside; it was recreated",
-		fmt.Appendf(nil, `{"reason":%q,"path":%q}`, reason, s.file.Path()))
+	details := detailsJSON("reason", reason, "path", s.file.Path())
+	go s.emitSystem("system.audit.file_replaced", event.LevelError,
+		"the live audit file was "+reason+" from outside; it was recreated", details)
 }
 
 func (s *Sidecar) startWebhooks() error {
@@ -235,13 +242,39 @@ func (s *Sidecar) buildProxy() error {
 
 func (s *Sidecar) upstreamChanged(reachable bool, err error) {
 	if reachable {
-		s.log.Info("upstream reachable again", "upstream", s.cfg.Upstream)
-		s.emitSystem("system.upstream.recovered", event.LevelInfo, "upstream reachable again: "+s.cfg.Upstream, nil)
+		s.log.Info("upstream reachable again", "upstream", s.upstream)
+		s.emitSystem("system.upstream.recovered", event.LevelInfo, "upstream reachable again: "+s.upstream, nil)
 		return
 	}
-	s.log.Error("upstream unreachable", "upstream", s.cfg.Upstream, "err", err)
+	s.log.Error("upstream unreachable", "upstream", s.upstream, "err", err)
 	s.emitSystem("system.upstream.unreachable", event.LevelError,
-		"upstream unreachable: "+s.cfg.Upstream, fmt.Appendf(nil, `{"error":%q}`, err.Error()))
+		"upstream unreachable: "+s.upstream, detailsJSON("error", err.Error()))
+}
+
+// detailsJSON builds a details object from key, value pairs. Values go
+// through json.Marshal, which makes any string valid UTF-8 JSON (fmt's %q
+// does not: it writes \x01 for a control byte, and a path may hold one).
+func detailsJSON(kv ...string) []byte {
+	b := []byte{'{'}
+	for i := 0; i+1 < len(kv); i += 2 {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		k, _ := json.Marshal(kv[i])
+		v, _ := json.Marshal(kv[i+1])
+		b = append(append(append(b, k...), ':'), v...)
+	}
+	return append(b, '}')
+}
+
+// redactedURL is raw with the password of its user info, if any, replaced:
+// the upstream URL is written in events and logs.
+func redactedURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return raw
+	}
+	return u.Redacted()
 }
 
 // emitSystem records a system event.
@@ -287,11 +320,15 @@ func (s *Sidecar) Reopen() error {
 // every event, system.trailcar.stopped last, and closes the files.
 func (s *Sidecar) Run(ctx context.Context) error {
 	s.emitSystem("system.trailcar.started", event.LevelInfo, "trailcar started",
-		fmt.Appendf(nil, `{"version":%q,"listen":%q,"admin":%q,"upstream":%q}`,
-			s.opts.Version, s.proxyLn.Addr().String(), s.adminLn.Addr().String(), s.cfg.Upstream))
+		detailsJSON("version", s.opts.Version, "listen", s.proxyLn.Addr().String(),
+			"admin", s.adminLn.Addr().String(), "upstream", s.upstream))
 	probeCtx, stopProbe := context.WithCancel(context.Background())
 	defer stopProbe()
-	go s.prober.Run(probeCtx)
+	probing := make(chan struct{})
+	go func() {
+		defer close(probing)
+		s.prober.Run(probeCtx)
+	}()
 
 	errc := make(chan error, 2)
 	go func() { errc <- serve(s.proxySrv, s.proxyLn) }()
@@ -303,6 +340,7 @@ func (s *Sidecar) Run(ctx context.Context) error {
 		s.log.Error("server stopped", "err", runErr)
 	}
 	stopProbe()
+	<-probing // a probe ending now must not report after stopped
 	return errors.Join(runErr, s.shutdown())
 }
 
@@ -331,6 +369,11 @@ func (s *Sidecar) shutdown() error {
 	}
 	if aerr != nil {
 		s.adminSrv.Close()
+	}
+	// Shutdown does not wait for hijacked connections: wait for the
+	// websockets EndAll ended to record their events.
+	if err := s.streams.Wait(ctx); err != nil {
+		s.log.Warn("streams still running at the end of the grace period", "err", err)
 	}
 	s.emitSystem("system.trailcar.stopped", event.LevelInfo, "trailcar stopped", nil)
 	return s.closeAll()

@@ -1,0 +1,126 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+
+	"github.com/trailcar/trailcar/sidecar"
+)
+
+// coreRun runs one command line in-process.
+func coreRun(t testing.TB, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	code = run(context.Background(), args, strings.NewReader(""), &out, &errOut)
+	return code, out.String(), errOut.String()
+}
+
+func TestConfigCheck(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, content string) string {
+		path := filepath.Join(dir, name)
+		if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	good := write("good.yaml", "service: explorer\nactivity_tracker:\n  max_files: 9\n")
+	other := write("other.yaml", "service: other\n")
+	bad := write("bad.yaml", "service: explorer\nactivity_tracker:\n  trak: [POST]\n")
+	badValue := write("bad-value.yaml", "listen: \"8080\"\n")
+
+	tests := []struct {
+		name       string
+		env        string // $TRAILCAR_CONFIG
+		args       []string
+		wantCode   int
+		wantOut    []string // substrings of stdout
+		wantErr    []string // substrings of stderr
+		wantParsed string   // service of the printed config, when it must parse
+	}{
+		{"defaults", "", []string{"config", "check"}, 0,
+			[]string{"listen: :8080", "upstream: http://127.0.0.1:3000", "max_size_mb: 2", "max_files: 5",
+				"when_full: block", "redact_query:", "/api/v[123]/proxy{,/**}", "timeout: 2s"}, nil, "console"},
+		{"file over the defaults", "", []string{"config", "check", "--config", good}, 0,
+			[]string{"service: explorer", "max_files: 9", "max_size_mb: 2"}, nil, "explorer"},
+		{"$TRAILCAR_CONFIG", good, []string{"config", "check"}, 0, []string{"service: explorer"}, nil, "explorer"},
+		{"--config beats $TRAILCAR_CONFIG", good, []string{"config", "check", "--config", other}, 0,
+			[]string{"service: other"}, nil, "other"},
+		{"unknown key", "", []string{"config", "check", "--config", bad}, 2, nil,
+			[]string{"activity_tracker.trak", "line 3", "unknown key"}, ""},
+		{"bad value", "", []string{"config", "check", "--config", badValue}, 2, nil,
+			[]string{"listen", "line 1", `"8080"`}, ""},
+		{"bad $TRAILCAR_CONFIG", bad, []string{"config", "check"}, 2, nil, []string{"activity_tracker.trak (line 3)"}, ""},
+		{"missing file", "", []string{"config", "check", "--config", filepath.Join(dir, "nope.yaml")}, 2, nil,
+			[]string{"nope.yaml"}, ""},
+		{"unknown flag", "", []string{"config", "check", "--confg", good}, 2, nil, []string{"--confg"}, ""},
+		{"unexpected argument", "", []string{"config", "check", "extra"}, 2, nil, []string{`"extra"`}, ""},
+		{"no subcommand", "", []string{"config"}, 2, nil, []string{"check"}, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Setenv("TRAILCAR_CONFIG", tt.env)
+			code, out, errOut := coreRun(t, tt.args...)
+			if code != tt.wantCode {
+				t.Fatalf("exit %d, want %d; stderr %s", code, tt.wantCode, errOut)
+			}
+			for _, s := range tt.wantOut {
+				if !strings.Contains(out, s) {
+					t.Errorf("stdout lacks %q:\n%s", s, out)
+				}
+			}
+			for _, s := range tt.wantErr {
+				if !strings.Contains(errOut, s) {
+					t.Errorf("stderr lacks %q: %s", s, errOut)
+				}
+			}
+			if tt.wantParsed != "" {
+				cfg, err := sidecar.ParseConfig(strings.NewReader(out))
+				if err != nil {
+					t.Fatalf("printed config does not parse back: %v", err)
+				}
+				if cfg.Service != tt.wantParsed || cfg.Host == "" {
+					t.Errorf("parsed back: service %q host %q", cfg.Service, cfg.Host)
+				}
+			}
+		})
+	}
+}
+
+func TestVersion(t *testing.T) {
+	code, out, _ := coreRun(t, "version")
+	if code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+	for _, want := range []string{"trailcar " + version + "\n", "go " + runtime.Version() + "\n", "commit "} {
+		if !strings.Contains(out, want) {
+			t.Errorf("version output lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+func TestUsageErrors(t *testing.T) {
+	tests := []struct {
+		name string
+		args []string
+	}{
+		{"no command", nil},
+		{"unknown command", []string{"frobnicate"}},
+		{"unknown flag", []string{"--nope"}},
+		{"serve with an argument", []string{"serve", "now"}},
+		{"serve with an unknown flag", []string{"serve", "--listn", ":1"}},
+		{"version with an argument", []string{"version", "x"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if code, _, errOut := coreRun(t, tt.args...); code != 2 || errOut == "" {
+				t.Errorf("exit %d, stderr %q; want 2 and a message", code, errOut)
+			}
+		})
+	}
+}
