@@ -164,6 +164,14 @@ func (w *Writer) Emit(e *event.Event) error {
 	return w.emit(e, false)
 }
 
+// EmitUrgent queues e like Emit, but never waits and never drops: the
+// queue may grow past its size for it. It is for rare events that report
+// trouble (the audit file replaced from outside), which may be raised on
+// the writer's own goroutine and so must not wait for it.
+func (w *Writer) EmitUrgent(e *event.Event) error {
+	return w.emit(e, true)
+}
+
 // emitSystem queues a system event even when the queue is full: it comes
 // from the writer itself (which must never wait on itself) or reports
 // trouble that must not be lost to it.

@@ -60,6 +60,20 @@ func (a *auditHeaders) take(h http.Header) {
 	}
 }
 
+// takeTrailers takes X-Audit-* trailers, which the app may send after the
+// body (so they win over its headers), and which would otherwise reach the
+// client: ReverseProxy copies trailers into the header map, under their
+// name when announced, else under http.TrailerPrefix + name.
+func (a *auditHeaders) takeTrailers(h http.Header) {
+	for k, v := range h {
+		if name, ok := strings.CutPrefix(k, http.TrailerPrefix); ok && len(name) > 8 && strings.EqualFold(name[:8], "X-Audit-") {
+			delete(h, k)
+			h[http.CanonicalHeaderKey(name)] = v
+		}
+	}
+	a.take(h)
+}
+
 // takeOdd keeps the value of a known header set under a non-canonical key
 // (a local handler writing the map directly), unless the canonical key
 // already gave one.

@@ -208,6 +208,9 @@ func (p *Proxy) finish(x *exchange, r *http.Request) {
 	case status == 0 && rec == nil:
 		status = http.StatusOK // nothing written: net/http sends 200
 	}
+	if x.wroteHeader && !x.hijacked {
+		x.audit.takeTrailers(x.rw.Header()) // net/http sends trailers after this returns
+	}
 	elapsed := p.now().Sub(x.start)
 	mi := methodIndex(r.Method)
 	p.requestCounter(mi, status).Inc()

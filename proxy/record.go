@@ -31,6 +31,14 @@ func (p *Proxy) modifyResponse(resp *http.Response) error {
 		return nil
 	}
 	x.audit.take(resp.Header)
+	for k := range resp.Trailer {
+		// Not announced to the client: the values, read after the body,
+		// then reach the exchange under http.TrailerPrefix and are taken
+		// in finish.
+		if len(k) > 8 && strings.EqualFold(k[:8], "X-Audit-") {
+			delete(resp.Trailer, k)
+		}
+	}
 	if resp.StatusCode == http.StatusSwitchingProtocols {
 		x.hijacked = true // ReverseProxy hijacks and writes the 101 itself
 		resp.Header[p.requestIDHeader] = []string{x.id}

@@ -169,12 +169,15 @@ func (s *Sidecar) openAudit() error {
 
 // fileReplaced reports the live file deleted or replaced from outside. It
 // may be called from the audit writer's own goroutine (a write found the
-// file gone), which must not wait on its own full queue (when_full: block),
-// so the event is queued from another goroutine.
+// file gone), which must not wait on its own full queue (when_full: block):
+// EmitUrgent never waits.
 func (s *Sidecar) fileReplaced(reason string) {
-	details := detailsJSON("reason", reason, "path", s.file.Path())
-	go s.emitSystem("system.audit.file_replaced", event.LevelError,
-		"the live audit file was "+reason+" from outside; it was recreated", details)
+	e := &event.Event{Type: "system.audit.file_replaced", Level: event.LevelError, Outcome: event.OutcomeFailure,
+		Message: "the live audit file was " + reason + " from outside; it was recreated",
+		Details: detailsJSON("reason", reason, "path", s.file.Path())}
+	if err := s.writer.EmitUrgent(e); err != nil && !errors.Is(err, audit.ErrClosed) {
+		s.log.Error("record event", "type", e.Type, "err", err)
+	}
 }
 
 func (s *Sidecar) startWebhooks() error {
