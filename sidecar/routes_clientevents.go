@@ -1,7 +1,28 @@
 package sidecar
 
-import "net/http"
+import (
+	"net/http"
+
+	"github.com/trailcar/trailcar/clientevent"
+)
 
 // interceptClientEvents returns the proxy's hook that answers client events
-// (SPEC §3.5) on the proxy port instead of forwarding them.
-func (s *Sidecar) interceptClientEvents() func(r *http.Request) http.Handler { return nil }
+// (SPEC §3.5) on the proxy port instead of forwarding them, or nil when
+// client_events is disabled (nothing is intercepted).
+func (s *Sidecar) interceptClientEvents() func(r *http.Request) http.Handler {
+	c := s.cfg.ClientEvents
+	if !c.Enabled {
+		return nil
+	}
+	h, err := clientevent.New(clientevent.Options{
+		Path: c.Path, Service: s.cfg.Service, Rate: c.Rate, Burst: c.Burst,
+		Sink: s.writer, Trusted: s.trusted, RequestIDHeader: s.cfg.RequestIDHeader,
+		Logger: s.log,
+	})
+	if err != nil {
+		// Config.Validate checked every value New checks, so this is
+		// a bug, not a configuration mistake.
+		panic("sidecar: client_events: " + err.Error())
+	}
+	return h.Intercept
+}

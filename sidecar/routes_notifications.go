@@ -1,6 +1,21 @@
 package sidecar
 
-import "net/http"
+import (
+	"net/http"
 
-// mountNotifications mounts the notifications routes of the admin port (SPEC §4).
-func (s *Sidecar) mountNotifications(mux *http.ServeMux) {}
+	"github.com/trailcar/trailcar/notification"
+)
+
+// mountNotifications mounts the notifications routes of the admin port (SPEC
+// §3.5, §4): POST /api/v3/notifications, behind the token and audited as
+// trailcar.notifications.create. Every method is routed here, so that a
+// wrong one is answered 405 in JSON and audited like the rest.
+func (s *Sidecar) mountNotifications(mux *http.ServeMux) {
+	h, err := notification.New(notification.Options{
+		Sink: s.writer, IDs: s.ids, Trusted: s.trusted, Logger: s.log,
+	})
+	if err != nil { // only without a writer, which New always has
+		panic("sidecar: " + err.Error())
+	}
+	mux.Handle("/api/v3/notifications", s.guarded(ActionNotificationsCreate, nil, h))
+}

@@ -1,0 +1,211 @@
+package sidecar_test
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/trailcar/trailcar/sidecar"
+	"github.com/trailcar/trailcar/webhook"
+)
+
+// TestWebhookDeliversProxiedEvents: a receiver gets each event of real
+// proxied requests as {"notification_type":"event_log","event":{…}}, the
+// event exactly as written to the audit file, with the configured url,
+// basic auth and headers.
+func TestWebhookDeliversProxiedEvents(t *testing.T) {
+	up := metricsUpstream(t)
+	rec := newTelRecorder(t, http.StatusOK)
+	pwFile := filepath.Join(t.TempDir(), "password")
+	if err := os.WriteFile(pwFile, []byte(" hook-pw \n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg := telemetryConfig(t, up.URL)
+	cfg.Webhooks.Enabled = true
+	cfg.Webhooks.Endpoints.EventLog = webhook.Endpoint{
+		URL: rec.URL + "/hooks/<notification_type>", User: "trail", PasswordFile: pwFile,
+		Headers: map[string]string{"X-Tenant": "t1"},
+	}
+	s := startTelemetry(t, cfg)
+	telDo(t, "POST", s.ProxyURL()+"/api/v3/widgets", `{}`, "Authorization", "Basic "+base64.StdEncoding.EncodeToString([]byte("alice:pw")))
+	telDo(t, "DELETE", s.ProxyURL()+"/api/v3/widgets/missing", "")
+	s.stop()
+
+	logged := telEvents(t, s.dir)
+	byID := map[string]string{}
+	for _, e := range logged {
+		byID[e.ID] = e.raw
+	}
+	got := rec.delivered(t)
+	if len(got) != len(logged) {
+		t.Fatalf("receiver got %d events, %d written", len(got), len(logged))
+	}
+	var actions []string
+	for i, b := range got {
+		if b.NotificationType != "event_log" {
+			t.Errorf("delivery %d: notification_type %q, want event_log", i, b.NotificationType)
+		}
+		var e struct{ ID, Action string }
+		if err := json.Unmarshal(b.Event, &e); err != nil {
+			t.Fatal(err)
+		}
+		if line, ok := byID[e.ID]; !ok || line != string(b.Event) {
+			t.Errorf("delivered event\n%s\nis not the line written\n%s", b.Event, line)
+		}
+		if e.Action != "" {
+			actions = append(actions, e.Action)
+		}
+	}
+	slices.Sort(actions)
+	if want := []string{"console.widgets.create", "console.widgets.delete"}; !slices.Equal(actions, want) {
+		t.Errorf("actions delivered %v, want %v", actions, want)
+	}
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	for _, r := range rec.reqs {
+		user, pw, _ := r.BasicAuth()
+		if r.Method != "POST" || r.URL.Path != "/hooks/event_log" || r.Header.Get("Content-Type") != "application/json" ||
+			user != "trail" || pw != "hook-pw" || r.Header.Get("X-Tenant") != "t1" {
+			t.Errorf("request %s %s, Content-Type %q, basic auth %q:%q, X-Tenant %q",
+				r.Method, r.URL.Path, r.Header.Get("Content-Type"), user, pw, r.Header.Get("X-Tenant"))
+		}
+	}
+}
+
+// TestWebhookFilters: with levels and types set in the configuration, the
+// receiver gets exactly the written events that pass them.
+func TestWebhookFilters(t *testing.T) {
+	tests := []struct {
+		name   string
+		yaml   string
+		wanted func(telEvent) bool
+	}{
+		{"levels: [error]", "levels: [error]",
+			func(e telEvent) bool { return e.Level == "error" }},
+		{"types: [client, system.*]", "types: [client, \"system.*\"]",
+			func(e telEvent) bool { return e.Type == "client" || strings.HasPrefix(e.Type, "system.") }},
+		{"levels: [info] and types: [http]", "levels: [info]\n  types: [http]",
+			func(e telEvent) bool { return e.Level == "info" && e.Type == "http" }},
+	}
+	up := metricsUpstream(t)
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			rec := newTelRecorder(t, http.StatusNoContent)
+			cfg := telemetryConfig(t, up.URL)
+			parsed, err := sidecar.ParseConfig(strings.NewReader(
+				"webhooks:\n  enabled: true\n  endpoints: {general: {url: \"" + rec.URL + "\"}}\n  " + tc.yaml + "\n"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			cfg.Webhooks = parsed.Webhooks
+			s := startTelemetry(t, cfg)
+			proxy := s.ProxyURL()
+			telDo(t, "POST", proxy+"/api/v3/widgets", `{}`)                                                 // http info
+			telDo(t, "DELETE", proxy+"/api/v3/widgets/missing", "")                                         // http error
+			telDo(t, "POST", proxy+"/api/v3/events/widgets/w1", `{"action_verb":"create","http_code":200}`) // client info
+			telDo(t, "POST", proxy+"/api/v3/events/widgets/w1", `{"action_verb":"create","http_code":500}`) // client error
+			telDo(t, "POST", s.AdminURL()+"/api/v3/notifications", `{"message":"m","status":"error"}`)      // notification error, http info
+			s.stop()
+
+			var want, got []string
+			for _, e := range telEvents(t, s.dir) {
+				if tc.wanted(e) {
+					want = append(want, e.ID)
+				}
+			}
+			for _, b := range rec.delivered(t) {
+				var e struct{ ID string }
+				json.Unmarshal(b.Event, &e)
+				got = append(got, e.ID)
+			}
+			slices.Sort(want)
+			slices.Sort(got)
+			if len(want) == 0 || !slices.Equal(got, want) {
+				t.Errorf("delivered %v\nwant      %v (the written events that pass the filter)", got, want)
+			}
+		})
+	}
+}
+
+// TestWebhookFailureReportedNotLooped: a receiver that always fails gets
+// each event until retry_for runs out, then the audit log gets a
+// system.webhook.delivery_failed event, which is never sent to it.
+func TestWebhookFailureReportedNotLooped(t *testing.T) {
+	up := metricsUpstream(t)
+	rec := newTelRecorder(t, http.StatusInternalServerError)
+	cfg := telemetryConfig(t, up.URL)
+	cfg.Webhooks.Enabled = true
+	cfg.Webhooks.Endpoints.EventLog.URL = rec.URL
+	cfg.Webhooks.RetryFor = 300 * time.Millisecond
+	s := startTelemetry(t, cfg)
+	resp := telResp(t, "POST", s.ProxyURL()+"/api/v3/widgets", `{}`)
+	resp.Body.Close()
+	id := resp.Header.Get("X-Request-Id")
+
+	failed := telWaitEvent(t, s.dir, func(e telEvent) bool {
+		return e.Type == webhook.TypeDeliveryFailed && strings.Contains(string(e.Details), id)
+	})
+	var details struct {
+		Endpoint string `json:"endpoint"`
+		EventID  string `json:"event_id"`
+		Attempts int    `json:"attempts"`
+	}
+	if err := json.Unmarshal(failed.Details, &details); err != nil {
+		t.Fatal(err)
+	}
+	if failed.Level != "error" || details.Endpoint != "event_log" || details.EventID != id || details.Attempts < 2 {
+		t.Errorf("delivery_failed event %s: want level error, endpoint event_log, event_id %s, 2+ attempts", failed.raw, id)
+	}
+	attempts := 0
+	for _, b := range rec.delivered(t) {
+		var e struct{ ID, Type string }
+		json.Unmarshal(b.Event, &e)
+		if e.Type == webhook.TypeDeliveryFailed {
+			t.Errorf("the failing receiver was sent its own failure report: %s", b.Event)
+		}
+		if e.ID == id {
+			attempts++
+		}
+	}
+	if attempts != details.Attempts {
+		t.Errorf("receiver saw %d attempts at the event, report says %d", attempts, details.Attempts)
+	}
+	if got := telCounters(t, s.reg, "trailcar_webhook_deliveries_total"); got["endpoint=event_log,result=failed"] < 1 ||
+		got["endpoint=event_log,result=retried"] < 1 || got["endpoint=event_log,result=delivered"] != 0 {
+		t.Errorf("webhook_deliveries_total %v: want failed and retried, nothing delivered", got)
+	}
+}
+
+// TestHangingWebhookDoesNotSlowTheProxy: with a receiver that never
+// answers, proxied requests are still answered at once (the latency
+// comparison is BenchmarkProxyLatencyWebhook).
+func TestHangingWebhookDoesNotSlowTheProxy(t *testing.T) {
+	up := metricsUpstream(t)
+	recv, release := newHangingReceiver(t)
+	cfg := telemetryConfig(t, up.URL)
+	cfg.Webhooks.Enabled = true
+	cfg.Webhooks.Endpoints.EventLog.URL = recv.URL
+	cfg.Webhooks.Timeout = time.Minute
+	cfg.Webhooks.Queue = 16 // fills up: further events are dropped, not waited for
+	s := startTelemetry(t, cfg)
+	for i := range 100 {
+		start := time.Now()
+		if status, _ := telDo(t, "POST", s.ProxyURL()+"/api/v3/widgets", `{}`); status != http.StatusCreated {
+			t.Fatalf("request %d: status %d", i, status)
+		}
+		if d := time.Since(start); d > 2*time.Second {
+			t.Fatalf("request %d took %v with a hanging receiver", i, d)
+		}
+	}
+	telWaitEvent(t, s.dir, func(e telEvent) bool { return e.Type == "http" })
+	if got := telCounters(t, s.reg, "trailcar_webhook_deliveries_total")["endpoint=event_log,result=dropped"]; got < 1 {
+		t.Errorf("dropped deliveries %v, want some: the queue of 16 must have overflowed", got)
+	}
+	release() // let the receiver go, so shutdown does not wait on it
+}
