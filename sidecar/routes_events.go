@@ -1,6 +1,47 @@
 package sidecar
 
-import "net/http"
+import (
+	"net/http"
 
-// mountEvents mounts the events routes of the admin port (SPEC §4).
-func (s *Sidecar) mountEvents(mux *http.ServeMux) {}
+	"github.com/trailcar/trailcar/event"
+	"github.com/trailcar/trailcar/eventsapi"
+	"github.com/trailcar/trailcar/identity"
+	"github.com/trailcar/trailcar/store"
+)
+
+// mountEvents mounts the events routes of the admin port (SPEC §4). Each
+// is guarded (token, and its own audit event: the stream's at connect);
+// other methods on these paths answer 405.
+func (s *Sidecar) mountEvents(mux *http.ServeMux) {
+	h := s.eventsHandler()
+	read := func(fn http.HandlerFunc) http.Handler { return s.guarded(ActionEventsRead, nil, fn) }
+	del := func(fn http.HandlerFunc) http.Handler { return s.guarded(ActionEventsDelete, nil, fn) }
+	always := func(*http.Request) bool { return true }
+
+	mux.Handle("GET /api/v3/events", read(h.List))
+	mux.Handle("DELETE /api/v3/events", del(h.DeleteMatching))
+	mux.Handle("/api/v3/events", s.guarded(ActionEventsRead, nil, eventsapi.MethodNotAllowed("GET, DELETE")))
+	mux.Handle("GET /api/v3/events/stream", s.guarded(ActionEventsRead, always, http.HandlerFunc(h.Stream)))
+	mux.Handle("GET /api/v3/events/{id}", read(h.Get))
+	mux.Handle("DELETE /api/v3/events/{id}", del(h.Delete))
+	mux.Handle("/api/v3/events/{id}", s.guarded(ActionEventsRead, nil, eventsapi.MethodNotAllowed("GET, DELETE")))
+}
+
+func (s *Sidecar) eventsHandler() *eventsapi.Handler {
+	t := s.cfg.ActivityTracker
+	opts := store.Options{Dir: t.Dir, Filename: t.Filename, Logger: s.log}
+	if s.file != nil {
+		opts.Lock = s.file // a nil *rotate.File in the interface would not be nil
+	}
+	return &eventsapi.Handler{
+		Store:       store.New(opts),
+		Live:        s.writer,
+		AllowDelete: s.cfg.Admin.AllowDelete,
+		Record:      s.emit,
+		Who: func(r *http.Request) (event.Creds, string) {
+			return identity.FromRequest(r.Header), s.trusted.ClientIP(r.RemoteAddr, r.Header["X-Forwarded-For"])
+		},
+		Done:   s.done,
+		Logger: s.log,
+	}
+}

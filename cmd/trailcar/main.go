@@ -72,7 +72,7 @@ func newRootCmd(s streams) *cobra.Command {
 		},
 	}
 	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error { return usageError{err} })
-	root.AddCommand(newServeCmd(s), newDemoCmd(s), newConfigCmd(s), newVersionCmd(s))
+	root.AddCommand(newServeCmd(s), newDemoCmd(s), newConfigCmd(s), newVersionCmd(s), newEventsCmd(s))
 	for _, c := range extraCommands {
 		root.AddCommand(c(s))
 	}

@@ -1,0 +1,169 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/trailcar/trailcar/client"
+	"github.com/trailcar/trailcar/event"
+	"github.com/trailcar/trailcar/store"
+)
+
+// defaultServer is the admin port the events commands talk to when
+// neither --server nor $TRAILCAR_SERVER says otherwise.
+const defaultServer = "http://127.0.0.1:9090"
+
+// eventsFlags are the flags every events command has: where the events
+// are.
+type eventsFlags struct {
+	server, tokenFile, dir, filename string
+}
+
+func newEventsCmd(s streams) *cobra.Command {
+	var ef eventsFlags
+	cmd := &cobra.Command{
+		Use:   "events",
+		Short: "List, get, delete and follow audit events, from a sidecar or from the files",
+		Args:  noArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return usagef("events: a subcommand is required (list, get, delete, follow)")
+		},
+	}
+	pf := cmd.PersistentFlags()
+	pf.StringVar(&ef.server, "server", "", "admin URL of a running sidecar (default $TRAILCAR_SERVER or "+defaultServer+")")
+	pf.StringVar(&ef.tokenFile, "token-file", "", "file holding the admin token (default: the token in $TRAILCAR_TOKEN)")
+	pf.StringVar(&ef.dir, "dir", "", "read the audit files in DIR directly, with no server")
+	pf.StringVar(&ef.filename, "filename", "audit.log", "with --dir: the live file's name")
+	cmd.AddCommand(newEventsListCmd(s, &ef), newEventsGetCmd(s, &ef), newEventsDeleteCmd(s, &ef), newEventsFollowCmd(s, &ef))
+	return cmd
+}
+
+// source is where the events are: a sidecar's API, or the files.
+type source interface {
+	// each calls fn with the events matching f, newest first: limit of
+	// them, or all when limit is 0.
+	each(ctx context.Context, f *event.Filter, limit int, fn func(line []byte) error) error
+	get(ctx context.Context, id string) ([]byte, error)
+	deleteID(ctx context.Context, id string) (int, error)
+	deleteMatching(ctx context.Context, f *event.Filter, all bool) (int, error)
+	follow(ctx context.Context, f *event.Filter, fn func(line []byte) error) error
+}
+
+// source opens the source the flags name.
+func (ef *eventsFlags) source(cmd *cobra.Command) (source, error) {
+	if ef.dir != "" {
+		if cmd.Flags().Changed("server") || cmd.Flags().Changed("token-file") {
+			return nil, usagef("--dir reads the files directly: --server and --token-file do not apply")
+		}
+		if fi, err := os.Stat(ef.dir); err != nil || !fi.IsDir() {
+			return nil, usagef("--dir %q: not a directory", ef.dir)
+		}
+		return &dirSource{st: store.New(store.Options{Dir: ef.dir, Filename: ef.filename}), warn: cmd.ErrOrStderr()}, nil
+	}
+	server := ef.server
+	if server == "" {
+		server = os.Getenv("TRAILCAR_SERVER")
+	}
+	if server == "" {
+		server = defaultServer
+	}
+	if !strings.HasPrefix(server, "http://") && !strings.HasPrefix(server, "https://") {
+		return nil, usagef("--server %q: want an http:// or https:// URL", server)
+	}
+	token := os.Getenv("TRAILCAR_TOKEN")
+	if ef.tokenFile != "" {
+		data, err := os.ReadFile(ef.tokenFile)
+		if err != nil {
+			return nil, usagef("--token-file: %v", err)
+		}
+		token = strings.TrimSpace(string(data))
+	}
+	return &serverSource{c: &client.Client{BaseURL: server, Token: strings.TrimSpace(token)}}, nil
+}
+
+// filterFlag is one filter parameter as a flag: its value is checked as
+// it is set, so a bad value is a usage error naming the flag.
+type filterFlag struct {
+	f     *event.Filter
+	param string
+	value string
+}
+
+func (v *filterFlag) String() string { return v.value }
+func (v *filterFlag) Type() string   { return "string" }
+func (v *filterFlag) Set(s string) error {
+	v.value = s
+	return v.f.Set(v.param, s)
+}
+
+// filterUsage describes a filter flag.
+func filterUsage(param string) string {
+	switch param {
+	case "since":
+		return "events at or after this time (RFC 3339, e.g. 2026-11-22T08:00:00Z)"
+	case "before":
+		return "events before this time (RFC 3339)"
+	case "level":
+		return "info or error"
+	case "outcome":
+		return "success or failure"
+	case "type":
+		return "event type glob, e.g. system.*"
+	case "action":
+		return "action glob, e.g. console.*.create"
+	case "user":
+		return "creds name or uuid"
+	case "status":
+		return "HTTP status: 404, or a class: 4xx"
+	}
+	return param + " (exact)"
+}
+
+// addFilterFlags adds the filter flags (all but resource, which is an
+// argument) to fs, setting f.
+func addFilterFlags(fs *pflag.FlagSet, f *event.Filter) {
+	for _, p := range event.FilterParams {
+		if p == "resource" {
+			continue
+		}
+		fs.Var(&filterFlag{f: f, param: p}, p, filterUsage(p))
+	}
+}
+
+// compileFilter checks the filter as a whole; errors name the flag.
+func compileFilter(f *event.Filter) error {
+	if err := f.Compile(); err != nil {
+		var pe *event.ParamError
+		if errors.As(err, &pe) {
+			name := "--" + pe.Param
+			if pe.Param == "resource" {
+				name = "RESOURCE"
+			}
+			return usagef("%s %q: %v", name, pe.Value, pe.Err)
+		}
+		return usageError{err}
+	}
+	return nil
+}
+
+// checkID refuses an argument that is not an event id.
+func checkID(id string) error {
+	if !event.ValidID(id) {
+		return usagef("ID %q: an event id is 32 lowercase hex digits", id)
+	}
+	return nil
+}
+
+// notFound is the runtime error for an absent event.
+func notFound(id string, err error) error {
+	if errors.Is(err, store.ErrNotFound) || errors.Is(err, client.ErrNotFound) {
+		return fmt.Errorf("event %s not found", id)
+	}
+	return err
+}

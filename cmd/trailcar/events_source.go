@@ -1,0 +1,120 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/trailcar/trailcar/client"
+	"github.com/trailcar/trailcar/event"
+	"github.com/trailcar/trailcar/store"
+)
+
+// dirSource reads the audit files directly. Lines that do not decode are
+// skipped, and counted on warn.
+type dirSource struct {
+	st   *store.Store
+	warn io.Writer
+}
+
+func (d *dirSource) skipped(stats store.Stats) {
+	if stats.Invalid > 0 {
+		fmt.Fprintf(d.warn, "trailcar: skipped %d lines that are not events (torn or edited)\n", stats.Invalid)
+	}
+}
+
+var _ source = (*dirSource)(nil)
+
+// each walks everything on all cores when it wants all; else it reads
+// pages, which stop as soon as they are full.
+func (d *dirSource) each(ctx context.Context, f *event.Filter, limit int, fn func([]byte) error) error {
+	if limit == 0 {
+		stats, err := d.st.Each(ctx, f, nil, fn)
+		d.skipped(stats)
+		return err
+	}
+	var after *store.Cursor
+	for sent := 0; sent < limit; {
+		p, err := d.st.List(ctx, store.Query{Filter: f, Limit: min(limit-sent, store.MaxLimit), After: after})
+		if err != nil {
+			return err
+		}
+		d.skipped(p.Stats)
+		for _, line := range p.Lines {
+			if err := fn(line); err != nil {
+				return err
+			}
+		}
+		sent += len(p.Lines)
+		if p.Next == nil {
+			return nil
+		}
+		after = p.Next
+	}
+	return nil
+}
+
+func (d *dirSource) get(ctx context.Context, id string) ([]byte, error) {
+	return d.st.Get(ctx, id)
+}
+
+func (d *dirSource) deleteID(ctx context.Context, id string) (int, error) {
+	return d.st.DeleteID(ctx, id)
+}
+
+func (d *dirSource) deleteMatching(ctx context.Context, f *event.Filter, _ bool) (int, error) {
+	return d.st.Delete(ctx, f)
+}
+
+func (d *dirSource) follow(ctx context.Context, f *event.Filter, fn func([]byte) error) error {
+	return d.st.Follow(ctx, f, 250*time.Millisecond, fn)
+}
+
+// serverSource talks to a sidecar's admin port.
+type serverSource struct {
+	c *client.Client
+}
+
+var _ source = (*serverSource)(nil)
+
+// each pages through the list, at most store.MaxLimit per page.
+func (s *serverSource) each(ctx context.Context, f *event.Filter, limit int, fn func([]byte) error) error {
+	cursor := ""
+	for sent := 0; ; {
+		size := store.MaxLimit
+		if limit > 0 {
+			size = min(size, limit-sent)
+		}
+		p, err := s.c.List(ctx, f, size, cursor)
+		if err != nil {
+			return err
+		}
+		for _, e := range p.Results {
+			if err := fn(e); err != nil {
+				return err
+			}
+		}
+		sent += len(p.Results)
+		if p.NextCursor == nil || limit > 0 && sent >= limit {
+			return nil
+		}
+		cursor = *p.NextCursor
+	}
+}
+
+func (s *serverSource) get(ctx context.Context, id string) ([]byte, error) {
+	return s.c.Get(ctx, id)
+}
+
+func (s *serverSource) deleteID(ctx context.Context, id string) (int, error) {
+	return s.c.Delete(ctx, id)
+}
+
+func (s *serverSource) deleteMatching(ctx context.Context, f *event.Filter, all bool) (int, error) {
+	return s.c.DeleteMatching(ctx, f, all)
+}
+
+func (s *serverSource) follow(ctx context.Context, f *event.Filter, fn func([]byte) error) error {
+	return s.c.Stream(ctx, f, fn)
+}
