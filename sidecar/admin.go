@@ -13,6 +13,7 @@ import (
 
 	"github.com/trailcar/trailcar/event"
 	"github.com/trailcar/trailcar/identity"
+	"github.com/trailcar/trailcar/logfiles"
 )
 
 // Admin actions (SPEC §3.1): every request to these routes is an event.
@@ -51,7 +52,7 @@ func (s *Sidecar) adminHandler() http.Handler {
 	s.mountLogs(mux)
 	s.mountNotifications(mux)
 	s.mountViewer(mux)
-	return mux
+	return logfiles.CanonicalPathsOnly(mux) // a non-canonical path is 404, never a redirect
 }
 
 // readyz: ready when the audit file takes writes and the upstream answered

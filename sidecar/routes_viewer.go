@@ -1,6 +1,23 @@
 package sidecar
 
-import "net/http"
+import (
+	"net/http"
 
-// mountViewer mounts the viewer routes of the admin port (SPEC §4).
-func (s *Sidecar) mountViewer(mux *http.ServeMux) {}
+	"github.com/trailcar/trailcar/viewer"
+)
+
+// mountViewer mounts the web viewer (SPEC §4): the page at "/" and its
+// files under "/ui/". They need no token and are not audited: they are the
+// same static files for everyone, and every API call the page makes is
+// checked and audited as usual.
+func (s *Sidecar) mountViewer(mux *http.ServeMux) {
+	v, err := viewer.New()
+	if err != nil {
+		// The files are embedded at build time: only a broken build
+		// gets here.
+		s.log.Error("web viewer unavailable", "err", err)
+		return
+	}
+	mux.Handle("GET /{$}", v)
+	mux.Handle("GET /ui/", v)
+}
