@@ -129,7 +129,9 @@ func New(opts Options) (*Proxy, error) {
 			pr.SetXForwarded()
 		},
 		Transport:      opts.Transport,
-		FlushInterval:  -1, // SSE and chunked responses stream; ReverseProxy also flushes at once for event-streams
+		// FlushInterval stays 0: ReverseProxy already flushes every write of a
+		// streaming response (event-stream, or no Content-Length: chunked),
+		// and flushing every write of every response costs a syscall each.
 		ModifyResponse: p.modifyResponse,
 		ErrorHandler:   p.errorHandler,
 		ErrorLog:       slog.NewLogLogger(opts.Logger.Handler(), slog.LevelWarn),

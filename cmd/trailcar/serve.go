@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -71,6 +72,7 @@ func serve(ctx context.Context, cfg sidecar.Config, stderr io.Writer) error {
 // runSidecar starts a sidecar, calls started (if set) once it listens, and
 // serves until ctx ends.
 func runSidecar(ctx context.Context, cfg sidecar.Config, stderr io.Writer, started func(*sidecar.Sidecar)) error {
+	tuneGC()
 	logger := slog.New(slog.NewJSONHandler(stderr, nil))
 	sc, err := sidecar.New(cfg, sidecar.Options{Logger: logger, Version: version})
 	if err != nil {
@@ -95,4 +97,20 @@ func runSidecar(ctx context.Context, cfg sidecar.Config, stderr io.Writer, start
 		started(sc)
 	}
 	return sc.Run(ctx)
+}
+
+// tuneGC sets the collector for a proxy, unless GOGC or GOMEMLIMIT say
+// otherwise. A proxy allocates tens of KiB per request but keeps little,
+// so with Go's default (collect each time the heap doubles, from a 4 MiB
+// floor) it collects over a hundred times a second under load, and that
+// was the largest cost trailcar added over a bare proxy. GOGC=300 collects
+// four times less often for a few MiB more heap; the soft limit of 96 MiB
+// makes the collector work harder before memory grows past it.
+func tuneGC() {
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(300)
+	}
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(96 << 20)
+	}
 }
