@@ -302,8 +302,16 @@ func TestEventsAgainstAServer(t *testing.T) {
 	}
 	t.Setenv("TRAILCAR_SERVER", admin)
 	t.Setenv("TRAILCAR_TOKEN", "tok-123")
-	if code, out, errOut := evRun(t, "", "events", "list", "--limit", "1", "--type", "system.events.deleted"); code != 0 || len(evLines(out)) != 2 {
-		t.Fatalf("from the environment: exit %d %q %s", code, out, errOut)
+	// The deleted event is queued as the delete answers, and written a
+	// moment later: poll for it.
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		code, out, errOut := evRun(t, "", "events", "list", "--limit", "1", "--type", "system.events.deleted")
+		if code == 0 && len(evLines(out)) == 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("from the environment: exit %d %q %s", code, out, errOut)
+		}
 	}
 	failures := []struct {
 		name string
