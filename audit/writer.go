@@ -263,11 +263,7 @@ func (w *Writer) run() {
 		for len(w.pending.lines) == 0 && !w.closed && !w.dropReportDue() {
 			w.notEmpty.Wait()
 		}
-		if len(w.pending.lines) == 0 && w.closed {
-			w.mu.Unlock()
-			return
-		}
-		if w.dropReportDue() {
+		if w.dropReportDue() { // before the closed check: the last drops are reported too
 			n := w.dropped
 			w.dropped = 0
 			w.lastDrop = w.now()
@@ -275,6 +271,10 @@ func (w *Writer) run() {
 			w.emitSystem("system.audit.dropped", event.LevelError,
 				fmt.Sprintf("%d events dropped: audit queue full", n), fmt.Appendf(nil, `{"count":%d}`, n))
 			continue
+		}
+		if len(w.pending.lines) == 0 && w.closed {
+			w.mu.Unlock()
+			return
 		}
 		if w.opts.Linger > 0 && !w.closed && len(w.pending.lines) < lingerBatch {
 			w.mu.Unlock()
