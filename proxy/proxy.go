@@ -128,7 +128,7 @@ func New(opts Options) (*Proxy, error) {
 			}
 			pr.SetXForwarded()
 		},
-		Transport:      opts.Transport,
+		Transport: opts.Transport,
 		// FlushInterval stays 0: ReverseProxy already flushes every write of a
 		// streaming response (event-stream, or no Content-Length: chunked),
 		// and flushing every write of every response costs a syscall each.
