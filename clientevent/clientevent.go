@@ -21,6 +21,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/trailcar/trailcar/internal/jsonhttp"
+
 	"github.com/gobwas/glob"
 
 	"github.com/trailcar/trailcar/event"
@@ -153,29 +155,29 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if ok, wait := h.limiter.Allow(addr, h.now()); !ok {
 		secs := int((wait + time.Second - 1) / time.Second)
 		w.Header().Set("Retry-After", fmt.Sprint(secs))
-		writeError(w, http.StatusTooManyRequests,
+		jsonhttp.Error(w, http.StatusTooManyRequests,
 			fmt.Sprintf("too many client events from %s: at most %g per second, %d at once; retry after %d s",
 				addr, h.opts.Rate, h.opts.Burst, secs))
 		return
 	}
 	body, err := readBody(w, r)
 	if err != nil {
-		writeError(w, http.StatusBadRequest, err.Error())
+		jsonhttp.Error(w, http.StatusBadRequest, err.Error())
 		return
 	}
 	in, err := parse(body)
 	if err != nil {
-		writeError(w, http.StatusBadRequest, err.Error())
+		jsonhttp.Error(w, http.StatusBadRequest, err.Error())
 		return
 	}
 	e := h.event(r, addr, in)
 	if err := h.opts.Sink.Emit(e); err != nil {
 		h.log.Warn("client event not recorded", "action", e.Action, "err", err)
-		writeError(w, http.StatusServiceUnavailable, "client event not recorded: "+err.Error())
+		jsonhttp.Error(w, http.StatusServiceUnavailable, "client event not recorded: "+err.Error())
 		return
 	}
 	w.Header().Set("X-Audit-Track", "false")
-	writeJSON(w, http.StatusAccepted, `{"message":"ok"}`)
+	jsonhttp.Write(w, http.StatusAccepted, map[string]string{"message": "ok"})
 }
 
 // event builds the client event of r.

@@ -7,10 +7,11 @@ package eventsapi
 
 import (
 	"context"
-	"encoding/json"
 	"log/slog"
 	"net/http"
 	"time"
+
+	"github.com/trailcar/trailcar/internal/jsonhttp"
 
 	"github.com/trailcar/trailcar/audit"
 	"github.com/trailcar/trailcar/event"
@@ -70,23 +71,12 @@ func (h *Handler) logger() *slog.Logger {
 func MethodNotAllowed(allow string) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Allow", allow)
-		writeError(w, http.StatusMethodNotAllowed, "method "+r.Method+" not allowed; allowed: "+allow)
+		jsonhttp.Error(w, http.StatusMethodNotAllowed, "method "+r.Method+" not allowed; allowed: "+allow)
 	})
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	json.NewEncoder(w).Encode(v)
-}
-
-// writeError answers {"error": msg}.
-func writeError(w http.ResponseWriter, status int, msg string) {
-	writeJSON(w, status, map[string]string{"error": msg})
 }
 
 // internalError answers 500 (an I/O failure on the audit files) and logs it.
 func (h *Handler) internalError(w http.ResponseWriter, r *http.Request, err error) {
 	h.logger().Error("events API", "method", r.Method, "path", r.URL.Path, "err", err)
-	writeError(w, http.StatusInternalServerError, err.Error())
+	jsonhttp.Error(w, http.StatusInternalServerError, err.Error())
 }

@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"net/url"
 
+	"github.com/trailcar/trailcar/internal/jsonhttp"
+
 	"github.com/trailcar/trailcar/event"
 	"github.com/trailcar/trailcar/store"
 )
@@ -20,7 +22,7 @@ func (h *Handler) Get(w http.ResponseWriter, r *http.Request) {
 	line, err := h.Store.Get(r.Context(), id)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		writeError(w, http.StatusNotFound, "event "+id+" not found")
+		jsonhttp.Error(w, http.StatusNotFound, "event "+id+" not found")
 	case err != nil:
 		h.internalError(w, r, err)
 	default:
@@ -33,7 +35,7 @@ func (h *Handler) Get(w http.ResponseWriter, r *http.Request) {
 func pathID(w http.ResponseWriter, r *http.Request) (string, bool) {
 	id := r.PathValue("id")
 	if !event.ValidID(id) {
-		writeError(w, http.StatusBadRequest, fmt.Sprintf("id: %q: %v", id, store.ErrBadID))
+		jsonhttp.Error(w, http.StatusBadRequest, fmt.Sprintf("id: %q: %v", id, store.ErrBadID))
 		return "", false
 	}
 	return id, true
@@ -51,12 +53,12 @@ func (h *Handler) Delete(w http.ResponseWriter, r *http.Request) {
 	n, err := h.Store.DeleteID(r.Context(), id)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		writeError(w, http.StatusNotFound, "event "+id+" not found")
+		jsonhttp.Error(w, http.StatusNotFound, "event "+id+" not found")
 	case err != nil:
 		h.internalError(w, r, err)
 	default:
 		h.recordDelete(r, url.Values{"id": {id}}.Encode(), n)
-		writeJSON(w, http.StatusOK, map[string]int{"deleted": n})
+		jsonhttp.Write(w, http.StatusOK, map[string]int{"deleted": n})
 	}
 }
 
@@ -74,11 +76,11 @@ func (h *Handler) DeleteMatching(w http.ResponseWriter, r *http.Request) {
 	}
 	all, err := parseAll(q)
 	if err != nil {
-		writeError(w, http.StatusBadRequest, err.Error())
+		jsonhttp.Error(w, http.StatusBadRequest, err.Error())
 		return
 	}
 	if f.IsZero() && !all {
-		writeError(w, http.StatusBadRequest, "all: a filter (since, before, level, …) or all=true is required to delete events")
+		jsonhttp.Error(w, http.StatusBadRequest, "all: a filter (since, before, level, …) or all=true is required to delete events")
 		return
 	}
 	n, err := h.Store.Delete(r.Context(), &f)
@@ -91,12 +93,12 @@ func (h *Handler) DeleteMatching(w http.ResponseWriter, r *http.Request) {
 		query.Set("all", "true")
 	}
 	h.recordDelete(r, query.Encode(), n)
-	writeJSON(w, http.StatusOK, map[string]int{"deleted": n})
+	jsonhttp.Write(w, http.StatusOK, map[string]int{"deleted": n})
 }
 
 func (h *Handler) deleteAllowed(w http.ResponseWriter) bool {
 	if !h.AllowDelete {
-		writeError(w, http.StatusForbidden, "deleting events is not allowed (admin.allow_delete: false)")
+		jsonhttp.Error(w, http.StatusForbidden, "deleting events is not allowed (admin.allow_delete: false)")
 	}
 	return h.AllowDelete
 }

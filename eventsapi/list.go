@@ -8,6 +8,8 @@ import (
 	"net/url"
 	"strconv"
 
+	"github.com/trailcar/trailcar/internal/jsonhttp"
+
 	"github.com/trailcar/trailcar/event"
 	"github.com/trailcar/trailcar/store"
 )
@@ -25,7 +27,7 @@ func (h *Handler) List(w http.ResponseWriter, r *http.Request) {
 	if v := q.Get("limit"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > store.MaxLimit {
-			writeError(w, http.StatusBadRequest, fmt.Sprintf("limit: %q: want a number from 1 to %d", v, store.MaxLimit))
+			jsonhttp.Error(w, http.StatusBadRequest, fmt.Sprintf("limit: %q: want a number from 1 to %d", v, store.MaxLimit))
 			return
 		}
 		query.Limit = n
@@ -33,7 +35,7 @@ func (h *Handler) List(w http.ResponseWriter, r *http.Request) {
 	if v := q.Get("cursor"); v != "" {
 		c, err := store.ParseCursor(v)
 		if err != nil {
-			writeError(w, http.StatusBadRequest, fmt.Sprintf("cursor: %v", err))
+			jsonhttp.Error(w, http.StatusBadRequest, fmt.Sprintf("cursor: %v", err))
 			return
 		}
 		query.After = &c
@@ -80,10 +82,10 @@ func pageJSON(p store.Page) []byte {
 func badParam(w http.ResponseWriter, err error) {
 	var pe *event.ParamError
 	if errors.As(err, &pe) {
-		writeError(w, http.StatusBadRequest, pe.Error())
+		jsonhttp.Error(w, http.StatusBadRequest, pe.Error())
 		return
 	}
-	writeError(w, http.StatusBadRequest, err.Error())
+	jsonhttp.Error(w, http.StatusBadRequest, err.Error())
 }
 
 // parseAll reads the all parameter of DELETE /api/v3/events.

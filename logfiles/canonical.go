@@ -4,6 +4,8 @@ import (
 	"net/http"
 	"path"
 	"strings"
+
+	"github.com/trailcar/trailcar/internal/jsonhttp"
 )
 
 // CanonicalPathsOnly answers 404 to a request whose path is not in
@@ -14,7 +16,7 @@ import (
 func CanonicalPathsOnly(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !canonical(r.URL.EscapedPath()) {
-			writeError(w, http.StatusNotFound, "not found")
+			jsonhttp.Error(w, http.StatusNotFound, "not found")
 			return
 		}
 		next.ServeHTTP(w, r)

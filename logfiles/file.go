@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"os"
 
+	"github.com/trailcar/trailcar/internal/jsonhttp"
+
 	"github.com/trailcar/trailcar/rotate"
 )
 
@@ -32,21 +34,21 @@ func (h *Handler) ServeFile(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !ok {
-		writeError(w, http.StatusNotFound, "no such log file")
+		jsonhttp.Error(w, http.StatusNotFound, "no such log file")
 		return
 	}
 	p, err := parseFileParams(r.URL.Query())
 	if err != nil {
-		writeError(w, http.StatusBadRequest, err.Error())
+		jsonhttp.Error(w, http.StatusBadRequest, err.Error())
 		return
 	}
 	if p.follow && !info.Live {
-		writeError(w, http.StatusBadRequest, fmt.Sprintf("follow: %s is a rotated file and never grows; follow %s", info.Name, h.Filename))
+		jsonhttp.Error(w, http.StatusBadRequest, fmt.Sprintf("follow: %s is a rotated file and never grows; follow %s", info.Name, h.Filename))
 		return
 	}
 	fd, err := openRegular(info.Path)
 	if errors.Is(err, os.ErrNotExist) {
-		writeError(w, http.StatusNotFound, "no such log file") // rotated away or removed since listing
+		jsonhttp.Error(w, http.StatusNotFound, "no such log file") // rotated away or removed since listing
 		return
 	}
 	if err != nil {

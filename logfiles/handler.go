@@ -9,7 +9,6 @@
 package logfiles
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -18,6 +17,8 @@ import (
 	"os"
 	"strconv"
 	"time"
+
+	"github.com/trailcar/trailcar/internal/jsonhttp"
 
 	"github.com/trailcar/trailcar/rotate"
 )
@@ -125,15 +126,7 @@ func parseFileParams(q url.Values) (fileParams, error) {
 	return p, nil
 }
 
-// writeError answers {"error": msg}, as every admin route does.
-func writeError(w http.ResponseWriter, status int, msg string) {
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("X-Content-Type-Options", "nosniff")
-	w.WriteHeader(status)
-	json.NewEncoder(w).Encode(map[string]string{"error": msg})
-}
-
 func (h *Handler) internalError(w http.ResponseWriter, what string, err error) {
 	h.logger().Error(what, "dir", h.Dir, "err", err)
-	writeError(w, http.StatusInternalServerError, what+" failed")
+	jsonhttp.Error(w, http.StatusInternalServerError, what+" failed")
 }

@@ -24,6 +24,8 @@ import (
 	"mime"
 	"net/http"
 
+	"github.com/trailcar/trailcar/internal/jsonhttp"
+
 	"github.com/trailcar/trailcar/event"
 	"github.com/trailcar/trailcar/identity"
 )
@@ -85,11 +87,11 @@ func New(opts Options) (*Handler, error) {
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
-		writeError(w, http.StatusMethodNotAllowed, r.Method+": only POST creates a notification")
+		jsonhttp.Error(w, http.StatusMethodNotAllowed, r.Method+": only POST creates a notification")
 		return
 	}
 	if !isJSON(r.Header.Get("Content-Type")) {
-		writeError(w, http.StatusUnsupportedMediaType,
+		jsonhttp.Error(w, http.StatusUnsupportedMediaType,
 			fmt.Sprintf("Content-Type: %q: want application/json", r.Header.Get("Content-Type")))
 		return
 	}
@@ -97,15 +99,15 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	var tooLarge *http.MaxBytesError
 	switch {
 	case errors.As(err, &tooLarge):
-		writeError(w, http.StatusBadRequest, fmt.Sprintf("body: larger than %d bytes", MaxBody))
+		jsonhttp.Error(w, http.StatusBadRequest, fmt.Sprintf("body: larger than %d bytes", MaxBody))
 		return
 	case err != nil:
-		writeError(w, http.StatusBadRequest, "body: "+err.Error())
+		jsonhttp.Error(w, http.StatusBadRequest, "body: "+err.Error())
 		return
 	}
 	n, err := Parse(body)
 	if err != nil {
-		writeError(w, http.StatusBadRequest, err.Error())
+		jsonhttp.Error(w, http.StatusBadRequest, err.Error())
 		return
 	}
 	e := n.Event()
@@ -113,10 +115,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	e.Address = h.opts.Trusted.ClientIP(r.RemoteAddr, r.Header["X-Forwarded-For"])
 	if err := h.opts.Sink.Emit(e); err != nil {
 		h.log.Warn("notification not recorded", "err", err)
-		writeError(w, http.StatusServiceUnavailable, "notification not recorded: "+err.Error())
+		jsonhttp.Error(w, http.StatusServiceUnavailable, "notification not recorded: "+err.Error())
 		return
 	}
-	writeJSON(w, http.StatusCreated, map[string]string{"id": e.ID})
+	jsonhttp.Write(w, http.StatusCreated, map[string]string{"id": e.ID})
 }
 
 // isJSON accepts application/json and any application/*+json, with

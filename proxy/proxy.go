@@ -16,6 +16,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/trailcar/trailcar/internal/jsonhttp"
+
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/trailcar/trailcar/event"
@@ -181,7 +183,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if p.opts.FailClosed != nil && p.opts.Rules.TrackedBeforeResponse(r.Method, r.URL.Path) && p.opts.FailClosed() {
 		x.refused = true
-		writeJSONError(x, http.StatusServiceUnavailable, "audit log unavailable: request refused (on_write_error: fail_closed)")
+		jsonhttp.Error(x, http.StatusServiceUnavailable, "audit log unavailable: request refused (on_write_error: fail_closed)")
 		return
 	}
 	p.rp.ServeHTTP(x, r)

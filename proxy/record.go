@@ -13,6 +13,8 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/trailcar/trailcar/internal/jsonhttp"
+
 	"github.com/trailcar/trailcar/event"
 	"github.com/trailcar/trailcar/identity"
 	"github.com/trailcar/trailcar/rules"
@@ -73,10 +75,10 @@ func (p *Proxy) errorHandler(w http.ResponseWriter, r *http.Request, err error) 
 	x := exchangeOf(r.Context())
 	switch {
 	case errors.Is(err, errRefused):
-		writeJSONError(w, http.StatusServiceUnavailable, "audit log unavailable: request refused (on_write_error: fail_closed)")
+		jsonhttp.Error(w, http.StatusServiceUnavailable, "audit log unavailable: request refused (on_write_error: fail_closed)")
 		return
 	case errors.Is(err, errShuttingDown):
-		writeJSONError(w, http.StatusServiceUnavailable, "shutting down")
+		jsonhttp.Error(w, http.StatusServiceUnavailable, "shutting down")
 		return
 	case errors.Is(err, context.Canceled) && r.Context().Err() != nil:
 		// The client left before the upstream answered; nobody reads this.
@@ -99,7 +101,7 @@ func (p *Proxy) errorHandler(w http.ResponseWriter, r *http.Request, err error) 
 	if reason == "timeout" {
 		status = http.StatusGatewayTimeout
 	}
-	writeJSONError(w, status, "upstream unreachable: "+reason)
+	jsonhttp.Error(w, status, "upstream unreachable: "+reason)
 }
 
 // upstreamReason classifies an upstream error for the metric label.
@@ -118,13 +120,6 @@ func upstreamReason(err error) string {
 		return "dns"
 	}
 	return "other"
-}
-
-func writeJSONError(w http.ResponseWriter, status int, msg string) {
-	b, _ := json.Marshal(map[string]string{"error": msg})
-	w.Header()["Content-Type"] = []string{"application/json"}
-	w.WriteHeader(status)
-	w.Write(append(b, '\n'))
 }
 
 // record decides whether the request is tracked and, if so, emits its event.

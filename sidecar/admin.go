@@ -2,12 +2,13 @@ package sidecar
 
 import (
 	"crypto/subtle"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"os"
 	"strings"
 	"time"
+
+	"github.com/trailcar/trailcar/internal/jsonhttp"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
@@ -45,7 +46,7 @@ func (s *Sidecar) adminHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{Registry: s.reg}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+		jsonhttp.Write(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
 	mux.HandleFunc("GET /readyz", s.readyz)
 	s.mountEvents(mux)
@@ -66,10 +67,10 @@ func (s *Sidecar) readyz(w http.ResponseWriter, r *http.Request) {
 		reasons = append(reasons, fmt.Sprintf("upstream %s unreachable: %v", s.upstream, err))
 	}
 	if len(reasons) > 0 {
-		writeJSON(w, http.StatusServiceUnavailable, map[string]any{"status": "not ready", "reasons": reasons})
+		jsonhttp.Write(w, http.StatusServiceUnavailable, map[string]any{"status": "not ready", "reasons": reasons})
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+	jsonhttp.Write(w, http.StatusOK, map[string]string{"status": "ready"})
 }
 
 // guarded wraps an admin API handler: it needs the token (when one is
@@ -94,7 +95,7 @@ func (s *Sidecar) guarded(action string, stream func(*http.Request) bool, h http
 		if !s.authorized(r) {
 			aw.onHeader = nil
 			w.Header().Set("WWW-Authenticate", `Bearer realm="trailcar"`)
-			writeError(aw, http.StatusUnauthorized, "missing or wrong bearer token")
+			jsonhttp.Error(aw, http.StatusUnauthorized, "missing or wrong bearer token")
 			return
 		}
 		h.ServeHTTP(aw, r)
@@ -163,13 +164,3 @@ func (w *adminWriter) Write(b []byte) (int, error) {
 }
 
 func (w *adminWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	json.NewEncoder(w).Encode(v)
-}
-
-func writeError(w http.ResponseWriter, status int, msg string) {
-	writeJSON(w, status, map[string]string{"error": msg})
-}
