@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/trailcar/trailcar/internal/httptoken"
 )
 
 // Policy is the tracking policy of activity_tracker (SPEC §2). The zero value
@@ -112,7 +114,7 @@ func Compile(p Policy) (*Rules, error) {
 func compileMethods(key string, methods []string) ([]string, error) {
 	upper := make([]string, len(methods))
 	for i, m := range methods {
-		if !isToken(m) {
+		if !httptoken.Valid(m) {
 			return nil, &FieldError{Key: indexKey(key, i), Value: m, Err: errMethod}
 		}
 		upper[i] = strings.ToUpper(m)
@@ -158,24 +160,6 @@ func compileActions(service string, rules []ActionRule) ([]actionRule, error) {
 
 func indexKey(key string, i int) string {
 	return key + "[" + strconv.Itoa(i) + "]"
-}
-
-// isToken reports whether s is an HTTP token (RFC 9110 §5.6.2), the syntax of
-// a method.
-func isToken(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
-		case strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0:
-		default:
-			return false
-		}
-	}
-	return true
 }
 
 // statusSet is a set of HTTP statuses, 100 to 599, as a bitmap.

@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/trailcar/trailcar/internal/httptoken"
+
 	"go.yaml.in/yaml/v3"
 
 	"github.com/trailcar/trailcar/identity"
@@ -348,10 +350,8 @@ func checkHeaderName(key, name string) error {
 	if name == "" {
 		return &ConfigError{Key: key, Msg: "must not be empty"}
 	}
-	for _, c := range name {
-		if c > 127 || !(c == '-' || c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || strings.ContainsRune("!#$%&'*+.^_`|~", c)) {
-			return &ConfigError{Key: key, Msg: fmt.Sprintf("%q: not a valid header name", name)}
-		}
+	if !httptoken.Valid(name) {
+		return &ConfigError{Key: key, Msg: fmt.Sprintf("%q: not a valid header name", name)}
 	}
 	return nil
 }

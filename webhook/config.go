@@ -11,6 +11,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/trailcar/trailcar/internal/httptoken"
+
 	"github.com/gobwas/glob"
 
 	"github.com/trailcar/trailcar/event"
@@ -149,7 +151,7 @@ func (e Endpoint) validate(key string) error {
 		}
 	}
 	for name, value := range e.Headers {
-		if !validHeaderName(name) {
+		if !httptoken.Valid(name) {
 			return &FieldError{Key: key + ".headers", Value: name, Err: errors.New("not a valid header name")}
 		}
 		if strings.ContainsAny(value, "\r\n\x00") {
@@ -186,23 +188,6 @@ func withoutCredentials(u *url.URL) string {
 	clean := *u
 	clean.User = nil
 	return clean.String()
-}
-
-// validHeaderName reports whether name is an HTTP token (RFC 9110 §5.1).
-func validHeaderName(name string) bool {
-	if name == "" {
-		return false
-	}
-	for i := 0; i < len(name); i++ {
-		c := name[i]
-		switch {
-		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
-		case strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0:
-		default:
-			return false
-		}
-	}
-	return true
 }
 
 // target returns the endpoint in use and its name (the metric label and
