@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The browser test: drives the web viewer in Debian's headless chromium
-# against a real sidecar (browsertest/). Installs chromium when missing
+# against a real sidecar (internal/api/viewer/browsertest/). Installs chromium when missing
 # (needs root and apt-get); fails, rather than skipping, when it cannot.
 # TRAILCAR_SCREENSHOT=docs/screenshot.png also saves the screenshot.
 set -euo pipefail
@@ -23,4 +23,4 @@ fi
 
 # -count=1: the test talks to a browser, never cache it. -v: its log has
 # the rendering times of the 10,000-row check.
-TRAILCAR_CHROMIUM="$chromium" go test -count=1 -v -run '^TestViewer$' ./browsertest
+TRAILCAR_CHROMIUM="$chromium" go test -count=1 -v -run '^TestViewer$' ./internal/api/viewer/browsertest

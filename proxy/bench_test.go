@@ -9,9 +9,9 @@ import (
 	"net/url"
 	"testing"
 
-	"github.com/trailcar/trailcar/audit"
-	"github.com/trailcar/trailcar/identity"
-	"github.com/trailcar/trailcar/metrics"
+	"github.com/trailcar/trailcar/internal/audit"
+	"github.com/trailcar/trailcar/internal/identity"
+	"github.com/trailcar/trailcar/internal/metrics"
 	"github.com/trailcar/trailcar/proxy"
 	"github.com/trailcar/trailcar/rotate"
 	"github.com/trailcar/trailcar/rules"

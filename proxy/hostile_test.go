@@ -14,8 +14,8 @@ import (
 	"testing"
 	"unicode/utf8"
 
-	"github.com/trailcar/trailcar/audit"
-	"github.com/trailcar/trailcar/event"
+	"github.com/trailcar/trailcar/internal/audit"
+	"github.com/trailcar/trailcar/internal/event"
 	"github.com/trailcar/trailcar/proxy"
 	"github.com/trailcar/trailcar/rotate"
 )

@@ -20,9 +20,9 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/trailcar/trailcar/event"
-	"github.com/trailcar/trailcar/identity"
-	"github.com/trailcar/trailcar/metrics"
+	"github.com/trailcar/trailcar/internal/event"
+	"github.com/trailcar/trailcar/internal/identity"
+	"github.com/trailcar/trailcar/internal/metrics"
 	"github.com/trailcar/trailcar/rules"
 )
 

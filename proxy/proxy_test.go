@@ -7,7 +7,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/trailcar/trailcar/event"
+	"github.com/trailcar/trailcar/internal/event"
 	"github.com/trailcar/trailcar/proxy"
 )
 

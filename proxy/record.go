@@ -15,8 +15,8 @@ import (
 
 	"github.com/trailcar/trailcar/internal/jsonhttp"
 
-	"github.com/trailcar/trailcar/event"
-	"github.com/trailcar/trailcar/identity"
+	"github.com/trailcar/trailcar/internal/event"
+	"github.com/trailcar/trailcar/internal/identity"
 	"github.com/trailcar/trailcar/rules"
 )
 

@@ -12,9 +12,9 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
-	"github.com/trailcar/trailcar/event"
-	"github.com/trailcar/trailcar/identity"
-	"github.com/trailcar/trailcar/logfiles"
+	"github.com/trailcar/trailcar/internal/api/logs"
+	"github.com/trailcar/trailcar/internal/event"
+	"github.com/trailcar/trailcar/internal/identity"
 )
 
 // Admin actions (SPEC §3.1): every request to these routes is an event.
@@ -53,7 +53,7 @@ func (s *Sidecar) adminHandler() http.Handler {
 	s.mountLogs(mux)
 	s.mountNotifications(mux)
 	s.mountViewer(mux)
-	return logfiles.CanonicalPathsOnly(mux) // a non-canonical path is 404, never a redirect
+	return logs.CanonicalPathsOnly(mux) // a non-canonical path is 404, never a redirect
 }
 
 // readyz: ready when the audit file takes writes and the upstream answered

@@ -15,9 +15,9 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
-	"github.com/trailcar/trailcar/identity"
+	"github.com/trailcar/trailcar/internal/identity"
+	"github.com/trailcar/trailcar/internal/webhook"
 	"github.com/trailcar/trailcar/rules"
-	"github.com/trailcar/trailcar/webhook"
 )
 
 // Config is trailcar's configuration (SPEC §2). DefaultConfig has every

@@ -12,9 +12,9 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/trailcar/trailcar/internal/webhook"
 	"github.com/trailcar/trailcar/rules"
 	"github.com/trailcar/trailcar/sidecar"
-	"github.com/trailcar/trailcar/webhook"
 )
 
 func TestDefaultConfigIsValid(t *testing.T) {

@@ -23,7 +23,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/trailcar/trailcar/event"
+	"github.com/trailcar/trailcar/internal/event"
 	"github.com/trailcar/trailcar/rotate"
 	"github.com/trailcar/trailcar/sidecar"
 )

@@ -20,7 +20,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/trailcar/trailcar/event"
+	"github.com/trailcar/trailcar/internal/event"
 	"github.com/trailcar/trailcar/sidecar"
 )
 

@@ -12,7 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/prometheus/client_golang/prometheus/testutil/promlint"
 
-	"github.com/trailcar/trailcar/event"
+	"github.com/trailcar/trailcar/internal/event"
 )
 
 // bigDetails is an X-Audit-Details object of about 16 KiB, so that a few

@@ -3,7 +3,7 @@ package sidecar
 import (
 	"net/http"
 
-	"github.com/trailcar/trailcar/clientevent"
+	"github.com/trailcar/trailcar/proxy/clientevent"
 )
 
 // interceptClientEvents returns the proxy's hook that answers client events

@@ -3,10 +3,10 @@ package sidecar
 import (
 	"net/http"
 
-	"github.com/trailcar/trailcar/event"
-	"github.com/trailcar/trailcar/eventsapi"
-	"github.com/trailcar/trailcar/identity"
-	"github.com/trailcar/trailcar/store"
+	eventsapi "github.com/trailcar/trailcar/internal/api/events"
+	"github.com/trailcar/trailcar/internal/event"
+	"github.com/trailcar/trailcar/internal/identity"
+	"github.com/trailcar/trailcar/internal/store"
 )
 
 // mountEvents mounts the events routes of the admin port (SPEC §4). Each

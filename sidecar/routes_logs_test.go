@@ -15,7 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/trailcar/trailcar/event"
+	"github.com/trailcar/trailcar/internal/event"
 	"github.com/trailcar/trailcar/sidecar"
 )
 
@@ -188,7 +188,7 @@ func TestLogsOnlyListedFiles(t *testing.T) {
 		t.Fatal(err)
 	}
 	// dot segments (".." unencoded, "//") are cleaned by http.ServeMux
-	// before routing; see logfiles.CanonicalPathsOnly.
+	// before routing; see logs.CanonicalPathsOnly.
 	for _, target := range []string{
 		"/api/v3/logs/%2e%2e",
 		"/api/v3/logs/..%2ftoken",

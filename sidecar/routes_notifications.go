@@ -3,7 +3,7 @@ package sidecar
 import (
 	"net/http"
 
-	"github.com/trailcar/trailcar/notification"
+	"github.com/trailcar/trailcar/internal/api/notifications"
 )
 
 // mountNotifications mounts the notifications routes of the admin port (SPEC
@@ -11,7 +11,7 @@ import (
 // trailcar.notifications.create. Every method is routed here, so that a
 // wrong one is answered 405 in JSON and audited like the rest.
 func (s *Sidecar) mountNotifications(mux *http.ServeMux) {
-	h, err := notification.New(notification.Options{
+	h, err := notifications.New(notifications.Options{
 		Sink: s.writer, IDs: s.ids, Trusted: s.trusted, Logger: s.log,
 	})
 	if err != nil { // only without a writer, which New always has

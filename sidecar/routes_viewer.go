@@ -3,7 +3,7 @@ package sidecar
 import (
 	"net/http"
 
-	"github.com/trailcar/trailcar/viewer"
+	"github.com/trailcar/trailcar/internal/api/viewer"
 )
 
 // mountViewer mounts the web viewer (SPEC §4): the page at "/" and its

@@ -16,14 +16,14 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/trailcar/trailcar/audit"
-	"github.com/trailcar/trailcar/event"
-	"github.com/trailcar/trailcar/identity"
-	"github.com/trailcar/trailcar/metrics"
+	"github.com/trailcar/trailcar/internal/audit"
+	"github.com/trailcar/trailcar/internal/event"
+	"github.com/trailcar/trailcar/internal/identity"
+	"github.com/trailcar/trailcar/internal/metrics"
+	"github.com/trailcar/trailcar/internal/webhook"
 	"github.com/trailcar/trailcar/proxy"
 	"github.com/trailcar/trailcar/rotate"
 	"github.com/trailcar/trailcar/rules"
-	"github.com/trailcar/trailcar/webhook"
 )
 
 // ShutdownGrace is how long in-flight requests get to finish at shutdown.

@@ -11,8 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/trailcar/trailcar/internal/webhook"
 	"github.com/trailcar/trailcar/sidecar"
-	"github.com/trailcar/trailcar/webhook"
 )
 
 // TestWebhookDeliversProxiedEvents: a receiver gets each event of real

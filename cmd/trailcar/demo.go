@@ -11,7 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/trailcar/trailcar/demoapp"
+	"github.com/trailcar/trailcar/cmd/trailcar/internal/demoapp"
 	"github.com/trailcar/trailcar/sidecar"
 )
 

@@ -10,9 +10,9 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
-	"github.com/trailcar/trailcar/client"
-	"github.com/trailcar/trailcar/event"
-	"github.com/trailcar/trailcar/store"
+	"github.com/trailcar/trailcar/internal/client"
+	"github.com/trailcar/trailcar/internal/event"
+	"github.com/trailcar/trailcar/internal/store"
 )
 
 // defaultServer is the admin port the events commands talk to when

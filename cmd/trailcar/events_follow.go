@@ -7,7 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/trailcar/trailcar/event"
+	"github.com/trailcar/trailcar/internal/event"
 )
 
 func newEventsFollowCmd(s streams, ef *eventsFlags) *cobra.Command {

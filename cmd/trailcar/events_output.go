@@ -10,7 +10,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
-	"github.com/trailcar/trailcar/event"
+	"github.com/trailcar/trailcar/internal/event"
 )
 
 // printer writes events in one output format.

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/trailcar/trailcar/event"
+	"github.com/trailcar/trailcar/internal/event"
 )
 
 // TestEventsBinary builds trailcar and runs the events commands as real

@@ -6,9 +6,9 @@ import (
 	"io"
 	"time"
 
-	"github.com/trailcar/trailcar/client"
-	"github.com/trailcar/trailcar/event"
-	"github.com/trailcar/trailcar/store"
+	"github.com/trailcar/trailcar/internal/client"
+	"github.com/trailcar/trailcar/internal/event"
+	"github.com/trailcar/trailcar/internal/store"
 )
 
 // dirSource reads the audit files directly. Lines that do not decode are

@@ -22,10 +22,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"go.yaml.in/yaml/v3"
 
-	"github.com/trailcar/trailcar/audit"
-	"github.com/trailcar/trailcar/client"
-	"github.com/trailcar/trailcar/event"
-	"github.com/trailcar/trailcar/metrics"
+	"github.com/trailcar/trailcar/internal/audit"
+	"github.com/trailcar/trailcar/internal/client"
+	"github.com/trailcar/trailcar/internal/event"
+	"github.com/trailcar/trailcar/internal/metrics"
 	"github.com/trailcar/trailcar/rotate"
 	"github.com/trailcar/trailcar/sidecar"
 )

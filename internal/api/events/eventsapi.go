@@ -1,0 +1,82 @@
+// Package eventsapi serves the events routes of the admin port (SPEC §4):
+// list with filters and cursor paging, get, delete by id and by filter,
+// and the live stream (server-sent events). Authentication and the audit
+// event of each request are the caller's (the sidecar wraps every
+// handler); this package answers.
+package events
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/trailcar/trailcar/internal/jsonhttp"
+
+	"github.com/trailcar/trailcar/internal/audit"
+	"github.com/trailcar/trailcar/internal/event"
+	"github.com/trailcar/trailcar/internal/store"
+)
+
+// Store is the query engine (*store.Store).
+type Store interface {
+	List(ctx context.Context, q store.Query) (store.Page, error)
+	Get(ctx context.Context, id string) ([]byte, error)
+	Delete(ctx context.Context, f *event.Filter) (int, error)
+	DeleteID(ctx context.Context, id string) (int, error)
+}
+
+var _ Store = (*store.Store)(nil)
+
+// Subscriber hands out the lines being written (*audit.Writer).
+type Subscriber interface {
+	Subscribe(buffer int) *audit.Subscription
+}
+
+var _ Subscriber = (*audit.Writer)(nil)
+
+// Handler holds the events routes' dependencies. Its methods are the
+// routes' handlers.
+type Handler struct {
+	Store Store
+	// Live feeds the stream.
+	Live Subscriber
+	// AllowDelete: when false, both DELETE routes answer 403.
+	AllowDelete bool
+	// Record receives the system.events.deleted event of each delete.
+	Record func(*event.Event)
+	// Who says who made a request: creds and client address, recorded
+	// in system.events.deleted. If nil, nobody is named.
+	Who func(*http.Request) (event.Creds, string)
+	// Done, when closed, ends the streams (shutdown).
+	Done <-chan struct{}
+	// Heartbeat is how often a stream sends a comment to keep idle
+	// connections open; 0 means 15s.
+	Heartbeat time.Duration
+	// StreamBuffer is how many lines a stream may lag behind the writer
+	// before it is ended; 0 means 1024.
+	StreamBuffer int
+	// Logger; nil means slog.Default().
+	Logger *slog.Logger
+}
+
+func (h *Handler) logger() *slog.Logger {
+	if h.Logger == nil {
+		return slog.Default()
+	}
+	return h.Logger
+}
+
+// MethodNotAllowed answers 405 with the methods a route allows.
+func MethodNotAllowed(allow string) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Allow", allow)
+		jsonhttp.Error(w, http.StatusMethodNotAllowed, "method "+r.Method+" not allowed; allowed: "+allow)
+	})
+}
+
+// internalError answers 500 (an I/O failure on the audit files) and logs it.
+func (h *Handler) internalError(w http.ResponseWriter, r *http.Request, err error) {
+	h.logger().Error("events API", "method", r.Method, "path", r.URL.Path, "err", err)
+	jsonhttp.Error(w, http.StatusInternalServerError, err.Error())
+}

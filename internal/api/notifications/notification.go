@@ -1,0 +1,133 @@
+// Package notification records what an app reports itself (SPEC §3.5):
+// POST /api/v3/notifications on the admin port with
+//
+//	{"message":"channel MyChannel created","status":"success","by":"alice",
+//	 "component_id":"MyChannel","component_type":"channel","details":{…}}
+//
+// becomes one event of type notification, answered 201 {"id":"<event id>"}.
+//
+// Fields: message (required, a string of 1 to 4096 bytes); status
+// (optional, "success", the default, or "error": level error, outcome
+// failure); by (optional: creds.name, with creds.type "app"); component_id
+// and component_type (optional: resource.id and resource.type); details
+// (optional, an object). Any other key is refused, naming it, so that a
+// misspelt field is not silently lost. A refusal is 400
+// {"error":"<field>: …"}; a body over 64 KiB is 400 too, as for client
+// events; a Content-Type other than JSON is 415.
+package notifications
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"mime"
+	"net/http"
+
+	"github.com/trailcar/trailcar/internal/jsonhttp"
+
+	"github.com/trailcar/trailcar/internal/event"
+	"github.com/trailcar/trailcar/internal/identity"
+)
+
+// Limits on a notification.
+const (
+	MaxBody    = 64 << 10 // bytes of request body
+	MaxMessage = 4 << 10  // bytes of message
+	MaxName    = 256      // bytes of by, component_id, component_type
+)
+
+// Statuses.
+const (
+	StatusSuccess = "success"
+	StatusError   = "error"
+)
+
+// Sink takes finished events. Emit must not keep e after it returns.
+type Sink interface {
+	Emit(e *event.Event) error
+}
+
+// Options configure a Handler. Sink is required.
+type Options struct {
+	Sink Sink
+	// IDs makes the event id, which the answer returns; nil means a new
+	// event.IDs. Pass the one the rest of trailcar uses, so that ids stay
+	// in order.
+	IDs *event.IDs
+	// Trusted are the proxies whose X-Forwarded-For is believed, for the
+	// event's address.
+	Trusted identity.Trusted
+	// Logger; nil means slog.Default().
+	Logger *slog.Logger
+}
+
+// Handler answers POST /api/v3/notifications. Authentication is not its
+// business: the admin port's guard runs first.
+type Handler struct {
+	opts Options
+	log  *slog.Logger
+}
+
+// New returns a Handler.
+func New(opts Options) (*Handler, error) {
+	if opts.Sink == nil {
+		return nil, errors.New("notification: Options.Sink is required")
+	}
+	if opts.IDs == nil {
+		opts.IDs = &event.IDs{}
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	return &Handler{opts: opts, log: opts.Logger}, nil
+}
+
+// ServeHTTP records the notification in r's body.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		jsonhttp.Error(w, http.StatusMethodNotAllowed, r.Method+": only POST creates a notification")
+		return
+	}
+	if !isJSON(r.Header.Get("Content-Type")) {
+		jsonhttp.Error(w, http.StatusUnsupportedMediaType,
+			fmt.Sprintf("Content-Type: %q: want application/json", r.Header.Get("Content-Type")))
+		return
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBody))
+	var tooLarge *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooLarge):
+		jsonhttp.Error(w, http.StatusBadRequest, fmt.Sprintf("body: larger than %d bytes", MaxBody))
+		return
+	case err != nil:
+		jsonhttp.Error(w, http.StatusBadRequest, "body: "+err.Error())
+		return
+	}
+	n, err := Parse(body)
+	if err != nil {
+		jsonhttp.Error(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	e := n.Event()
+	e.ID = h.opts.IDs.New()
+	e.Address = h.opts.Trusted.ClientIP(r.RemoteAddr, r.Header["X-Forwarded-For"])
+	if err := h.opts.Sink.Emit(e); err != nil {
+		h.log.Warn("notification not recorded", "err", err)
+		jsonhttp.Error(w, http.StatusServiceUnavailable, "notification not recorded: "+err.Error())
+		return
+	}
+	jsonhttp.Write(w, http.StatusCreated, map[string]string{"id": e.ID})
+}
+
+// isJSON accepts application/json and any application/*+json, with
+// parameters (charset).
+func isJSON(contentType string) bool {
+	mt, _, err := mime.ParseMediaType(contentType)
+	if err != nil {
+		return false
+	}
+	return mt == "application/json" || len(mt) > len("application/+json") &&
+		mt[:len("application/")] == "application/" && mt[len(mt)-len("+json"):] == "+json"
+}

@@ -1,0 +1,76 @@
+package audit_test
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"os/signal"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/trailcar/trailcar/internal/audit"
+	"github.com/trailcar/trailcar/internal/metrics"
+)
+
+// TestRealDiskRefusal makes the kernel refuse writes part-way (RLIMIT_FSIZE,
+// which fails write(2) with EFBIG once the file would grow past the limit,
+// after a short write), then lifts the limit: every event must end up
+// written exactly once, with no torn line. It runs in a child process,
+// because the limit applies to the whole process.
+func TestRealDiskRefusal(t *testing.T) {
+	if os.Getenv("TRAILCAR_DISKFULL_DIR") != "" {
+		diskFullChild(t, os.Getenv("TRAILCAR_DISKFULL_DIR"))
+		return
+	}
+	dir := t.TempDir()
+	cmd := exec.Command(os.Args[0], "-test.run=^TestRealDiskRefusal$", "-test.v")
+	cmd.Env = append(os.Environ(), "TRAILCAR_DISKFULL_DIR="+dir)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("child: %v\n%s", err, out)
+	}
+	events := readEvents(t, dir) // fails on any torn or invalid line
+	types := map[string]int{}
+	for _, e := range events {
+		types[e.Type]++
+	}
+	if types["http"] != 2000 || types["system.audit.write_failed"] != 1 || types["system.audit.write_recovered"] != 1 {
+		t.Fatalf("written types %v\nchild output:\n%s", types, out)
+	}
+}
+
+func diskFullChild(t *testing.T, dir string) {
+	signal.Ignore(syscall.SIGXFSZ)
+	f := openFile(t, dir)
+	defer f.Close()
+	w := audit.New(audit.Options{File: f, Metrics: metrics.Discard(), RetryMin: time.Millisecond, RetryMax: 10 * time.Millisecond})
+	var old syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_FSIZE, &old); err != nil {
+		t.Fatal(err)
+	}
+	limited := old
+	limited.Cur = 100 << 10 // the file may grow to 100 KiB; 2000 events need ~600 KiB
+	if err := syscall.Setrlimit(syscall.RLIMIT_FSIZE, &limited); err != nil {
+		t.Skipf("cannot set RLIMIT_FSIZE: %v", err)
+	}
+	for i := 0; i < 2000; i++ {
+		if err := w.Emit(httpEvent(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for w.Healthy() && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if w.Healthy() {
+		t.Fatal("writer never saw the write error")
+	}
+	time.Sleep(50 * time.Millisecond) // a few failed retries
+	if err := syscall.Setrlimit(syscall.RLIMIT_FSIZE, &old); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+}

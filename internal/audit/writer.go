@@ -1,0 +1,431 @@
+// Package audit is the path from an event to the audit file: a bounded
+// queue that stamps each event's time as it is queued (so lines are in
+// eventTime order), and one goroutine that writes everything queued with one
+// write per batch (group commit), then hands the written lines to
+// subscribers (the event stream, webhooks).
+//
+// Guarantees: an event accepted by Emit is written exactly once, whole, in
+// queue order, unless the process dies; a write error never crashes
+// anything: the batch is kept and retried until the disk takes it.
+package audit
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/trailcar/trailcar/internal/event"
+	"github.com/trailcar/trailcar/internal/metrics"
+)
+
+// File is where lines go: the rotating audit file. Write gets whole lines
+// and, on error, must leave nothing of them behind.
+type File interface {
+	Write(p []byte) (int, error)
+	// MaxWrite is the largest write accepted.
+	MaxWrite() int
+}
+
+// Options configure a Writer.
+type Options struct {
+	// File receives the lines. If nil, events are not persisted, only
+	// handed to subscribers (the activity tracker is disabled).
+	File File
+	// Queue is how many events may wait to be written; 0 means 10000.
+	Queue int
+	// Drop, when the queue is full, drops the event (counted) instead of
+	// making Emit wait.
+	Drop bool
+	// Service and Host are stamped on events that have none.
+	Service, Host string
+	// Metrics is required.
+	Metrics *metrics.Metrics
+	// IDs gives ids to events that have none; nil means a new event.IDs.
+	IDs *event.IDs
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// Logger; nil means slog.Default().
+	Logger *slog.Logger
+	// RetryMin and RetryMax bound the wait between attempts to write a
+	// batch the disk refused; 0 means 50ms and 1s.
+	RetryMin, RetryMax time.Duration
+	// Linger is how long the writer waits, after the first event of a
+	// batch arrives, for more to join it (group commit): fewer, larger
+	// writes under load, at the cost of events reaching the file (and
+	// subscribers) up to Linger later. 0 means 1ms; negative means none.
+	Linger time.Duration
+}
+
+// lingerBatch is the batch size at which the writer stops lingering.
+const lingerBatch = 256
+
+// Errors returned by Emit.
+var (
+	ErrDropped = errors.New("audit queue full: event dropped")
+	ErrClosed  = errors.New("audit writer closed")
+)
+
+// maxChunk bounds one write syscall.
+const maxChunk = 1 << 20
+
+// Writer queues and writes events. Its methods are safe for concurrent use.
+type Writer struct {
+	opts   Options
+	now    func() time.Time
+	ids    *event.IDs
+	log    *slog.Logger
+	m      *metrics.Metrics
+	counts eventCounters
+	pool   sync.Pool // *[]byte encode buffers
+
+	mu       sync.Mutex
+	notFull  *sync.Cond // producers wait here when the queue is full
+	notEmpty *sync.Cond // the writer goroutine waits here
+	pending  batch      // queued, not yet taken by the writer goroutine
+	spare    batch      // the buffer the writer goroutine last wrote
+	last     time.Time  // time stamped on the last queued event
+	closed   bool
+	dropped  int64 // drops not yet reported by a system.audit.dropped event
+	lastDrop time.Time
+
+	healthy atomic.Bool
+	failing atomic.Bool // the disk refuses writes right now
+	abandon atomic.Bool // Close's deadline passed: stop retrying
+	lost    atomic.Int64
+
+	subsMu sync.Mutex
+	subs   map[*Subscription]struct{}
+
+	done chan struct{}
+}
+
+// batch is queued lines, back to back, and per line where it ends and
+// which events_total counter it belongs to.
+type batch struct {
+	buf   []byte
+	lines []lineMeta
+}
+
+type lineMeta struct {
+	end   int
+	label uint8
+}
+
+// New starts a Writer.
+func New(opts Options) *Writer {
+	if opts.Queue <= 0 {
+		opts.Queue = 10000
+	}
+	if opts.IDs == nil {
+		opts.IDs = &event.IDs{}
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.RetryMin <= 0 {
+		opts.RetryMin = 50 * time.Millisecond
+	}
+	if opts.RetryMax <= 0 {
+		opts.RetryMax = time.Second
+	}
+	if opts.Linger == 0 {
+		opts.Linger = time.Millisecond
+	}
+	w := &Writer{
+		opts: opts, now: opts.Now, ids: opts.IDs, log: opts.Logger, m: opts.Metrics,
+		counts: newEventCounters(opts.Metrics.Events),
+		subs:   map[*Subscription]struct{}{},
+		done:   make(chan struct{}),
+	}
+	w.pool.New = func() any { b := make([]byte, 0, 1024); return &b }
+	w.notFull = sync.NewCond(&w.mu)
+	w.notEmpty = sync.NewCond(&w.mu)
+	w.healthy.Store(true)
+	opts.Metrics.GaugeFunc("audit_queue_length", "Events waiting to be written to the audit log.",
+		func() float64 { return float64(w.QueueLen()) })
+	go w.run()
+	return w
+}
+
+// Healthy reports whether the last write to the audit file succeeded.
+func (w *Writer) Healthy() bool { return w.healthy.Load() }
+
+// QueueLen is the number of events waiting to be written.
+func (w *Writer) QueueLen() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return len(w.pending.lines)
+}
+
+// Emit queues e. It sets e.ID (when empty), e.Service and e.Host (when
+// empty) and e.Time (always: the moment it is queued, never before the
+// previous event's). When the queue is full it waits, or with Drop (and
+// always while the disk refuses writes, so a full disk cannot stall
+// requests) drops e and returns ErrDropped. Emit does not keep e.
+func (w *Writer) Emit(e *event.Event) error {
+	return w.emit(e, false)
+}
+
+// EmitUrgent queues e like Emit, but never waits and never drops: the
+// queue may grow past its size for it. It is for rare events that report
+// trouble (the audit file replaced from outside), which may be raised on
+// the writer's own goroutine and so must not wait for it.
+func (w *Writer) EmitUrgent(e *event.Event) error {
+	return w.emit(e, true)
+}
+
+// emitSystem queues a system event even when the queue is full: it comes
+// from the writer itself (which must never wait on itself) or reports
+// trouble that must not be lost to it.
+func (w *Writer) emitSystem(typ, level, message string, details []byte) {
+	e := &event.Event{Type: typ, Level: level, Outcome: event.OutcomeSuccess, Message: message, Details: details}
+	if level == event.LevelError {
+		e.Outcome = event.OutcomeFailure
+	}
+	if err := w.emit(e, true); err != nil && !errors.Is(err, ErrClosed) {
+		w.log.Error("queue system event", "type", typ, "err", err)
+	}
+}
+
+func (w *Writer) emit(e *event.Event, force bool) error {
+	if e.ID == "" {
+		e.ID = w.ids.New()
+	}
+	if e.Service == "" {
+		e.Service = w.opts.Service
+	}
+	if e.Host == "" {
+		e.Host = w.opts.Host
+	}
+	bp := w.pool.Get().(*[]byte)
+	defer w.pool.Put(bp)
+	line, err := event.AppendJSON((*bp)[:0], e)
+	if err != nil {
+		return fmt.Errorf("encode event: %w", err)
+	}
+	if len(line) > maxLine {
+		line = shrink(line[:0], e)
+	}
+	*bp = line
+	label := w.counts.index(e)
+
+	w.mu.Lock()
+	for !force && !w.closed && len(w.pending.lines) >= w.opts.Queue {
+		if w.opts.Drop || w.failing.Load() {
+			w.noteDropLocked()
+			w.mu.Unlock()
+			reason := "queue_full"
+			if w.failing.Load() {
+				reason = "write_error"
+			}
+			w.m.EventsDropped.WithLabelValues(reason).Inc()
+			return ErrDropped
+		}
+		w.notFull.Wait()
+	}
+	if w.closed && !force {
+		w.mu.Unlock()
+		return ErrClosed
+	}
+	t := w.now()
+	if t.Before(w.last) {
+		t = w.last // keep lines in eventTime order if the clock steps back
+	}
+	w.last = t
+	e.Time = t
+	event.StampTime(line, t)
+	w.pending.buf = append(w.pending.buf, line...)
+	w.pending.lines = append(w.pending.lines, lineMeta{end: len(w.pending.buf), label: label})
+	w.notEmpty.Signal()
+	w.mu.Unlock()
+	return nil
+}
+
+func (w *Writer) noteDropLocked() {
+	w.dropped++
+	w.notEmpty.Signal() // let the writer report it
+}
+
+// run is the writer goroutine.
+func (w *Writer) run() {
+	defer close(w.done)
+	for {
+		w.mu.Lock()
+		for len(w.pending.lines) == 0 && !w.closed && !w.dropReportDue() {
+			w.notEmpty.Wait()
+		}
+		if w.dropReportDue() { // before the closed check: the last drops are reported too
+			n := w.dropped
+			w.dropped = 0
+			w.lastDrop = w.now()
+			w.mu.Unlock()
+			w.emitSystem("system.audit.dropped", event.LevelError,
+				fmt.Sprintf("%d events dropped: audit queue full", n), fmt.Appendf(nil, `{"count":%d}`, n))
+			continue
+		}
+		if len(w.pending.lines) == 0 && w.closed {
+			w.mu.Unlock()
+			return
+		}
+		if w.opts.Linger > 0 && !w.closed && len(w.pending.lines) < lingerBatch {
+			w.mu.Unlock()
+			time.Sleep(w.opts.Linger)
+			w.mu.Lock()
+		}
+		b := w.pending
+		w.pending = w.spare
+		w.pending.buf, w.pending.lines = w.pending.buf[:0], w.pending.lines[:0]
+		w.notFull.Broadcast()
+		w.mu.Unlock()
+
+		n := w.write(b)
+		w.publish(b, n)
+		for _, l := range b.lines[:n] {
+			w.counts.inc(l.label)
+		}
+
+		w.mu.Lock()
+		w.spare = b
+		w.mu.Unlock()
+	}
+}
+
+// dropReportDue: drops happened and the last report is over a second old
+// (or we are closing, so report now). mu is held.
+func (w *Writer) dropReportDue() bool {
+	return w.dropped > 0 && (w.closed || w.now().Sub(w.lastDrop) >= time.Second)
+}
+
+// write writes b, retrying while the disk refuses, in chunks that end at
+// line ends and fit both maxChunk and the file's limit. It returns how many
+// lines were written: all of them, unless Close gave up on a failing disk.
+func (w *Writer) write(b batch) int {
+	if w.opts.File == nil {
+		return len(b.lines)
+	}
+	limit := min(maxChunk, w.opts.File.MaxWrite())
+	start, startLine := 0, 0
+	for startLine < len(b.lines) {
+		end, endLine := start, startLine
+		for endLine < len(b.lines) && (end == start || b.lines[endLine].end-start <= limit) {
+			end = b.lines[endLine].end
+			endLine++
+		}
+		if !w.writeChunk(b.buf[start:end]) {
+			lost := len(b.lines) - startLine
+			w.lost.Add(int64(lost))
+			w.log.Error("audit log still refuses writes at shutdown; events lost", "events", lost)
+			return startLine
+		}
+		start, startLine = end, endLine
+	}
+	return len(b.lines)
+}
+
+// writeChunk writes p, retrying until it is written (true) or Close gives
+// up (false).
+func (w *Writer) writeChunk(p []byte) bool {
+	delay := w.opts.RetryMin
+	for attempt := 0; ; attempt++ {
+		_, err := w.opts.File.Write(p)
+		if err == nil {
+			w.m.AuditBytesWritten.Add(float64(len(p)))
+			if w.failing.Swap(false) {
+				w.log.Info("audit log writable again", "attempts", attempt+1)
+				w.emitSystem("system.audit.write_recovered", event.LevelInfo, "audit log writable again", nil)
+			}
+			w.healthy.Store(true)
+			return true
+		}
+		w.m.AuditWriteErrors.Inc()
+		w.healthy.Store(false)
+		if !w.failing.Swap(true) {
+			w.log.Error("write audit log; retrying", "err", err)
+			w.emitSystem("system.audit.write_failed", event.LevelError, "write audit log: "+err.Error(), nil)
+		}
+		if w.abandon.Load() {
+			return false
+		}
+		time.Sleep(delay)
+		delay = min(2*delay, w.opts.RetryMax)
+	}
+}
+
+// Close stops taking events, writes everything queued and stops. If ctx
+// ends first while the disk refuses writes, what is left is counted as lost
+// and an error says how many.
+func (w *Writer) Close(ctx context.Context) error {
+	w.mu.Lock()
+	if !w.closed {
+		w.closed = true
+		w.notFull.Broadcast()
+		w.notEmpty.Broadcast()
+	}
+	w.mu.Unlock()
+	select {
+	case <-w.done:
+	case <-ctx.Done():
+		w.abandon.Store(true)
+		<-w.done
+	}
+	w.closeSubscriptions()
+	if n := w.lost.Load(); n > 0 {
+		return fmt.Errorf("close audit writer: %d events could not be written", n)
+	}
+	return nil
+}
+
+// eventCounters are the events_total children, resolved once so that
+// counting a written line is an array index.
+type eventCounters [16]prometheus.Counter
+
+var (
+	typeNames    = [4]string{event.TypeHTTP, event.TypeClient, event.TypeNotification, "system"}
+	levelNames   = [2]string{event.LevelInfo, event.LevelError}
+	outcomeNames = [2]string{event.OutcomeSuccess, event.OutcomeFailure}
+)
+
+func newEventCounters(vec *prometheus.CounterVec) eventCounters {
+	var c eventCounters
+	for t, tn := range typeNames {
+		for l, ln := range levelNames {
+			for o, on := range outcomeNames {
+				c[t<<2|l<<1|o] = vec.WithLabelValues(tn, ln, on)
+			}
+		}
+	}
+	return c
+}
+
+func (c *eventCounters) index(e *event.Event) uint8 {
+	var t uint8
+	switch e.Type {
+	case event.TypeHTTP:
+		t = 0
+	case event.TypeClient:
+		t = 1
+	case event.TypeNotification:
+		t = 2
+	default:
+		t = 3
+	}
+	var l, o uint8
+	if e.Level == event.LevelError {
+		l = 1
+	}
+	if e.Outcome == event.OutcomeFailure {
+		o = 1
+	}
+	return t<<2 | l<<1 | o
+}
+
+func (c *eventCounters) inc(i uint8) { c[i].Inc() }

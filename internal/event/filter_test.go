@@ -1,0 +1,101 @@
+package event_test
+
+import (
+	"errors"
+	"net/url"
+	"testing"
+	"time"
+
+	"github.com/trailcar/trailcar/internal/event"
+)
+
+func TestParseFilterErrors(t *testing.T) {
+	tests := []struct {
+		name, query, param string
+	}{
+		{"bad since", "since=yesterday", "since"},
+		{"bad before", "before=2026-13-01T00:00:00Z", "before"},
+		{"since not before before", "since=2026-11-22T09:00:00Z&before=2026-11-22T08:00:00Z", "since"},
+		{"bad level", "level=warn", "level"},
+		{"bad outcome", "outcome=ok", "outcome"},
+		{"bad status", "status=4x", "status"},
+		{"status out of range", "status=99", "status"},
+		{"bad glob", "type=system.[", "type"},
+		{"bad resource glob", "resource={a", "resource"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			q, _ := url.ParseQuery(tt.query)
+			_, err := event.ParseFilter(q)
+			var pe *event.ParamError
+			if !errors.As(err, &pe) || pe.Param != tt.param {
+				t.Fatalf("err = %v, want a ParamError on %s", err, tt.param)
+			}
+		})
+	}
+}
+
+func TestFilterMatch(t *testing.T) {
+	e := sample() // POST /api/v3/components, 201, alice, resource channels:MyChannel
+	tests := []struct {
+		query string
+		want  bool
+	}{
+		{"", true},
+		{"level=info&outcome=success&service=console&host=console-7d9f-abcde", true},
+		{"level=error", false},
+		{"type=http", true},
+		{"type=system.*", false},
+		{"action=console.*.create", true},
+		{"action=console.users.*", false},
+		{"user=alice", true},
+		{"user=u-1", true},
+		{"user=bob", false},
+		{"method=post", true},
+		{"status=201", true},
+		{"status=2xx", true},
+		{"status=4xx", false},
+		{"resource=My*", true},
+		{"resource=/api/**", false}, // resource.id wins over the path
+		{"since=2026-11-22T08:15:30.123456Z", true},
+		{"since=2026-11-22T08:15:30.123457Z", false},
+		{"before=2026-11-22T08:15:30.123456Z", false},
+		{"before=2026-11-22T08:15:31Z", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.query, func(t *testing.T) {
+			q, _ := url.ParseQuery(tt.query)
+			f, err := event.ParseFilter(q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ev := *e
+			ev.Time = ev.Time.Truncate(time.Microsecond)
+			if got := f.Match(&ev); got != tt.want {
+				t.Errorf("Match = %v, want %v", got, tt.want)
+			}
+		})
+	}
+	// Without a resource, the glob applies to the path.
+	noRes := *e
+	noRes.Resource = event.Resource{}
+	f, _ := event.ParseFilter(url.Values{"resource": {"/api/**"}})
+	if !f.Match(&noRes) {
+		t.Error("resource glob should fall back to req.path")
+	}
+}
+
+func TestFilterQueryRoundTrip(t *testing.T) {
+	q, _ := url.ParseQuery("since=2026-11-22T08:00:00Z&level=error&type=system.*&status=5xx&resource=/api/**&user=alice")
+	f, err := event.ParseFilter(q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, err := event.ParseFilter(f.Query())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if back.Query().Encode() != f.Query().Encode() {
+		t.Fatalf("%s != %s", back.Query().Encode(), f.Query().Encode())
+	}
+}

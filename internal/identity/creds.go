@@ -1,0 +1,131 @@
+// Package identity works out who made a request and from where (SPEC §3.3),
+// from request headers and the connection, without verifying anything: the
+// app behind the proxy verifies credentials; the audit trail records them.
+// Secrets never leave this package: tokens and keys are reduced to a short
+// hash or to the name they carry.
+package identity
+
+import (
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"net/http"
+	"strings"
+
+	"github.com/trailcar/trailcar/internal/event"
+)
+
+// Credential types written in creds.type.
+const (
+	TypeToken        = "token"
+	TypeBasic        = "basic"
+	TypeAPIKey       = "apikey"
+	TypeUser         = "user"
+	TypePublicAccess = "public-access"
+	TypeApp          = "app"
+)
+
+// FromRequest returns the creds a request carries: a Bearer token (a JWT's
+// claims give name and uuid; any other token gives only a hash as uuid),
+// Basic auth (the user name), an API key in X-API-Key or apikey (a hash as
+// uuid, never the key), a Cookie (a session: type user), or none
+// (public-access). Unknown fields are left empty; the encoder writes "-".
+func FromRequest(h http.Header) event.Creds {
+	if auth := headerValue(h, "Authorization"); auth != "" {
+		scheme, cred, _ := strings.Cut(auth, " ")
+		cred = strings.TrimSpace(cred)
+		switch {
+		case strings.EqualFold(scheme, "Bearer") && cred != "":
+			return bearer(cred)
+		case strings.EqualFold(scheme, "Basic") && cred != "":
+			return basic(cred)
+		}
+	}
+	for _, name := range [...]string{"X-Api-Key", "Apikey"} {
+		if key := headerValue(h, name); key != "" {
+			return event.Creds{UUID: ShortHash(key), Type: TypeAPIKey}
+		}
+	}
+	if headerValue(h, "Cookie") != "" {
+		return event.Creds{Type: TypeUser}
+	}
+	return event.Creds{Type: TypePublicAccess}
+}
+
+// headerValue is h.Get for a canonical key, without canonicalising.
+func headerValue(h http.Header, canonicalKey string) string {
+	if v := h[canonicalKey]; len(v) > 0 {
+		return v[0]
+	}
+	return ""
+}
+
+// ShortHash is the first 12 hex digits of the SHA-256 of a secret: enough
+// to tell keys apart in the trail, useless for using the key.
+func ShortHash(secret string) string {
+	sum := sha256.Sum256([]byte(secret))
+	return hex.EncodeToString(sum[:6])
+}
+
+type claims struct {
+	PreferredUsername string `json:"preferred_username"`
+	Email             string `json:"email"`
+	Name              string `json:"name"`
+	Sub               string `json:"sub"`
+}
+
+// bearer reads a JWT's claims (not verified) or, for an opaque token, keeps
+// only its hash.
+func bearer(token string) event.Creds {
+	c := event.Creds{Type: TypeToken}
+	parts := strings.Split(token, ".")
+	if len(parts) == 3 {
+		if payload, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(parts[1], "=")); err == nil {
+			var cl claims
+			if json.Unmarshal(payload, &cl) == nil {
+				c.UUID = cl.Sub
+				for _, n := range [...]string{cl.PreferredUsername, cl.Email, cl.Name, cl.Sub} {
+					if n != "" {
+						c.Name = n
+						break
+					}
+				}
+				if c.UUID != "" || c.Name != "" {
+					return c
+				}
+			}
+		}
+	}
+	c.UUID = ShortHash(token)
+	return c
+}
+
+func basic(cred string) event.Creds {
+	c := event.Creds{Type: TypeBasic}
+	raw, err := base64.StdEncoding.DecodeString(cred)
+	if err != nil {
+		return c
+	}
+	// Without a colon the credential is malformed (RFC 7617: user-id ":"
+	// password), and may be a bare secret: nothing of it is kept.
+	if user, _, ok := strings.Cut(string(raw), ":"); ok {
+		c.Name = user
+	}
+	return c
+}
+
+// Override applies the identity the upstream states in its response headers
+// (X-Audit-User-Id, X-Audit-User-Name, X-Audit-Auth-Type); they win.
+func Override(c event.Creds, userID, userName, authType string) event.Creds {
+	if userID != "" {
+		c.UUID = userID
+	}
+	if userName != "" {
+		c.Name = userName
+	}
+	if authType != "" {
+		c.Type = authType
+	}
+	return c
+}

@@ -1,0 +1,147 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/trailcar/trailcar/internal/event"
+	"github.com/trailcar/trailcar/rotate"
+)
+
+// Delete removes every event matching f (compiled; the zero Filter
+// matches all) that exists when Delete starts, and returns how many it
+// removed. Events written meanwhile are kept, whatever they are.
+//
+// Each file holding a matching event is rewritten without it to a
+// dot-named temporary file in the same directory, synced and renamed over
+// the original (gzip files are rewritten gzipped; a rotated file left
+// empty is removed). Rotated files are rewritten while no rotated file is
+// compressed or removed; the live file last, while the writer waits
+// (Locker.Exclusive), together with any file rotated during the delete.
+// Files whose time span misses the filter's are not read; inside a file,
+// only the filter's time span is read line by line, the rest is copied
+// as is.
+func (st *Store) Delete(ctx context.Context, f *event.Filter) (int, error) {
+	if f == nil {
+		f = &event.Filter{}
+	}
+	cut := cutFilter{lf: event.NewLineFilter(f), upto: event.FormatTime(st.opts.Now())}
+	if !f.Since.IsZero() {
+		cut.since = event.TimeText(f.Since)
+	}
+	if !f.Before.IsZero() {
+		cut.before = event.TimeText(f.Before)
+	}
+	return st.rewriteAll(ctx, &cut)
+}
+
+// DeleteID removes the event with id; ErrNotFound if there is none.
+func (st *Store) DeleteID(ctx context.Context, id string) (int, error) {
+	fd, err := st.locate(ctx, id)
+	if err != nil {
+		return 0, err
+	}
+	// Only lines at its eventTime are read; the id picks it among them.
+	var f event.Filter
+	cut := cutFilter{lf: event.NewLineFilter(&f), id: id, upto: fd.time, since: fd.time,
+		before: fd.time + "\xff"}
+	n, err := st.rewriteAll(ctx, &cut)
+	if err == nil && n == 0 {
+		return 0, ErrNotFound // deleted by someone else in between
+	}
+	return n, err
+}
+
+// cutFilter says which lines a rewrite drops.
+type cutFilter struct {
+	lf            *event.LineFilter
+	id            string // if set, only the event with this id
+	since, before string // eventTime text bounds of what may match
+	upto          string // lines after this eventTime are newer than the delete: kept
+}
+
+// inSpan reports whether eventTime t is inside the span that may match.
+func (c *cutFilter) inSpan(t []byte) bool {
+	return (c.since == "" || string(t) >= c.since) && (c.before == "" || string(t) < c.before) &&
+		string(t) <= c.upto
+}
+
+// drops reports whether line is deleted; it also counts lines that do
+// not decode, which are kept.
+func (c *cutFilter) drops(line []byte, t []byte) bool {
+	if t != nil && !c.inSpan(t) {
+		return false
+	}
+	if c.id != "" {
+		if id, ok := event.LineID(line); ok && string(id) != c.id {
+			return false
+		}
+	}
+	if c.lf.Match(line) != event.Matched {
+		return false
+	}
+	if t == nil || c.id != "" {
+		var e event.Event
+		if event.Decode(line, &e) != nil {
+			return false
+		}
+		ft := event.FormatTime(e.Time)
+		if !c.inSpan([]byte(ft)) || c.id != "" && e.ID != c.id {
+			return false
+		}
+	}
+	return true
+}
+
+// noLock is the Locker when no writer runs.
+type noLock struct{}
+
+func (noLock) Exclusive(fn func() error) error   { return fn() }
+func (noLock) WithRotated(fn func() error) error { return fn() }
+
+// rewriteAll rewrites every file that holds a line cut drops.
+func (st *Store) rewriteAll(ctx context.Context, cut *cutFilter) (int, error) {
+	st.deleteMu.Lock()
+	defer st.deleteMu.Unlock()
+	var lock Locker = noLock{}
+	if st.opts.Lock != nil {
+		lock = st.opts.Lock
+	}
+	total := 0
+	done := map[string]bool{}
+	rewrite := func(liveToo bool) error {
+		infos, err := st.list()
+		if err != nil {
+			return err
+		}
+		for i, info := range infos {
+			if done[info.Name] || info.Live && !liveToo {
+				continue
+			}
+			if !st.mayHold(infos, i, cut) {
+				continue
+			}
+			n, err := st.rewriteFile(ctx, info, cut)
+			if err != nil {
+				return fmt.Errorf("delete events: %s: %w", info.Name, err)
+			}
+			total += n
+			if !info.Live {
+				done[info.Name] = true
+			}
+		}
+		return nil
+	}
+	err := lock.WithRotated(func() error {
+		if err := rewrite(false); err != nil {
+			return err
+		}
+		// Files rotated meanwhile hold events older than the delete too.
+		return lock.Exclusive(func() error { return rewrite(true) })
+	})
+	if errors.Is(err, rotate.ErrClosed) {
+		err = fmt.Errorf("delete events: %w", err)
+	}
+	return total, err
+}

@@ -1,0 +1,249 @@
+package store_test
+
+import (
+	"bufio"
+	"bytes"
+	"compress/gzip"
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/trailcar/trailcar/internal/audit"
+	"github.com/trailcar/trailcar/internal/event"
+	"github.com/trailcar/trailcar/internal/metrics"
+	"github.com/trailcar/trailcar/internal/store"
+	"github.com/trailcar/trailcar/rotate"
+)
+
+// liveLog is a real audit log: a rotate.File written by an audit.Writer.
+type liveLog struct {
+	dir  string
+	file *rotate.File
+	w    *audit.Writer
+}
+
+func openLog(t testing.TB, compress bool) *liveLog {
+	t.Helper()
+	dir := t.TempDir()
+	f, err := rotate.Open(rotate.Options{Dir: dir, Filename: "audit.log", MaxSizeMB: 1, Compress: compress})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := audit.New(audit.Options{File: f, Service: "console", Host: "h1", Metrics: metrics.New(prometheus.NewRegistry())})
+	l := &liveLog{dir: dir, file: f, w: w}
+	t.Cleanup(l.close)
+	return l
+}
+
+func (l *liveLog) close() {
+	l.w.Close(context.Background())
+	l.file.Close()
+}
+
+// flush waits until everything emitted so far is in the file.
+func (l *liveLog) flush(t testing.TB) {
+	t.Helper()
+	for i := 0; l.w.QueueLen() > 0; i++ {
+		if i > 5000 {
+			t.Fatal("writer does not drain")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	time.Sleep(5 * time.Millisecond) // the batch taken last is being written
+}
+
+func (l *liveLog) store(opts store.Options) *store.Store {
+	opts.Dir = l.dir
+	if opts.Lock == nil {
+		opts.Lock = l.file
+	}
+	return store.New(opts)
+}
+
+// testEvent is event i of a varied stream: levels, types, users, paths
+// and statuses change with i.
+func testEvent(i int) *event.Event {
+	e := &event.Event{
+		Type: event.TypeHTTP, Level: event.LevelInfo, Outcome: event.OutcomeSuccess,
+		Action:  []string{"console.components.create", "console.users.login", "console.widgets.delete"}[i%3],
+		Creds:   event.Creds{UUID: fmt.Sprintf("u-%d", i%7), Name: []string{"alice", "bob", "carol"}[i%3], Type: "token"},
+		Address: "10.0.0.1",
+		Req:     event.Request{Method: []string{"POST", "PUT", "DELETE"}[i%3], Path: fmt.Sprintf("/api/v3/widgets/w%d", i)},
+		Res:     event.Response{StatusCode: []int{200, 201, 404, 500}[i%4], Bytes: int64(i % 1000)},
+		Message: fmt.Sprintf("event %d %s", i, strings.Repeat("m", 300)), // ~700 bytes a line
+	}
+	if e.Res.StatusCode >= 400 {
+		e.Level, e.Outcome = event.LevelError, event.OutcomeFailure
+	}
+	if i%11 == 0 {
+		e.Type, e.Action = "system.test.tick", ""
+	}
+	if i%5 == 0 {
+		e.Resource = event.Resource{Type: "channels", ID: fmt.Sprintf("ch-%d", i%13)}
+	}
+	if i%17 == 0 {
+		e.Details = []byte(fmt.Sprintf(`{"n":%d,"nested":{"a":[1,2,{"level":"x"}]}}`, i))
+	}
+	return e
+}
+
+// emitN emits events from..from+n-1 and returns their ids.
+func (l *liveLog) emitN(t testing.TB, from, n int) []string {
+	t.Helper()
+	ids := make([]string, 0, n)
+	for i := from; i < from+n; i++ {
+		e := testEvent(i)
+		if err := l.w.Emit(e); err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, e.ID)
+	}
+	return ids
+}
+
+// allLines returns every line of every audit file in dir, newest first,
+// decoding gzip: the truth the store is checked against.
+// A file compressed meanwhile (listed plain, gone when read) makes it
+// list again.
+func allLines(t testing.TB, dir string) [][]byte {
+	t.Helper()
+	for try := 0; try < 100; try++ {
+		if out, ok := tryAllLines(t, dir); ok {
+			return out
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatal("audit files keep changing")
+	return nil
+}
+
+func tryAllLines(t testing.TB, dir string) ([][]byte, bool) {
+	files, err := rotate.List(dir, "audit.log")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out [][]byte
+	for _, f := range files {
+		data, err := os.ReadFile(f.Path)
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, false
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if f.Compressed {
+			zr, err := gzip.NewReader(bytes.NewReader(data))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var buf bytes.Buffer
+			if _, err := buf.ReadFrom(zr); err != nil {
+				t.Fatal(err)
+			}
+			data = buf.Bytes()
+		}
+		var lines [][]byte
+		sc := bufio.NewScanner(bytes.NewReader(data))
+		sc.Buffer(nil, 8<<20)
+		for sc.Scan() {
+			lines = append(lines, append([]byte(nil), sc.Bytes()...))
+		}
+		for i := len(lines) - 1; i >= 0; i-- {
+			out = append(out, lines[i])
+		}
+	}
+	return out, true
+}
+
+// matching keeps the lines that decode and pass f.
+func matching(lines [][]byte, f *event.Filter) []string {
+	var out []string
+	for _, l := range lines {
+		var e event.Event
+		if event.Decode(l, &e) == nil && f.Match(&e) {
+			out = append(out, string(l))
+		}
+	}
+	return out
+}
+
+func filter(t testing.TB, query string) *event.Filter {
+	t.Helper()
+	q, err := url.ParseQuery(query)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := event.ParseFilter(q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &f
+}
+
+// pageAll pages through everything with limit, returning the lines.
+func pageAll(t testing.TB, st *store.Store, f *event.Filter, limit int) []string {
+	t.Helper()
+	var out []string
+	var after *store.Cursor
+	for pages := 0; ; pages++ {
+		if pages > 100000 {
+			t.Fatal("paging does not end")
+		}
+		p, err := st.List(context.Background(), store.Query{Filter: f, Limit: limit, After: after})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, l := range p.Lines {
+			out = append(out, string(l))
+		}
+		if p.Next == nil {
+			return out
+		}
+		if len(p.Lines) != limit {
+			t.Fatalf("page of %d lines with a next cursor, limit %d", len(p.Lines), limit)
+		}
+		// The cursor goes through its string form, as over HTTP.
+		c, err := store.ParseCursor(p.Next.String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		after = &c
+	}
+}
+
+// writeFixture writes files of encoded events: files[0] is the live file,
+// then rotated ones, newest first; events in each file oldest first.
+// Rotated files whose name ends in .gz are gzipped.
+func writeFixture(t testing.TB, dir string, names []string, files [][]*event.Event) {
+	t.Helper()
+	for i, evs := range files {
+		var buf bytes.Buffer
+		for _, e := range evs {
+			line, err := event.AppendJSON(nil, e)
+			if err != nil {
+				t.Fatal(err)
+			}
+			buf.Write(line)
+		}
+		data := buf.Bytes()
+		if filepath.Ext(names[i]) == ".gz" {
+			var z bytes.Buffer
+			zw := gzip.NewWriter(&z)
+			zw.Write(data)
+			zw.Close()
+			data = z.Bytes()
+		}
+		if err := os.WriteFile(filepath.Join(dir, names[i]), data, 0o640); err != nil {
+			t.Fatal(err)
+		}
+	}
+}

@@ -1,0 +1,239 @@
+package store
+
+import (
+	"bufio"
+	"compress/gzip"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+
+	"github.com/trailcar/trailcar/internal/event"
+	"github.com/trailcar/trailcar/rotate"
+)
+
+// mayHold reports whether file i of infos (newest first) may hold a line
+// cut drops, judging by the time span of its lines: from its first line to
+// the first line of the newer file.
+func (st *Store) mayHold(infos []rotate.Info, i int, cut *cutFilter) bool {
+	first, ok := firstTimeOf(infos[i], st.opts.TempDir)
+	if ok && (cut.before != "" && first >= cut.before || first > cut.upto) {
+		return false
+	}
+	if i > 0 && cut.since != "" {
+		if next, ok := firstTimeOf(infos[i-1], st.opts.TempDir); ok && next < cut.since {
+			return false
+		}
+	}
+	return true
+}
+
+func firstTimeOf(info rotate.Info, tempDir string) (string, bool) {
+	f, err := os.Open(info.Path)
+	if err != nil {
+		return "", false
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return "", false
+	}
+	src := &source{info: info, file: f, size: fi.Size(), tempDir: tempDir}
+	defer src.close()
+	return src.firstTime()
+}
+
+// rewriteFile rewrites one file without the lines cut drops, if it holds
+// any, and returns how many it dropped.
+func (st *Store) rewriteFile(ctx context.Context, info rotate.Info, cut *cutFilter) (int, error) {
+	f, err := os.Open(info.Path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return 0, nil // removed by retention: nothing left to delete
+	}
+	if err != nil {
+		return 0, err
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return 0, err
+	}
+	src := &source{info: info, file: f, size: fi.Size(), tempDir: st.opts.TempDir}
+	defer src.close()
+	ra, size, err := src.reader()
+	if err != nil {
+		return 0, err
+	}
+	lo, hi, err := cut.span(ra, size)
+	if err != nil {
+		return 0, err
+	}
+	rw := &rewriter{path: info.Path, gz: info.Compressed, mode: fi.Mode().Perm(), src: ra}
+	defer rw.abort()
+	dropped := 0
+	lines := newFwdLines(ra, lo, hi)
+	next := lo // offset after the last line read
+	for n := 0; ; n++ {
+		line, off, ok, err := lines.Next()
+		if err != nil {
+			return 0, err
+		}
+		if !ok {
+			break
+		}
+		if n&4095 == 4095 && ctx.Err() != nil {
+			return 0, ctx.Err()
+		}
+		if rw.started() && off > next {
+			// Bytes the reader skipped (an overlong non-event) are kept.
+			if err := rw.raw(next, off); err != nil {
+				return 0, err
+			}
+		}
+		next = off + int64(len(line)) + 1
+		t, _ := event.LineTime(line)
+		if !cut.drops(line, t) {
+			if rw.started() {
+				err = rw.line(line)
+			}
+		} else if dropped++; !rw.started() {
+			err = rw.start(off)
+		}
+		if err != nil {
+			return 0, err
+		}
+	}
+	if dropped == 0 {
+		return 0, nil
+	}
+	if err := rw.finish(next, size, info.Live); err != nil {
+		return 0, err
+	}
+	return dropped, nil
+}
+
+// span returns where, in a file, lines cut may drop begin and end: before
+// lo all are older than since, from hi on all are newer than the span.
+func (c *cutFilter) span(ra io.ReaderAt, size int64) (lo, hi int64, err error) {
+	if c.since != "" {
+		if lo, _, err = seekTime(ra, size, func(t []byte) bool { return string(t) >= c.since }); err != nil {
+			return 0, 0, err
+		}
+	}
+	_, hi, err = seekTime(ra, size, func(t []byte) bool {
+		return c.before != "" && string(t) >= c.before || string(t) > c.upto
+	})
+	return lo, max(lo, hi), err
+}
+
+// rewriter writes the new version of a file to a dot-named temporary file
+// beside it, then renames it over the file.
+type rewriter struct {
+	path string
+	gz   bool
+	mode os.FileMode
+	src  io.ReaderAt // the content being rewritten (decompressed)
+
+	tmp *os.File
+	buf *bufio.Writer
+	zw  *gzip.Writer
+	w   io.Writer
+	// written counts the bytes of the new content.
+	written int64
+}
+
+func (rw *rewriter) started() bool { return rw.tmp != nil }
+
+// start creates the temporary file and copies the content before off.
+func (rw *rewriter) start(off int64) error {
+	dir, base := filepath.Split(rw.path)
+	tmp, err := os.CreateTemp(dir, "."+base+".rewrite-*")
+	if err != nil {
+		return err
+	}
+	rw.tmp = tmp
+	rw.buf = bufio.NewWriterSize(tmp, 1<<20)
+	rw.w = rw.buf
+	if rw.gz {
+		rw.zw = gzip.NewWriter(rw.buf)
+		rw.w = rw.zw
+	}
+	return rw.raw(0, off)
+}
+
+// raw copies the content from off to end as is.
+func (rw *rewriter) raw(off, end int64) error {
+	n, err := io.Copy(rw.w, io.NewSectionReader(rw.src, off, end-off))
+	rw.written += n
+	return err
+}
+
+func (rw *rewriter) line(line []byte) error {
+	rw.written += int64(len(line)) + 1
+	if _, err := rw.w.Write(line); err != nil {
+		return err
+	}
+	_, err := rw.w.Write([]byte{'\n'})
+	return err
+}
+
+// finish copies the content from off to size, syncs, and renames the
+// temporary file over the original.
+// A rotated file left with nothing is removed instead.
+func (rw *rewriter) finish(off, size int64, live bool) error {
+	if err := rw.raw(off, size); err != nil {
+		return err
+	}
+	if rw.written == 0 && !live {
+		if err := os.Remove(rw.path); err != nil {
+			return err
+		}
+		return syncDir(filepath.Dir(rw.path))
+	}
+	if rw.zw != nil {
+		if err := rw.zw.Close(); err != nil {
+			return err
+		}
+	}
+	if err := rw.buf.Flush(); err != nil {
+		return err
+	}
+	if err := rw.tmp.Chmod(rw.mode); err != nil {
+		return err
+	}
+	if err := rw.tmp.Sync(); err != nil {
+		return err
+	}
+	if err := rw.tmp.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(rw.tmp.Name(), rw.path); err != nil {
+		return err
+	}
+	rw.tmp = nil
+	return syncDir(filepath.Dir(rw.path))
+}
+
+// abort removes the temporary file unless finish renamed it.
+func (rw *rewriter) abort() {
+	if rw.tmp != nil {
+		rw.tmp.Close()
+		os.Remove(rw.tmp.Name())
+	}
+}
+
+// syncDir makes a rename in dir durable.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("sync dir: %w", err)
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("sync dir: %w", err)
+	}
+	return nil
+}
