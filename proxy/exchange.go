@@ -7,7 +7,7 @@ import (
 	"time"
 )
 
-// auditHeaders are what the upstream says about the event (SPEC §3.4),
+// auditHeaders are what the upstream says about the event (README "What the app can add"),
 // taken off its response before the client sees it.
 type auditHeaders struct {
 	track, action, level, message, resource, details string

@@ -60,7 +60,7 @@ func (r *recorder) all() []event.Event {
 	return append([]event.Event(nil), r.events...)
 }
 
-// defaultPolicy is SPEC §2's tracking policy.
+// defaultPolicy is README "Configuration"'s tracking policy.
 func defaultPolicy() rules.Policy {
 	return rules.Policy{
 		Service:  "console",

@@ -1,6 +1,6 @@
 // Package proxy is the proxy port: an httputil.ReverseProxy to the upstream
 // that turns each tracked request into one audit event when its response
-// is done (SPEC §3).
+// is done (README "Which requests become events").
 package proxy
 
 import (

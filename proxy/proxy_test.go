@@ -112,7 +112,7 @@ func TestEvent(t *testing.T) {
 	}
 }
 
-// TestAuditHeaders: the upstream's X-Audit-* headers (SPEC §3.4) never
+// TestAuditHeaders: the upstream's X-Audit-* headers (README "What the app can add") never
 // reach the client and land in the event.
 func TestAuditHeaders(t *testing.T) {
 	type want struct {

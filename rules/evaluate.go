@@ -27,7 +27,7 @@ type Decision struct {
 	Action, Level string
 }
 
-// Evaluate decides whether a request becomes an event (SPEC §3.1), in this
+// Evaluate decides whether a request becomes an event (README "Which requests become events"), in this
 // order: the upstream's X-Audit-Track wins; else a path in ignore_routes is
 // not tracked; else it is tracked when its path matches track.always, its
 // method is in track.methods or its status in track.statuses; else it is not.
@@ -87,7 +87,7 @@ func (r *Rules) inAlways(p requestPath) bool {
 	return p.tooLong() || p.matchAny(r.always)
 }
 
-// tracked applies SPEC §3.1 to a normalized method.
+// tracked applies README "Which requests become events" to a normalized method.
 func (r *Rules) tracked(in Input, method string, p requestPath) bool {
 	switch {
 	case strings.EqualFold(in.Track, "true"):

@@ -7,7 +7,7 @@ import (
 	"github.com/trailcar/trailcar/rules"
 )
 
-// defaultPolicy is the activity_tracker policy of SPEC §2, as written there.
+// defaultPolicy is the activity_tracker policy of README "Configuration", as written there.
 func defaultPolicy() rules.Policy {
 	return rules.Policy{
 		Service:  "console",

@@ -19,7 +19,7 @@ type pattern struct {
 	glob *glob.Pattern
 	// literal is the pattern's text up to its first meta character, which
 	// every matching path starts with: checking it first spares most
-	// patterns the matcher's walk (SPEC's default policy has 9 patterns,
+	// patterns the matcher's walk (the default policy has 9 patterns,
 	// and most requests fail most of them at the first bytes).
 	literal string
 }

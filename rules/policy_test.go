@@ -92,7 +92,7 @@ func TestCompileValid(t *testing.T) {
 		name   string
 		policy rules.Policy
 	}{
-		{"SPEC default", defaultPolicy()},
+		{"default policy", defaultPolicy()},
 		{"only a template", rules.Policy{ActionTemplate: "app.{resource}.{verb}"}},
 		{"constant template", rules.Policy{Service: "s", ActionTemplate: "{service}.request"}},
 		{"all statuses", rules.Policy{Statuses: []int{100, 599}, ActionTemplate: "a"}},

@@ -17,7 +17,7 @@ import (
 	"github.com/trailcar/trailcar/internal/identity"
 )
 
-// Admin actions (SPEC §3.1): every request to these routes is an event.
+// Admin actions (README "Which requests become events"): every request to these routes is an event.
 const (
 	ActionLogsRead            = "trailcar.logs.read"
 	ActionEventsRead          = "trailcar.events.read"
@@ -41,7 +41,7 @@ func (s *Sidecar) loadToken() error {
 	return nil
 }
 
-// adminHandler routes the admin port (SPEC §4).
+// adminHandler routes the admin port (README "Admin API").
 func (s *Sidecar) adminHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{Registry: s.reg}))

@@ -20,7 +20,7 @@ import (
 	"github.com/trailcar/trailcar/rules"
 )
 
-// Config is trailcar's configuration (SPEC §2). DefaultConfig has every
+// Config is trailcar's configuration (README "Configuration"). DefaultConfig has every
 // default; a file only needs what differs.
 type Config struct {
 	Listen          string   `yaml:"listen"`
@@ -73,7 +73,7 @@ type TrackConfig struct {
 }
 
 // ClientEventsConfig is the browser-side events route on the proxy port.
-// Rate and Burst (per client address) are not in SPEC §2; see the README.
+// Rate and Burst (per client address) are a trailcar addition; see the README.
 type ClientEventsConfig struct {
 	Enabled bool    `yaml:"enabled"`
 	Path    string  `yaml:"path"`
@@ -81,7 +81,7 @@ type ClientEventsConfig struct {
 	Burst   int     `yaml:"burst"`
 }
 
-// DefaultConfig returns the defaults of SPEC §2.
+// DefaultConfig returns the defaults of README "Configuration".
 func DefaultConfig() Config {
 	return Config{
 		Listen:          ":8080",

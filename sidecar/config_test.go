@@ -34,7 +34,7 @@ func TestDefaultConfigIsValid(t *testing.T) {
 	}
 }
 
-// everyKey sets every key of SPEC §2 to something else than its default.
+// everyKey sets every key of README "Configuration" to something else than its default.
 const everyKey = `
 listen: "127.0.0.1:18080"
 upstream: "https://app.internal:8443/base"

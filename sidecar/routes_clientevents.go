@@ -7,7 +7,7 @@ import (
 )
 
 // interceptClientEvents returns the proxy's hook that answers client events
-// (SPEC §3.5) on the proxy port instead of forwarding them, or nil when
+// (README "Notifications" and "Client events") on the proxy port instead of forwarding them, or nil when
 // client_events is disabled (nothing is intercepted).
 func (s *Sidecar) interceptClientEvents() func(r *http.Request) http.Handler {
 	c := s.cfg.ClientEvents

@@ -6,8 +6,8 @@ import (
 	"github.com/trailcar/trailcar/internal/api/notifications"
 )
 
-// mountNotifications mounts the notifications routes of the admin port (SPEC
-// §3.5, §4): POST /api/v3/notifications, behind the token and audited as
+// mountNotifications mounts the notifications routes of the admin port (README
+// "Notifications"): POST /api/v3/notifications, behind the token and audited as
 // trailcar.notifications.create. Every method is routed here, so that a
 // wrong one is answered 405 in JSON and audited like the rest.
 func (s *Sidecar) mountNotifications(mux *http.ServeMux) {

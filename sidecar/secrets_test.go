@@ -11,7 +11,7 @@ import (
 	"testing"
 )
 
-// TestSecretsNeverWritten (SPEC §3.2): credentials sent by the client or
+// TestSecretsNeverWritten (README "One event, one line"): credentials sent by the client or
 // the upstream, secret query values and the upstream URL's password appear
 // in no file of the log dir and in no log line, while the events are there.
 func TestSecretsNeverWritten(t *testing.T) {

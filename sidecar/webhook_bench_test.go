@@ -31,7 +31,7 @@ func newHangingReceiver(t testing.TB) (srv *httptest.Server, release func()) {
 }
 
 // BenchmarkProxyLatencyWebhook measures what a webhook receiver that hangs
-// costs proxied requests: SPEC §6 says nothing at all. Three sidecars with
+// costs proxied requests: the contract says nothing at all. Three sidecars with
 // the default configuration but every request tracked run side by side in
 // front of one upstream: without webhooks, with a receiver that answers at
 // once, and with one that never answers (deliveries time out after 2 s and

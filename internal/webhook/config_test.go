@@ -121,7 +121,7 @@ func TestDecodeYAML(t *testing.T) {
 	}
 }
 
-// The example of SPEC §2 decodes to the defaults, plus what it sets.
+// The example of README "Configuration" decodes to the defaults, plus what it sets.
 func TestDecodeSpecExample(t *testing.T) {
 	cfg, err := decode(`
 webhooks:

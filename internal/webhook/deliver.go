@@ -16,7 +16,7 @@ import (
 	"github.com/trailcar/trailcar/internal/event"
 )
 
-// Backoff schedule of SPEC §6.
+// Backoff schedule of README "Webhooks".
 const (
 	firstBackoff = 250 * time.Millisecond
 	maxBackoff   = 5 * time.Second
@@ -155,7 +155,7 @@ func (d *Dispatcher) abandon() {
 	d.abandoned.Add(1)
 }
 
-// defaultBackoff is SPEC §6's schedule: 250 ms before the first retry,
+// defaultBackoff is README "Webhooks"'s schedule: 250 ms before the first retry,
 // doubling up to 5 s, each wait then spread by ±20% at random so that
 // retries from many events do not arrive in step.
 func defaultBackoff(retry int) time.Duration {

@@ -1,5 +1,5 @@
 // Package clientevent records browser-side operations sent to the proxy
-// port (SPEC §3.5): a POST to the client events path becomes one audit event
+// port (README "Notifications" and "Client events"): a POST to the client events path becomes one audit event
 // of type client and is answered by trailcar itself, never forwarded.
 //
 //	POST /api/v3/events/channels/MyChannel

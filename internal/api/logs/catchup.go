@@ -213,7 +213,7 @@ func resumeOffset(fd *os.File, last string) (int64, error) {
 }
 
 // after reports whether line comes after last in an audit file. Audit lines
-// are in eventTime order (SPEC §3.2), with the time at a fixed place: line
+// are in eventTime order (README "One event, one line"), with the time at a fixed place: line
 // comes after last when its time is later, or the same and it is another
 // line. A line that is not an event, or any line when last is not one,
 // counts as after: the stream then starts the file over.

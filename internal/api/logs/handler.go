@@ -1,4 +1,4 @@
-// Package logfiles serves the audit log files over HTTP (SPEC §4): the
+// Package logfiles serves the audit log files over HTTP (README "Admin API"): the
 // "Log Files" index, one file's content (whole, its last lines, a byte
 // range), and a follow stream of the live file that keeps going across
 // rotation.

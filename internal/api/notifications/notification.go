@@ -1,4 +1,4 @@
-// Package notification records what an app reports itself (SPEC §3.5):
+// Package notification records what an app reports itself (README "Notifications" and "Client events"):
 // POST /api/v3/notifications on the admin port with
 //
 //	{"message":"channel MyChannel created","status":"success","by":"alice",

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # internal/bench/webhook/run.sh — what a webhook receiver that hangs costs the proxy
-# (SPEC §6: nothing), and the sidecar's CPU and memory, idle and under load
+# (the contract says nothing), and the sidecar's CPU and memory, idle and under load
 # (the numbers behind examples/kubernetes' resources).
 #
 # Separate processes on 127.0.0.1: an upstream, a receiver that never
