@@ -49,8 +49,9 @@ func (s *Sidecar) adminHandler() http.Handler {
 		jsonhttp.Write(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
 	mux.HandleFunc("GET /readyz", s.readyz)
-	s.mountEvents(mux)
-	s.mountLogs(mux)
+	trail := s.trailStore()
+	s.mountEvents(mux, trail)
+	s.mountLogs(mux, trail)
 	s.mountNotifications(mux)
 	s.mountViewer(mux)
 	return logs.CanonicalPathsOnly(mux) // a non-canonical path is 404, never a redirect

@@ -12,8 +12,8 @@ import (
 // mountEvents mounts the events routes of the admin port (README "Admin API"). Each
 // is guarded (token, and its own audit event: the stream's at connect);
 // other methods on these paths answer 405.
-func (s *Sidecar) mountEvents(mux *http.ServeMux) {
-	h := s.eventsHandler()
+func (s *Sidecar) mountEvents(mux *http.ServeMux, trail *store.Store) {
+	h := s.eventsHandler(trail)
 	read := func(fn http.HandlerFunc) http.Handler { return s.guarded(ActionEventsRead, nil, fn) }
 	del := func(fn http.HandlerFunc) http.Handler { return s.guarded(ActionEventsDelete, nil, fn) }
 	always := func(*http.Request) bool { return true }
@@ -27,15 +27,21 @@ func (s *Sidecar) mountEvents(mux *http.ServeMux) {
 	mux.Handle("/api/v3/events/{id}", s.guarded(ActionEventsRead, nil, eventsapi.MethodNotAllowed("GET, DELETE")))
 }
 
-func (s *Sidecar) eventsHandler() *eventsapi.Handler {
+// trailStore is the one reader of the audit files that every admin route
+// shares (events, logs, notifications).
+func (s *Sidecar) trailStore() *store.Store {
 	t := s.cfg.ActivityTracker
 	opts := store.Options{Dir: t.Dir, Filename: t.Filename, Logger: s.log}
 	if s.file != nil {
 		opts.Lock = s.file // a nil *rotate.File in the interface would not be nil
 	}
+	return store.New(opts)
+}
+
+func (s *Sidecar) eventsHandler(trail *store.Store) *eventsapi.Handler {
 	return &eventsapi.Handler{
-		Store:       store.New(opts),
-		Live:        s.writer,
+		Store:       trail,
+		Wake:        s.writer.Written,
 		AllowDelete: s.cfg.Admin.AllowDelete,
 		Record:      s.emit,
 		Who: func(r *http.Request) (event.Creds, string) {

@@ -67,8 +67,12 @@ func (d *dirSource) deleteMatching(ctx context.Context, f *event.Filter, _ bool)
 	return d.st.Delete(ctx, f)
 }
 
+// follow follows the files as the sidecar's stream does: from --since
+// (replayed), or from now.
 func (d *dirSource) follow(ctx context.Context, f *event.Filter, fn func([]byte) error) error {
-	return d.st.Follow(ctx, f, 250*time.Millisecond, fn)
+	rest := *f
+	rest.Since = time.Time{}
+	return d.st.FollowEvents(ctx, &rest, store.FollowOptions{Since: f.Since}, fn)
 }
 
 // serverSource talks to a sidecar's admin port.

@@ -71,11 +71,28 @@ func (s *Subscription) finish(err error) {
 	})
 }
 
+// Written returns a channel that is closed when the next lines have been
+// written to the file: followers of the files (internal/store) wait on it
+// instead of waiting for their next poll. Cheap enough for every batch: a
+// channel is made only when someone asked for one.
+func (w *Writer) Written() <-chan struct{} {
+	w.subsMu.Lock()
+	defer w.subsMu.Unlock()
+	if w.written == nil {
+		w.written = make(chan struct{})
+	}
+	return w.written
+}
+
 // publish hands the first n lines of b to the subscribers. The lines are
 // copied once into memory the subscribers share, since b is reused.
 func (w *Writer) publish(b batch, n int) {
 	w.subsMu.Lock()
 	defer w.subsMu.Unlock()
+	if n > 0 && w.written != nil {
+		close(w.written)
+		w.written = nil
+	}
 	if len(w.subs) == 0 || n == 0 {
 		return
 	}

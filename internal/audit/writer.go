@@ -99,8 +99,9 @@ type Writer struct {
 	abandon atomic.Bool // Close's deadline passed: stop retrying
 	lost    atomic.Int64
 
-	subsMu sync.Mutex
-	subs   map[*Subscription]struct{}
+	subsMu  sync.Mutex
+	subs    map[*Subscription]struct{}
+	written chan struct{} // closed at the next write; see Written
 
 	done chan struct{}
 }

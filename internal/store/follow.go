@@ -15,207 +15,345 @@ import (
 	"github.com/trailcar/trailcar/rotate"
 )
 
-// Follow calls fn with each event matching f that is written after
-// Follow starts, oldest first, until ctx ends or fn fails. It polls the
-// live file every poll (0 means 250ms). When the live file was rotated or
-// replaced (a delete rewrote it) since the last poll, it reads the rest of
-// the old one (held open), then the rotated files that may hold newer
-// lines (several rotations may have happened), then the new live file;
-// lines it already passed are skipped by their eventTime and id.
-func (st *Store) Follow(ctx context.Context, f *event.Filter, poll time.Duration, fn func(line []byte) error) error {
-	if poll <= 0 {
-		poll = 250 * time.Millisecond
+// The one follower of the audit files. Every stream of new lines goes
+// through it: GET /api/v3/logs/{name}?follow=true (raw lines),
+// GET /api/v3/events/stream and `trailcar events follow` (filtered events).
+//
+// It holds the live file open (its own descriptor, its own offset as the
+// truth) and reads what is appended, a poll at a time. When the path names
+// another file (rotated, or replaced by a delete's rewrite, or deleted and
+// recreated) it reads the rest of the file it holds, then the rotated
+// files that may hold lines written meanwhile (a slow reader can be
+// several rotations behind; those files may be compressed by then), oldest
+// first, then the new live file from its start. Lines it passed already
+// are skipped by their (eventTime, id): eventTime is in text order within
+// and across files, so "passed" is "older than the last line passed, or at
+// its time with an id passed at that time". Lines that are not events have
+// no place in that order: they are passed when read in the file being
+// followed, and only the live file is followed until an event is seen.
+//
+// No goroutine, no inotify watch: each stream costs one descriptor and a
+// stat per poll, and leaves nothing behind when it returns.
+
+// FollowOptions say where a follow starts and how it waits.
+type FollowOptions struct {
+	// Where it starts. The zero value starts after the last complete line
+	// there is. Whole sends the live file from its start first; Tail > 0
+	// its last Tail lines; a non-zero Since every line with an eventTime at
+	// or after Since, rotated files included. At most one may be set.
+	Whole bool
+	Tail  int
+	Since time.Time
+	// Poll is how often the files are checked; 0 means 250ms.
+	Poll time.Duration
+	// Wake, if set, returns a channel that is closed when something new
+	// is written (*audit.Writer.Written), so lines arrive at once rather
+	// than at the next poll.
+	Wake func() <-chan struct{}
+	// Done, when closed, ends the follow (shutdown); it returns
+	// ErrShutdown.
+	Done <-chan struct{}
+	// Tick, if set, is called after each pass over the files, whether or
+	// not it found lines: a stream flushes what fn wrote, and sends its
+	// keep-alives, there. An error ends the follow.
+	Tick func() error
+}
+
+// ErrShutdown ends a follow whose Done was closed.
+var ErrShutdown = errors.New("shutting down")
+
+// Follow calls fn with each complete line (without its newline) of the
+// audit files from the start FollowOptions give, oldest first, each line
+// once, until ctx ends (nil), Done closes (ErrShutdown), or fn or Tick
+// fail (their error). line is valid only during the call.
+func (st *Store) Follow(ctx context.Context, opts FollowOptions, fn func(line []byte) error) error {
+	if opts.Poll <= 0 {
+		opts.Poll = 250 * time.Millisecond
 	}
-	fl := &follower{st: st, path: filepath.Join(st.opts.Dir, st.opts.Filename), lf: event.NewLineFilter(f), fn: fn}
-	defer fl.close()
-	// Start after the newest event there is.
-	p, err := st.List(ctx, Query{Limit: 1})
-	if err != nil {
+	fl := &follower{st: st, opts: opts, path: filepath.Join(st.opts.Dir, st.opts.Filename), fn: fn}
+	defer fl.closeHeld()
+	if err := fl.start(); err != nil {
 		return fmt.Errorf("follow audit file: %w", err)
 	}
-	for _, line := range p.Lines {
-		t, id := lineTimeID(line, nil)
-		fl.lastTime, fl.lastIDs = t, map[string]bool{id: true}
-	}
-	if err := fl.open(true); err != nil {
-		return err
-	}
-	t := time.NewTicker(poll)
-	defer t.Stop()
+	tick := time.NewTicker(opts.Poll)
+	defer tick.Stop()
 	for {
-		if err := fl.poll(); err != nil {
+		var wake <-chan struct{}
+		if opts.Wake != nil {
+			wake = opts.Wake() // taken before the pass: a write during it wakes the next
+		}
+		if err := fl.pass(); err != nil {
 			return err
+		}
+		if opts.Tick != nil {
+			if err := opts.Tick(); err != nil {
+				return err
+			}
 		}
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-t.C:
+		case <-opts.Done:
+			return ErrShutdown
+		case <-tick.C:
+		case <-wake:
 		}
 	}
 }
 
-// follower tails the live file.
+// FollowEvents is Follow for events: fn gets the lines that are events
+// matching f, in the encoder's form (a line written some other way, say
+// by hand, is re-encoded), and every other line is skipped.
+func (st *Store) FollowEvents(ctx context.Context, f *event.Filter, opts FollowOptions, fn func(line []byte) error) error {
+	lf := event.NewLineFilter(f)
+	var buf []byte
+	return st.Follow(ctx, opts, func(line []byte) error {
+		if lf.Match(line) != event.Matched {
+			return nil
+		}
+		if ev := lf.Decoded(); ev != nil {
+			buf, _ = event.AppendJSON(buf[:0], ev)
+			line = buf[:len(buf)-1]
+		}
+		return fn(line)
+	})
+}
+
+// follower is one follow in progress.
 type follower struct {
 	st   *Store
+	opts FollowOptions
 	path string
-	lf   *event.LineFilter
 	fn   func([]byte) error
 
-	file    *os.File // nil while the live file is missing
-	off     int64    // next byte to read
-	partial []byte   // a line not yet ended
+	held    *os.File    // the file being followed; nil while the path names none
+	heldFI  os.FileInfo // its identity
+	off     int64       // next byte of held to read; always a line start
+	partial []byte      // bytes read after the last newline
+	buf     []byte
 
-	// The last line passed: its eventTime, and the ids passed at it.
+	// The place of the last event passed: its eventTime, and the ids
+	// passed at that time. lastTime is "" until an event is passed.
 	lastTime string
 	lastIDs  map[string]bool
-	buf      []byte
+	// passing says whether a line that is not an event is passed: it
+	// follows the verdict on the event before it.
+	passing bool
 }
 
-// open opens the live file; atEnd starts after what it holds.
-func (fl *follower) open(atEnd bool) error {
-	f, err := os.Open(fl.path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil // not created yet: try at the next poll
+// start opens the live file and positions the follow.
+func (fl *follower) start() error {
+	o := fl.opts
+	fl.passing = true
+	if !o.Since.IsZero() {
+		// Replay: every line at or after Since is new, wherever it is.
+		fl.lastTime = event.TimeText(o.Since)
+		return fl.switchTo(nil)
 	}
+	if err := fl.openLive(-1); err != nil || fl.held == nil {
+		return err
+	}
+	end, err := completeEnd(fl.held, fl.off)
 	if err != nil {
-		return fmt.Errorf("follow audit file: %w", err)
+		return err
 	}
-	fl.file, fl.off, fl.partial = f, 0, fl.partial[:0]
-	if atEnd {
-		fi, err := f.Stat()
-		if err != nil {
-			return fmt.Errorf("follow audit file: %w", err)
-		}
-		fl.off = fi.Size()
+	switch {
+	case o.Whole:
+		fl.off = 0
+	case o.Tail > 0:
+		fl.off, err = tailStart(fl.held, end, o.Tail)
+	default:
+		fl.off = end
+		err = fl.placeAfterLastLine(end)
+	}
+	return err
+}
+
+// placeAfterLastLine makes the last complete line before end the last
+// one passed, for a follow that starts at the end.
+func (fl *follower) placeAfterLastLine(end int64) error {
+	back := newBackLines(fl.held, end)
+	line, _, ok, err := back.Next()
+	if err != nil || !ok {
+		return err
+	}
+	if t, id, ok := timeID(line); ok {
+		fl.lastTime, fl.lastIDs = t, map[string]bool{id: true}
 	}
 	return nil
 }
 
-func (fl *follower) close() {
-	if fl.file != nil {
-		fl.file.Close()
+// openLive opens the file the live path names and reads it from off (-1:
+// its size). A missing live file is not an error: the writer makes it.
+func (fl *follower) openLive(off int64) error {
+	f, err := openRegular(fl.path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return err
+	}
+	if off < 0 {
+		off = fi.Size()
+	}
+	fl.held, fl.heldFI, fl.off, fl.partial = f, fi, off, fl.partial[:0]
+	return nil
+}
+
+func (fl *follower) closeHeld() {
+	if fl.held != nil {
+		fl.held.Close()
+		fl.held = nil
 	}
 }
 
-// poll reads what was appended; if the path names another file now, it
-// finishes the old one and goes on with the new one from its start.
-func (fl *follower) poll() error {
-	if fl.file == nil {
-		return fl.open(false)
+// pass reads what was appended; if the path names another file now, it
+// finishes the held one, catches up on the rotated files, and goes on
+// with the new live file.
+func (fl *follower) pass() error {
+	if fl.held == nil {
+		// No live file yet (or it was deleted and not made again).
+		if err := fl.switchTo(nil); err != nil || fl.held == nil {
+			return err
+		}
+		return fl.drain()
 	}
 	if err := fl.drain(); err != nil {
 		return err
 	}
-	now, err := os.Stat(fl.path)
-	held, herr := fl.file.Stat()
-	if err == nil && herr == nil && os.SameFile(now, held) {
+	now, err := os.Lstat(fl.path)
+	if err == nil && os.SameFile(now, fl.heldFI) {
+		if now.Size() < fl.off {
+			// Truncated in place (copytruncate): start it over; the
+			// lines passed already are skipped by their place.
+			fl.off, fl.partial = 0, fl.partial[:0]
+		}
 		return nil
 	}
 	if err := fl.drain(); err != nil { // what was written before the switch
 		return err
 	}
-	fl.file.Close()
-	fl.file = nil
-	if err := fl.catchUp(); err != nil {
+	old := fl.heldFI
+	fl.closeHeld()
+	if err := fl.switchTo(old); err != nil || fl.held == nil {
 		return err
 	}
-	if err := fl.open(false); err != nil {
-		return err
-	}
-	if fl.file != nil {
-		return fl.drain()
-	}
-	return nil
+	return fl.drain()
 }
 
-// catchUp reads the rotated files that may hold lines after the last one
-// passed: when the live file was rotated (maybe more than once) or
-// replaced since the last poll, the lines written meanwhile are there.
-// Lines passed already are skipped by their eventTime and id.
-func (fl *follower) catchUp() error {
+// switchTo makes the file the live path names now the one followed, from
+// its start, after passing the rotated files that may hold lines written
+// since the last one passed (done, the file just drained, is not read
+// again). The live file is opened before the files are listed, so every
+// file rotated before it became live is in the list; if it is rotated
+// itself meanwhile, it is read as a rotated file and then from the held
+// descriptor, and its lines passed already are skipped.
+func (fl *follower) switchTo(done os.FileInfo) error {
+	if err := fl.openLive(0); err != nil {
+		return err
+	}
+	return fl.catchUp(done, fl.heldFI)
+}
+
+// catchUp passes, oldest first, the rotated files that may hold lines
+// after the last one passed. A file rotated at or before that line (its
+// name says when, to the millisecond) holds none; done is not read
+// again, and live (nil when none), if it was rotated meanwhile, ends the
+// catch-up: it is read from its descriptor, and newer files after it. Without a last event (lines that are not
+// events, or nothing yet) there is no way to tell what is new, so nothing
+// is read: only the live file is followed.
+func (fl *follower) catchUp(done, live os.FileInfo) error {
+	if fl.lastTime == "" {
+		return nil
+	}
 	infos, err := fl.st.list()
 	if err != nil {
-		return fmt.Errorf("follow audit file: %w", err)
+		return err
 	}
-	var todo []rotate.Info
-	for _, info := range infos {
-		if info.Live {
+	last, err := time.Parse(time.RFC3339Nano, fl.lastTime)
+	if err != nil {
+		return nil
+	}
+	for i := len(infos) - 1; i >= 0; i-- {
+		info := infos[i]
+		if isFile(info.Path, live) {
+			break // rotated since it was opened: it and what came after wait for the held descriptor and the next pass
+		}
+		if info.Live || !info.Rotated.Add(time.Millisecond).After(last) || isFile(info.Path, done) {
 			continue
 		}
-		todo = append(todo, info)
-		if first, ok := firstTimeOf(info, fl.st.opts.TempDir); ok && first <= fl.lastTime {
-			break // older files hold only lines passed already
-		}
-	}
-	for i := len(todo) - 1; i >= 0; i-- {
-		if err := fl.readWhole(todo[i]); err != nil {
+		if err := fl.readRotated(info); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// readWhole passes every line of a rotated file.
-func (fl *follower) readWhole(info rotate.Info) error {
-	f, err := os.Open(info.Path)
+// readRotated passes the lines of a rotated file that come after the last
+// one passed. A file removed meanwhile (retention) is skipped: its lines
+// are gone for every reader.
+func (fl *follower) readRotated(info rotate.Info) error {
+	r, err := openText(info)
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil // removed by retention meanwhile
+		return nil
 	}
 	if err != nil {
-		return fmt.Errorf("follow audit file: %w", err)
+		return err
 	}
-	fi, err := f.Stat()
-	if err != nil {
-		f.Close()
-		return fmt.Errorf("follow audit file: %w", err)
-	}
-	src := &source{info: info, file: f, size: fi.Size(), tempDir: fl.st.opts.TempDir}
-	defer src.close()
-	ra, size, err := src.reader()
-	if err != nil {
-		return fmt.Errorf("follow audit file: %w", err)
-	}
-	lines := newFwdLines(ra, 0, size)
-	for {
-		line, _, ok, err := lines.Next()
-		if err != nil || !ok {
-			return err
-		}
-		if err := fl.line(line); err != nil {
-			return err
-		}
-	}
+	defer r.Close()
+	fl.passing = false
+	err = forwardLines(r, fl.line)
+	fl.passing = true
+	return err
 }
 
-// drain reads the held file to its end.
+// isFile reports whether path names the file fi describes.
+func isFile(path string, fi os.FileInfo) bool {
+	if fi == nil {
+		return false
+	}
+	pfi, err := os.Lstat(path)
+	return err == nil && os.SameFile(pfi, fi)
+}
+
+// drain reads the held file to its end, passing each complete line.
 func (fl *follower) drain() error {
 	if cap(fl.buf) == 0 {
 		fl.buf = make([]byte, 256<<10)
 	}
 	for {
-		n, err := fl.file.ReadAt(fl.buf, fl.off)
-		fl.off += int64(n)
+		n, err := fl.held.ReadAt(fl.buf, fl.off)
 		if n > 0 {
-			if perr := fl.feed(fl.buf[:n]); perr != nil {
-				return perr
+			if ferr := fl.feed(fl.buf[:n]); ferr != nil {
+				return ferr
 			}
+			fl.off += int64(n)
 		}
 		if errors.Is(err, io.EOF) || n == 0 {
 			return nil
 		}
 		if err != nil {
-			return fmt.Errorf("follow audit file: %w", err)
+			return err
 		}
 	}
 }
 
-// feed splits data into lines, keeping an unended one for later.
+// feed splits data into lines, keeping an unended one for later. An
+// overlong "line" (not an event: the writer bounds those) is dropped
+// rather than held.
 func (fl *follower) feed(data []byte) error {
 	for {
 		i := bytes.IndexByte(data, '\n')
 		if i < 0 {
 			if len(fl.partial)+len(data) <= maxLineLen {
 				fl.partial = append(fl.partial, data...)
+			} else {
+				fl.partial = append(fl.partial[:0], "\x00"...) // poisoned: dropped at its newline
 			}
 			return nil
 		}
@@ -225,7 +363,10 @@ func (fl *follower) feed(data []byte) error {
 			line = fl.partial
 		}
 		data = data[i+1:]
-		err := fl.line(line)
+		var err error
+		if len(line) == 0 || line[0] != 0 {
+			err = fl.line(line)
+		}
 		fl.partial = fl.partial[:0]
 		if err != nil {
 			return err
@@ -233,16 +374,19 @@ func (fl *follower) feed(data []byte) error {
 	}
 }
 
-// line passes one line to fn if it is new and matches.
+// line passes one line to fn unless it was passed already.
 func (fl *follower) line(line []byte) error {
-	verdict := fl.lf.Match(line)
-	if verdict == event.Invalid {
-		return nil
+	t, id, ok := timeID(line)
+	if !ok {
+		if !fl.passing {
+			return nil
+		}
+		return fl.fn(line)
 	}
-	t, id := lineTimeID(line, fl.lf.Decoded())
 	switch {
 	case t < fl.lastTime, t == fl.lastTime && fl.lastIDs[id]:
-		return nil // passed already (the file was rewritten)
+		fl.passing = false
+		return nil // passed already (a rotated file read again, or a rewrite)
 	case t > fl.lastTime:
 		fl.lastTime = t
 		clear(fl.lastIDs)
@@ -251,22 +395,20 @@ func (fl *follower) line(line []byte) error {
 		fl.lastIDs = map[string]bool{}
 	}
 	fl.lastIDs[id] = true
-	if verdict != event.Matched {
-		return nil
-	}
-	if ev := fl.lf.Decoded(); ev != nil {
-		out, _ := event.AppendJSON(nil, ev)
-		line = out[:len(out)-1]
-	}
+	fl.passing = true
 	return fl.fn(line)
 }
 
-// lineTimeID returns a valid line's eventTime and id.
-func lineTimeID(line []byte, decoded *event.Event) (string, string) {
-	if decoded != nil {
-		return event.FormatTime(decoded.Time), decoded.ID
+// timeID returns the eventTime and id of an event line, wherever in the
+// line they are.
+func timeID(line []byte) (t, id string, ok bool) {
+	tt, ok := event.LineTime(line)
+	if !ok {
+		return "", "", false
 	}
-	t, _ := event.LineTime(line)
-	id, _ := event.LineID(line)
-	return string(t), string(id)
+	ii, ok := event.LineID(line)
+	if !ok {
+		return "", "", false
+	}
+	return string(tt), string(ii), true
 }

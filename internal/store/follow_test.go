@@ -23,7 +23,7 @@ func TestFollowAcrossRotationAndRewrite(t *testing.T) {
 	var got []string
 	done := make(chan error, 1)
 	go func() {
-		done <- st.Follow(ctx, filter(t, "level=info"), 5*time.Millisecond, func(line []byte) error {
+		done <- st.FollowEvents(ctx, filter(t, "level=info"), store.FollowOptions{Poll: 5 * time.Millisecond}, func(line []byte) error {
 			id, _ := event.LineID(line)
 			mu.Lock()
 			got = append(got, string(id))

@@ -13,7 +13,6 @@ import (
 
 	"github.com/trailcar/trailcar/internal/jsonhttp"
 
-	"github.com/trailcar/trailcar/internal/audit"
 	"github.com/trailcar/trailcar/internal/event"
 	"github.com/trailcar/trailcar/internal/store"
 )
@@ -24,23 +23,18 @@ type Store interface {
 	Get(ctx context.Context, id string) ([]byte, error)
 	Delete(ctx context.Context, f *event.Filter) (int, error)
 	DeleteID(ctx context.Context, id string) (int, error)
+	FollowEvents(ctx context.Context, f *event.Filter, opts store.FollowOptions, fn func(line []byte) error) error
 }
 
 var _ Store = (*store.Store)(nil)
-
-// Subscriber hands out the lines being written (*audit.Writer).
-type Subscriber interface {
-	Subscribe(buffer int) *audit.Subscription
-}
-
-var _ Subscriber = (*audit.Writer)(nil)
 
 // Handler holds the events routes' dependencies. Its methods are the
 // routes' handlers.
 type Handler struct {
 	Store Store
-	// Live feeds the stream.
-	Live Subscriber
+	// Wake, if set, tells streams that something was written
+	// (*audit.Writer.Written), so they need not wait for their next poll.
+	Wake func() <-chan struct{}
 	// AllowDelete: when false, both DELETE routes answer 403.
 	AllowDelete bool
 	// Record receives the system.events.deleted event of each delete.
@@ -53,9 +47,9 @@ type Handler struct {
 	// Heartbeat is how often a stream sends a comment to keep idle
 	// connections open; 0 means 15s.
 	Heartbeat time.Duration
-	// StreamBuffer is how many lines a stream may lag behind the writer
-	// before it is ended; 0 means 1024.
-	StreamBuffer int
+	// Poll is how often a stream looks for new lines when Wake does not
+	// say; 0 means 250ms.
+	Poll time.Duration
 	// Logger; nil means slog.Default().
 	Logger *slog.Logger
 }

@@ -1,112 +1,107 @@
 package events
 
 import (
-	"bytes"
+	"context"
 	"errors"
 	"net/http"
-	"strconv"
 	"time"
 
-	"github.com/trailcar/trailcar/internal/audit"
 	"github.com/trailcar/trailcar/internal/event"
+	"github.com/trailcar/trailcar/internal/store"
 )
 
 // Stream answers GET /api/v3/events/stream?<filters> with server-sent
-// events: one "data: <event JSON>" message per new matching event, a
-// ": ping" comment every Heartbeat, and, if the client reads too slowly to
-// keep up with the writer, an "event: error" message before the end. It
-// ends when the client leaves or Done closes; it leaves no goroutine.
+// events: one "data: <event JSON>" message per new matching event, and a
+// ": ping" comment every Heartbeat. With since, it first sends the matching
+// events from that time on (rotated files included), then follows. The
+// events come from the files, through the store's follower, so a slow
+// client misses nothing: it reads at its own pace, bounded by the write
+// deadline. It ends when the client leaves or Done closes; it leaves no
+// goroutine.
 func (h *Handler) Stream(w http.ResponseWriter, r *http.Request) {
 	f, err := event.ParseFilter(r.URL.Query())
 	if err != nil {
 		badParam(w, err)
 		return
 	}
-	buffer := h.StreamBuffer
-	if buffer <= 0 {
-		buffer = 1024
-	}
 	beat := h.Heartbeat
 	if beat <= 0 {
 		beat = 15 * time.Second
 	}
-	sub := h.Live.Subscribe(buffer)
-	defer sub.Close()
-
 	rc := http.NewResponseController(w)
 	w.Header().Set("Content-Type", "text/event-stream")
 	w.Header().Set("Cache-Control", "no-cache")
 	w.Header().Set("X-Accel-Buffering", "no") // no proxy buffering
-	w.WriteHeader(http.StatusOK)
-	if rc.Flush() != nil {
-		return
-	}
-	s := &sse{w: w, rc: rc, lf: event.NewLineFilter(&f)}
-	tick := time.NewTicker(beat)
-	defer tick.Stop()
-	for {
-		select {
-		case <-r.Context().Done():
-			return
-		case <-h.Done:
-			return
-		case <-tick.C:
-			if s.send([]byte(": ping\n\n")) != nil {
-				return
-			}
-		case line, ok := <-sub.C:
-			if !ok {
-				if errors.Is(sub.Err(), audit.ErrFellBehind) {
-					s.send([]byte("event: error\ndata: {\"error\":" + strconv.Quote("fell behind: "+sub.Err().Error()) + "}\n\n"))
-				}
-				return
-			}
-			if s.lines(line, sub.C) != nil {
-				return
-			}
-		}
+	defer rc.SetWriteDeadline(time.Time{})    // the connection may serve other requests
+	s := &sse{w: w, rc: rc, beat: beat}
+	// The filter's since is where the stream starts; its before, if any,
+	// would end it, so a stream takes only since.
+	from := f.Since
+	f.Since = time.Time{}
+	err = h.Store.FollowEvents(r.Context(), &f, store.FollowOptions{
+		Since: from, Poll: h.Poll, Wake: h.Wake, Done: h.Done, Tick: s.tick,
+	}, s.event)
+	switch {
+	case !s.started && err != nil:
+		h.internalError(w, r, err)
+	case err != nil && !errors.Is(err, context.Canceled) && !errors.Is(err, store.ErrShutdown):
+		h.logger().Debug("event stream ended", "err", err)
 	}
 }
 
-// sse writes messages to one stream.
+// sse writes messages to one stream, flushing after each pass of the
+// follower. The answer starts at the first pass, once the follower has
+// found its place: an event written after the client got the headers is
+// always sent.
 type sse struct {
-	w   http.ResponseWriter
-	rc  *http.ResponseController
-	lf  *event.LineFilter
-	buf []byte
+	w        http.ResponseWriter
+	rc       *http.ResponseController
+	beat     time.Duration
+	buf      []byte
+	lastSent time.Time
+	started  bool
 }
 
-// lines writes line, and those already waiting in c, as one flush.
-func (s *sse) lines(line []byte, c <-chan []byte) error {
-	s.buf = s.buf[:0]
-	for n := 0; ; n++ {
-		line = bytes.TrimSuffix(line, []byte("\n"))
-		if s.lf.Match(line) == event.Matched {
-			s.buf = append(s.buf, "data: "...)
-			s.buf = append(s.buf, line...)
-			s.buf = append(s.buf, "\n\n"...)
-		}
-		if n == 64 {
-			break
-		}
-		var ok bool
-		select {
-		case line, ok = <-c:
-		default:
-		}
-		if !ok {
-			break // nothing waiting (a closed c is seen by the caller next)
+func (s *sse) event(line []byte) error {
+	if !s.started { // the replay of a since before the first pass ends
+		if err := s.tick(); err != nil {
+			return err
 		}
 	}
+	s.buf = append(s.buf, "data: "...)
+	s.buf = append(s.buf, line...)
+	s.buf = append(s.buf, "\n\n"...)
+	if len(s.buf) >= 64<<10 {
+		return s.flush()
+	}
+	return nil
+}
+
+// tick sends what the pass found, or a ping when nothing was sent for a
+// heartbeat.
+func (s *sse) tick() error {
+	if !s.started {
+		s.started, s.lastSent = true, time.Now()
+		s.w.WriteHeader(http.StatusOK)
+		if err := s.rc.Flush(); err != nil {
+			return err
+		}
+	}
+	if len(s.buf) == 0 && time.Since(s.lastSent) >= s.beat {
+		s.buf = append(s.buf, ": ping\n\n"...)
+	}
+	return s.flush()
+}
+
+func (s *sse) flush() error {
 	if len(s.buf) == 0 {
 		return nil
 	}
-	return s.send(s.buf)
-}
-
-func (s *sse) send(b []byte) error {
-	if _, err := s.w.Write(b); err != nil {
-		return err
+	s.rc.SetWriteDeadline(time.Now().Add(30 * time.Second))
+	_, err := s.w.Write(s.buf)
+	if err == nil {
+		err = s.rc.Flush()
 	}
-	return s.rc.Flush()
+	s.buf, s.lastSent = s.buf[:0], time.Now()
+	return err
 }

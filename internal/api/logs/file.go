@@ -1,17 +1,14 @@
 package logs
 
 import (
-	"bufio"
-	"compress/gzip"
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 
 	"github.com/trailcar/trailcar/internal/jsonhttp"
-
-	"github.com/trailcar/trailcar/rotate"
+	"github.com/trailcar/trailcar/internal/store"
 )
 
 // ServeFile answers one listed file, named by the "name" path value, as
@@ -28,157 +25,80 @@ import (
 //
 // Any name that is not listed is 404.
 func (h *Handler) ServeFile(w http.ResponseWriter, r *http.Request) {
-	info, ok, err := h.lookup(r.PathValue("name"))
-	if err != nil {
-		h.internalError(w, "list audit files", err)
-		return
-	}
-	if !ok {
-		jsonhttp.Error(w, http.StatusNotFound, "no such log file")
-		return
-	}
 	p, err := parseFileParams(r.URL.Query())
 	if err != nil {
 		jsonhttp.Error(w, http.StatusBadRequest, err.Error())
 		return
 	}
-	if p.follow && !info.Live {
-		jsonhttp.Error(w, http.StatusBadRequest, fmt.Sprintf("follow: %s is a rotated file and never grows; follow %s", info.Name, h.Filename))
-		return
-	}
-	fd, err := openRegular(info.Path)
-	if errors.Is(err, os.ErrNotExist) {
-		jsonhttp.Error(w, http.StatusNotFound, "no such log file") // rotated away or removed since listing
+	f, err := h.Store.Open(r.PathValue("name"))
+	if errors.Is(err, store.ErrNotFound) {
+		jsonhttp.Error(w, http.StatusNotFound, "no such log file")
 		return
 	}
 	if err != nil {
 		h.internalError(w, "open audit file", err)
 		return
 	}
-	defer fd.Close()
+	defer f.Close()
+	if p.follow && !f.Info.Live {
+		jsonhttp.Error(w, http.StatusBadRequest, fmt.Sprintf("follow: %s is a rotated file and never grows; follow the live file", f.Info.Name))
+		return
+	}
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	switch {
 	case p.follow:
-		h.follow(w, r, fd, p.tail)
-	case info.Compressed:
-		h.serveGzip(w, r, fd, p.tail)
-	case p.tail > 0:
-		h.serveTail(w, r, fd, p.tail)
+		f.Close() // the follower opens the live file itself
+		h.follow(w, r, p.tail)
+	case f.Info.Compressed || p.tail > 0:
+		h.serveText(w, r, f, p.tail)
 	default:
-		h.serveWhole(w, r, fd, info)
+		http.ServeContent(w, r, f.Info.Name, f.ModTime(), f.Content())
 	}
 }
 
-func (h *Handler) serveWhole(w http.ResponseWriter, r *http.Request, fd *os.File, info rotate.Info) {
-	fi, err := fd.Stat()
-	if err != nil {
-		h.internalError(w, "stat audit file", err)
-		return
-	}
-	end, _, err := completeEnd(fd, fi.Size())
+// serveText sends the file's last n lines (n 0: all), decompressed when
+// it is gzip; no Range, since offsets of the text are not offsets of the
+// file.
+func (h *Handler) serveText(w http.ResponseWriter, r *http.Request, f *store.File, n int) {
+	text, err := f.Text(n)
 	if err != nil {
 		h.internalError(w, "read audit file", err)
 		return
 	}
-	http.ServeContent(w, r, info.Name, fi.ModTime(), io.NewSectionReader(fd, 0, end))
-}
-
-func (h *Handler) serveTail(w http.ResponseWriter, r *http.Request, fd *os.File, n int) {
-	fi, err := fd.Stat()
-	if err != nil {
-		h.internalError(w, "stat audit file", err)
-		return
-	}
-	end, _, err := completeEnd(fd, fi.Size())
-	if err != nil {
-		h.internalError(w, "read audit file", err)
-		return
-	}
-	start, err := lastLinesStart(fd, end, n)
-	if err != nil {
-		h.internalError(w, "read audit file", err)
-		return
-	}
-	w.Header().Set("Cache-Control", "no-store")
-	if r.Method == http.MethodHead {
-		return
-	}
-	io.Copy(w, io.NewSectionReader(fd, start, end-start))
-}
-
-// serveGzip decompresses a rotated file as it is sent. For ?tail=N it reads
-// the file twice (count the lines, then skip all but the last N), which
-// keeps memory flat whatever N is.
-func (h *Handler) serveGzip(w http.ResponseWriter, r *http.Request, fd *os.File, n int) {
-	skip := 0
-	if n > 0 {
-		lines, err := countGzipLines(fd)
-		if err != nil {
-			h.internalError(w, "read compressed audit file", err)
-			return
-		}
-		skip = max(lines-n, 0)
-		if _, err := fd.Seek(0, io.SeekStart); err != nil {
-			h.internalError(w, "read compressed audit file", err)
-			return
-		}
-	}
-	zr, err := gzip.NewReader(fd)
-	if err != nil {
-		h.internalError(w, "read compressed audit file", err)
-		return
-	}
-	defer zr.Close()
+	defer text.Close()
 	w.Header().Set("Accept-Ranges", "none")
+	if n > 0 {
+		w.Header().Set("Cache-Control", "no-store")
+	}
 	if r.Method == http.MethodHead {
 		return
 	}
-	br := bufio.NewReaderSize(zr, 64<<10)
-	for skip > 0 {
-		_, err := br.ReadSlice('\n')
-		switch {
-		case err == nil:
-			skip--
-		case errors.Is(err, bufio.ErrBufferFull): // a long line goes on
-		default:
-			return
-		}
-	}
-	if _, err := br.WriteTo(w); err != nil {
-		h.logger().Debug("send compressed audit file", "err", err)
+	if _, err := io.Copy(w, text); err != nil {
+		h.logger().Debug("send audit file", "file", f.Info.Name, "err", err)
 	}
 }
 
-// countGzipLines counts the lines of a gzip file; a last line without a
-// newline counts too.
-func countGzipLines(r io.Reader) (int, error) {
-	zr, err := gzip.NewReader(r)
-	if err != nil {
-		return 0, err
+// follow sends the live file (all of it, or its last n lines) and then
+// every line appended to it, across rotation, until the client leaves or
+// Done is closed.
+func (h *Handler) follow(w http.ResponseWriter, r *http.Request, n int) {
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("X-Accel-Buffering", "no") // a proxy in front must not hold the stream back
+	if r.Method == http.MethodHead {
+		return
 	}
-	defer zr.Close()
-	buf := make([]byte, 64<<10)
-	lines := 0
-	var last byte = '\n'
-	for {
-		n, err := zr.Read(buf)
-		for _, b := range buf[:n] {
-			if b == '\n' {
-				lines++
-			}
-		}
-		if n > 0 {
-			last = buf[n-1]
-		}
-		if err == io.EOF {
-			if last != '\n' {
-				lines++
-			}
-			return lines, nil
-		}
-		if err != nil {
-			return lines, err
-		}
+	out := newStreamWriter(w, h.writeTimeout())
+	defer out.close()
+	err := h.Store.Follow(r.Context(), store.FollowOptions{
+		Whole: n == 0, Tail: n,
+		Poll: h.Poll, Wake: h.Wake, Done: h.Done,
+		Tick: out.flush,
+	}, out.line)
+	switch {
+	case !out.started && err != nil:
+		h.internalError(w, "follow audit file", err)
+	case err != nil && !errors.Is(err, context.Canceled) && !errors.Is(err, store.ErrShutdown):
+		h.logger().Debug("follow stream ended", "err", err)
 	}
 }

@@ -48,7 +48,7 @@ func TestServeFile(t *testing.T) {
 	writeFile(t, filepath.Join(dir, rotated), numbered(1, 3), time.Time{})
 	gz := "audit-2026-11-21T08-15-30.123.log.gz"
 	writeGzip(t, filepath.Join(dir, gz), numbered(1, 200000), time.Time{})
-	srv := serve(t, &logs.Handler{Dir: dir, Filename: liveName})
+	srv := serve(t, &logs.Handler{Store: trail(dir, liveName)})
 	tests := []struct {
 		name, path string
 		header     []string

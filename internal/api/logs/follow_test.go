@@ -42,7 +42,7 @@ func TestFollowTailThenAppended(t *testing.T) {
 	start := time.Now().UTC().Add(-time.Minute) // events are older than the rotations that follow them
 	old := eventLines(t, ids, start, 0, 5)
 	writeLines(t, f, old)
-	srv := serve(t, &logs.Handler{Dir: dir, Filename: liveName})
+	srv := serve(t, &logs.Handler{Store: trail(dir, liveName)})
 	s := follow(t, http.DefaultClient, srv.URL+"/api/v3/logs/audit.log?tail=2&follow=true")
 	s.expect(t, old[3:]...)
 	more := eventLines(t, ids, start, 5, 3)
@@ -65,7 +65,7 @@ func TestFollowAcrossRotation(t *testing.T) {
 			start := time.Now().UTC().Add(-time.Minute) // events are older than the rotations that follow them
 			marker := eventLines(t, ids, start, 0, 1)
 			writeLines(t, f, marker)
-			srv := serve(t, &logs.Handler{Dir: dir, Filename: liveName, CheckEvery: 20 * time.Millisecond})
+			srv := serve(t, &logs.Handler{Store: trail(dir, liveName), Poll: 20 * time.Millisecond})
 			s := follow(t, http.DefaultClient, srv.URL+"/api/v3/logs/audit.log?follow=true")
 			s.expect(t, marker...) // the whole file, then what is appended
 			lines := eventLines(t, ids, start, 1, 12000)
@@ -95,7 +95,7 @@ func TestFollowRewrittenInPlace(t *testing.T) {
 	start := time.Now().UTC().Add(-time.Minute) // events are older than the rotations that follow them
 	lines := eventLines(t, ids, start, 0, 10)
 	writeLines(t, f, lines[:5])
-	srv := serve(t, &logs.Handler{Dir: dir, Filename: liveName, CheckEvery: 20 * time.Millisecond})
+	srv := serve(t, &logs.Handler{Store: trail(dir, liveName), Poll: 20 * time.Millisecond})
 	s := follow(t, http.DefaultClient, srv.URL+"/api/v3/logs/audit.log?tail=1&follow=true")
 	s.expect(t, lines[4])
 	writeLines(t, f, lines[5:7])
@@ -124,7 +124,7 @@ func TestFollowDeletedFromOutside(t *testing.T) {
 	start := time.Now().UTC().Add(-time.Minute) // events are older than the rotations that follow them
 	lines := eventLines(t, ids, start, 0, 6)
 	writeLines(t, f, lines[:2])
-	srv := serve(t, &logs.Handler{Dir: dir, Filename: liveName, CheckEvery: 20 * time.Millisecond})
+	srv := serve(t, &logs.Handler{Store: trail(dir, liveName), Poll: 20 * time.Millisecond})
 	s := follow(t, http.DefaultClient, srv.URL+"/api/v3/logs/audit.log?follow=true")
 	s.expect(t, lines[:2]...)
 	if err := os.Remove(filepath.Join(dir, liveName)); err != nil {
@@ -143,7 +143,7 @@ func TestFollowEndsAtShutdown(t *testing.T) {
 	dir := mkdir(t)
 	writeFile(t, filepath.Join(dir, liveName), "one\n", time.Time{})
 	done := make(chan struct{})
-	srv := serve(t, &logs.Handler{Dir: dir, Filename: liveName, Done: done})
+	srv := serve(t, &logs.Handler{Store: trail(dir, liveName), Done: done})
 	a := follow(t, http.DefaultClient, srv.URL+"/api/v3/logs/audit.log?follow=true")
 	b := follow(t, http.DefaultClient, srv.URL+"/api/v3/logs/audit.log?follow=true&tail=1")
 	a.expect(t, "one")
@@ -162,7 +162,7 @@ func TestFollowPlainLinesAcrossRotation(t *testing.T) {
 	dir := mkdir(t)
 	live := filepath.Join(dir, liveName)
 	writeFile(t, live, "a\n", time.Time{})
-	srv := serve(t, &logs.Handler{Dir: dir, Filename: liveName, CheckEvery: 20 * time.Millisecond})
+	srv := serve(t, &logs.Handler{Store: trail(dir, liveName), Poll: 20 * time.Millisecond})
 	s := follow(t, http.DefaultClient, srv.URL+"/api/v3/logs/audit.log?follow=true")
 	s.expect(t, "a")
 	appendFile(t, live, "b\nc")  // c is still being written

@@ -1,44 +1,41 @@
-// Package logfiles serves the audit log files over HTTP (README "Admin API"): the
+// Package logs serves the audit log files over HTTP (README "Admin API"): the
 // "Log Files" index, one file's content (whole, its last lines, a byte
 // range), and a follow stream of the live file that keeps going across
 // rotation.
 //
-// Only the files rotate.List returns are ever opened: a name is looked up in
-// that list, never joined to the directory, so "..", encoded slashes,
-// absolute paths and symlinks (List skips them) all answer 404.
+// Every byte comes from the store (internal/store), which opens only listed
+// files: a name is looked up in the list, never joined to the directory, so
+// "..", encoded slashes, absolute paths and symlinks all answer 404.
 package logs
 
 import (
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"net/url"
-	"os"
 	"strconv"
 	"time"
 
 	"github.com/trailcar/trailcar/internal/jsonhttp"
-
-	"github.com/trailcar/trailcar/rotate"
+	"github.com/trailcar/trailcar/internal/store"
 )
 
 // MaxTail is the largest ?tail=N accepted.
 const MaxTail = 100000
 
-// Handler serves the audit files of one directory. Its zero value is not
-// usable: Dir and Filename are required. Its methods are safe for
-// concurrent use.
+// Handler serves the audit files of one store. Store is required. Its
+// methods are safe for concurrent use.
 type Handler struct {
-	// Dir and Filename locate the audit files, as rotate.List takes them.
-	Dir, Filename string
+	// Store reads the files; every byte served comes through it.
+	Store *store.Store
 	// Done, when closed, ends the follow streams (shutdown). nil: never.
 	Done <-chan struct{}
-	// CheckEvery is how often a follow stream checks that the live file's
-	// path still names the file it reads; 0 means 500ms. The tail's own
-	// polling (every 250ms) usually notices a rotation first; this check
-	// covers the moment before the tail starts watching.
-	CheckEvery time.Duration
+	// Poll is how often a follow stream looks for new lines when Wake
+	// does not say; 0 means 250ms.
+	Poll time.Duration
+	// Wake, if set, tells follow streams that something was written
+	// (*audit.Writer.Written).
+	Wake func() <-chan struct{}
 	// WriteTimeout bounds each write to a follow client; 0 means 30s. A
 	// client that reads nothing for that long is dropped.
 	WriteTimeout time.Duration
@@ -50,41 +47,11 @@ type Handler struct {
 // written at connect, not at the end.
 func IsFollow(r *http.Request) bool { return r.URL.Query().Get("follow") == "true" }
 
-// lookup returns the listed file called name. ok is false when no listed
-// file has that exact name; a missing directory lists nothing.
-func (h *Handler) lookup(name string) (info rotate.Info, ok bool, err error) {
-	files, err := h.list()
-	if err != nil {
-		return rotate.Info{}, false, err
-	}
-	for _, f := range files {
-		if f.Name == name {
-			return f, true, nil
-		}
-	}
-	return rotate.Info{}, false, nil
-}
-
-func (h *Handler) list() ([]rotate.Info, error) {
-	files, err := rotate.List(h.Dir, h.Filename)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, nil // nothing written yet (or the tracker is disabled)
-	}
-	return files, err
-}
-
 func (h *Handler) logger() *slog.Logger {
 	if h.Logger == nil {
 		return slog.Default()
 	}
 	return h.Logger
-}
-
-func (h *Handler) checkEvery() time.Duration {
-	if h.CheckEvery <= 0 {
-		return 500 * time.Millisecond
-	}
-	return h.CheckEvery
 }
 
 func (h *Handler) writeTimeout() time.Duration {
@@ -127,6 +94,6 @@ func parseFileParams(q url.Values) (fileParams, error) {
 }
 
 func (h *Handler) internalError(w http.ResponseWriter, what string, err error) {
-	h.logger().Error(what, "dir", h.Dir, "err", err)
+	h.logger().Error(what, "err", err)
 	jsonhttp.Error(w, http.StatusInternalServerError, what+" failed")
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/trailcar/trailcar/internal/api/logs"
 	"github.com/trailcar/trailcar/internal/event"
+	"github.com/trailcar/trailcar/internal/store"
 )
 
 const liveName = "audit.log"
@@ -214,4 +215,9 @@ func mkdir(t *testing.T) string {
 		t.Fatal(err)
 	}
 	return dir
+}
+
+// trail is the store the handler reads dir through.
+func trail(dir, filename string) *store.Store {
+	return store.New(store.Options{Dir: dir, Filename: filename})
 }

@@ -25,7 +25,7 @@ type Index struct {
 // ServeIndex answers the list of audit files, newest first: JSON when the
 // Accept header prefers application/json, else the "Log Files" HTML page.
 func (h *Handler) ServeIndex(w http.ResponseWriter, r *http.Request) {
-	files, err := h.list()
+	files, err := h.Store.Files()
 	if err != nil {
 		h.internalError(w, "list audit files", err)
 		return

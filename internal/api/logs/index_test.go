@@ -31,7 +31,7 @@ func threeFiles(t *testing.T, dir string) []logs.File {
 func TestIndexJSON(t *testing.T) {
 	dir := mkdir(t)
 	want := threeFiles(t, dir)
-	srv := serve(t, &logs.Handler{Dir: dir, Filename: liveName})
+	srv := serve(t, &logs.Handler{Store: trail(dir, liveName)})
 	tests := []struct {
 		name, accept string
 		json         bool
@@ -89,7 +89,7 @@ func TestIndexJSON(t *testing.T) {
 func TestIndexHTML(t *testing.T) {
 	dir := mkdir(t)
 	threeFiles(t, dir)
-	srv := serve(t, &logs.Handler{Dir: dir, Filename: liveName})
+	srv := serve(t, &logs.Handler{Store: trail(dir, liveName)})
 	_, body := get(t, srv.URL+"/api/v3/logs", "Accept", "text/html")
 	live := strings.Index(body, `href="logs/audit.log"`)
 	newer := strings.Index(body, `href="logs/audit-2026-11-22T08-15-30.123.log"`)
@@ -111,7 +111,7 @@ func TestIndexHTMLEscapes(t *testing.T) {
 	dir := mkdir(t)
 	name := `<b onmouseover="x">.log`
 	writeFile(t, filepath.Join(dir, name), "x\n", time.Time{})
-	srv := serve(t, &logs.Handler{Dir: dir, Filename: name})
+	srv := serve(t, &logs.Handler{Store: trail(dir, name)})
 	_, body := get(t, srv.URL+"/api/v3/logs")
 	if strings.Contains(body, "<b ") || strings.Contains(body, `onmouseover="x"`) {
 		t.Fatalf("file name not escaped:\n%s", body)
@@ -122,7 +122,7 @@ func TestIndexHTMLEscapes(t *testing.T) {
 }
 
 func TestIndexMissingDir(t *testing.T) {
-	srv := serve(t, &logs.Handler{Dir: filepath.Join(t.TempDir(), "nothing-yet"), Filename: liveName})
+	srv := serve(t, &logs.Handler{Store: trail(filepath.Join(t.TempDir(), "nothing-yet"), liveName)})
 	res, body := get(t, srv.URL+"/api/v3/logs", "Accept", "application/json")
 	if res.StatusCode != http.StatusOK || strings.TrimSpace(body) != `{"files":[]}` {
 		t.Fatalf("got %d %s, want an empty list", res.StatusCode, body)

@@ -68,7 +68,7 @@ func TestFollowLeaksNothing(t *testing.T) {
 	dir := mkdir(t)
 	live := filepath.Join(dir, liveName)
 	writeFile(t, live, "start\n", time.Time{})
-	srv := serve(t, &logs.Handler{Dir: dir, Filename: liveName, CheckEvery: 50 * time.Millisecond})
+	srv := serve(t, &logs.Handler{Store: trail(dir, liveName), Poll: 50 * time.Millisecond})
 	transport := &http.Transport{DisableKeepAlives: true, MaxConnsPerHost: 0}
 	client := &http.Client{Transport: transport}
 	t.Cleanup(transport.CloseIdleConnections)

@@ -44,7 +44,7 @@ func TestOnlyListedFiles(t *testing.T) {
 	if err := syscall.Mkfifo(filepath.Join(dir, "audit-2026-11-22T08-15-35.123.log"), 0o640); err != nil {
 		t.Fatal(err)
 	}
-	srv := serve(t, &logs.Handler{Dir: dir, Filename: liveName})
+	srv := serve(t, &logs.Handler{Store: trail(dir, liveName)})
 
 	t.Run("control: the live file is served", func(t *testing.T) {
 		if status, body := rawGet(t, srv, "/api/v3/logs/audit.log"); status != 200 || body != "live line\n" {

@@ -3,7 +3,6 @@ package logs
 import (
 	"bufio"
 	"errors"
-	"io"
 	"net/http"
 	"time"
 )
@@ -11,7 +10,14 @@ import (
 // streamWriter buffers a follow stream's lines and flushes them to the
 // client, each write bounded by a deadline so that a client that stopped
 // reading is dropped instead of holding the stream forever.
+//
+// The answer's status is sent with the first line or flush, once the
+// follower has found its place, so a line appended after the client got
+// the headers is always sent, and a follow that fails to start can still
+// answer an error.
 type streamWriter struct {
+	w        http.ResponseWriter
+	started  bool
 	bw       *bufio.Writer
 	rc       *http.ResponseController
 	timeout  time.Duration
@@ -20,7 +26,7 @@ type streamWriter struct {
 }
 
 func newStreamWriter(w http.ResponseWriter, timeout time.Duration) *streamWriter {
-	return &streamWriter{bw: bufio.NewWriterSize(w, 32<<10), rc: http.NewResponseController(w), timeout: timeout}
+	return &streamWriter{w: w, bw: bufio.NewWriterSize(w, 32<<10), rc: http.NewResponseController(w), timeout: timeout}
 }
 
 // extend pushes the write deadline back, at most once a second.
@@ -31,23 +37,26 @@ func (s *streamWriter) extend() {
 	}
 }
 
-func (s *streamWriter) line(text string) error {
+// line writes one line; it reaches the client at the next flush (or
+// sooner, when the buffer fills).
+func (s *streamWriter) line(text []byte) error {
+	s.begin()
 	s.extend()
 	s.pending = true
-	s.bw.WriteString(text)
+	s.bw.Write(text)
 	return s.bw.WriteByte('\n')
 }
 
-func (s *streamWriter) copyFrom(r io.Reader) error {
-	s.extend()
-	s.pending = true
-	if _, err := s.bw.ReadFrom(r); err != nil {
-		return err
+// begin sends the status and headers, once.
+func (s *streamWriter) begin() {
+	if !s.started {
+		s.started, s.pending = true, true
+		s.w.WriteHeader(http.StatusOK)
 	}
-	return s.flush()
 }
 
 func (s *streamWriter) flush() error {
+	s.begin()
 	if !s.pending {
 		return nil
 	}

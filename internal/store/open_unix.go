@@ -1,6 +1,6 @@
 //go:build unix
 
-package logs
+package store
 
 import (
 	"fmt"
