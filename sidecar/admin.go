@@ -2,6 +2,7 @@ package sidecar
 
 import (
 	"crypto/subtle"
+	"errors"
 	"fmt"
 	"net/http"
 	"os"
@@ -31,18 +32,18 @@ func (s *Sidecar) loadToken() error {
 	}
 	data, err := os.ReadFile(s.cfg.Admin.TokenFile)
 	if err != nil {
-		return &ConfigError{Key: "admin.token_file", Msg: err.Error()}
+		return &ConfigError{Key: "admin.token_file", Value: s.cfg.Admin.TokenFile, Err: err}
 	}
 	tok := strings.TrimSpace(string(data))
 	if tok == "" {
-		return &ConfigError{Key: "admin.token_file", Msg: fmt.Sprintf("%s is empty", s.cfg.Admin.TokenFile)}
+		return &ConfigError{Key: "admin.token_file", Value: s.cfg.Admin.TokenFile, Err: errors.New("the file is empty")}
 	}
 	s.token = []byte(tok)
 	return nil
 }
 
 // adminHandler routes the admin port (README "Admin API").
-func (s *Sidecar) adminHandler() http.Handler {
+func (s *Sidecar) adminHandler() (http.Handler, error) {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{Registry: s.reg}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
@@ -52,9 +53,13 @@ func (s *Sidecar) adminHandler() http.Handler {
 	trail := s.trailStore()
 	s.mountEvents(mux, trail)
 	s.mountLogs(mux, trail)
-	s.mountNotifications(mux)
-	s.mountViewer(mux)
-	return logs.CanonicalPathsOnly(mux) // a non-canonical path is 404, never a redirect
+	if err := s.mountNotifications(mux); err != nil {
+		return nil, err
+	}
+	if err := s.mountViewer(mux); err != nil {
+		return nil, err
+	}
+	return logs.CanonicalPathsOnly(mux), nil // a non-canonical path is 404, never a redirect
 }
 
 // readyz: ready when the audit file takes writes and the upstream answered

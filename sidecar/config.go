@@ -1,7 +1,6 @@
 package sidecar
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -125,12 +124,20 @@ func DefaultConfig() Config {
 	}
 }
 
-// ConfigError is a bad configuration value: the key, the line in the file
-// (0 when it did not come from the file) and what is wrong.
+// ErrInvalidConfig is what every config error is (errors.Is): a
+// *ConfigError or a *SyntaxError. The CLI exits 2 on it.
+var ErrInvalidConfig = errors.New("invalid config")
+
+// ConfigError is a bad configuration value: the key path (as
+// "activity_tracker.track.always[1]"), its line in the file (0 when it did
+// not come from a file), the bad value and why it is bad.
 type ConfigError struct {
 	Key  string
 	Line int
-	Msg  string
+	// Value is the bad value as written: a string (printed quoted), a
+	// number, or nil when the key itself is the problem.
+	Value any
+	Err   error
 }
 
 func (e *ConfigError) Error() string {
@@ -140,10 +147,32 @@ func (e *ConfigError) Error() string {
 	if e.Line > 0 {
 		fmt.Fprintf(&b, " (line %d)", e.Line)
 	}
+	switch v := e.Value.(type) {
+	case nil:
+	case string:
+		fmt.Fprintf(&b, ": %q", v)
+	default:
+		fmt.Fprintf(&b, ": %v", v)
+	}
 	b.WriteString(": ")
-	b.WriteString(e.Msg)
+	b.WriteString(e.Err.Error())
 	return b.String()
 }
+
+// Unwrap returns the cause: ErrUnknownKey, ErrDuplicateKey, a
+// *glob.SyntaxError, ...
+func (e *ConfigError) Unwrap() error { return e.Err }
+
+// Is makes every ConfigError an ErrInvalidConfig.
+func (e *ConfigError) Is(target error) bool { return target == ErrInvalidConfig }
+
+// SyntaxError is a config file that is not YAML; the yaml package's
+// message says where.
+type SyntaxError struct{ Err error }
+
+func (e *SyntaxError) Error() string        { return "config: " + e.Err.Error() }
+func (e *SyntaxError) Unwrap() error        { return e.Err }
+func (e *SyntaxError) Is(target error) bool { return target == ErrInvalidConfig }
 
 // LoadConfig reads a config file over the defaults and validates it.
 // An empty path gives the defaults.
@@ -154,7 +183,7 @@ func LoadConfig(path string) (Config, error) {
 	}
 	f, err := os.Open(path)
 	if err != nil {
-		return Config{}, &ConfigError{Key: "--config", Msg: err.Error()}
+		return Config{}, &ConfigError{Key: "--config", Err: err}
 	}
 	defer f.Close()
 	cfg, err := ParseConfig(f)
@@ -164,23 +193,27 @@ func LoadConfig(path string) (Config, error) {
 	return cfg, nil
 }
 
+// maxConfigSize bounds what is read of a config file.
+const maxConfigSize = 1 << 20
+
 // ParseConfig decodes YAML over the defaults, strictly (an unknown key is an
-// error), and validates the result. Errors are *ConfigError naming the key
-// and its line.
+// error), and validates the result. Errors are a *ConfigError naming the
+// key and its line, or a *SyntaxError.
 func ParseConfig(r io.Reader) (Config, error) {
-	data, err := io.ReadAll(r)
+	data, err := io.ReadAll(io.LimitReader(r, maxConfigSize+1))
 	if err != nil {
 		return Config{}, fmt.Errorf("read config: %w", err)
 	}
 	cfg := DefaultConfig()
+	if len(data) > maxConfigSize {
+		return cfg, &ConfigError{Key: "(file)", Err: fmt.Errorf("larger than %d bytes", maxConfigSize)}
+	}
 	var root yaml.Node
 	if err := yaml.Unmarshal(data, &root); err != nil {
-		return cfg, yamlError(err, nil)
+		return cfg, &SyntaxError{Err: err}
 	}
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
-	if err := dec.Decode(&cfg); err != nil && !errors.Is(err, io.EOF) {
-		return cfg, yamlError(err, &root)
+	if err := decodeConfig(&root, &cfg); err != nil {
+		return cfg, err
 	}
 	if err := cfg.Validate(); err != nil {
 		var ce *ConfigError
@@ -221,28 +254,28 @@ func (t *TrackerConfig) validate() error {
 	at := "activity_tracker."
 	switch {
 	case t.Enabled && t.Dir == "":
-		return &ConfigError{Key: at + "dir", Msg: "must be set when the activity tracker is enabled"}
+		return &ConfigError{Key: at + "dir", Err: errors.New("must be set when the activity tracker is enabled")}
 	case t.Filename == "" || strings.ContainsAny(t.Filename, `/\`) || strings.HasPrefix(t.Filename, "."):
-		return &ConfigError{Key: at + "filename", Msg: fmt.Sprintf("%q: want a plain file name, not starting with '.'", t.Filename)}
+		return &ConfigError{Key: at + "filename", Value: t.Filename, Err: errors.New("want a plain file name, not starting with '.'")}
 	case t.MaxSizeMB < 1:
-		return &ConfigError{Key: at + "max_size_mb", Msg: fmt.Sprintf("%d: want a whole number of MiB, at least 1", t.MaxSizeMB)}
+		return &ConfigError{Key: at + "max_size_mb", Value: t.MaxSizeMB, Err: errors.New("want a whole number of MiB, at least 1")}
 	case t.MaxFiles < 0:
-		return &ConfigError{Key: at + "max_files", Msg: fmt.Sprintf("%d: want 0 (keep all) or more", t.MaxFiles)}
+		return &ConfigError{Key: at + "max_files", Value: t.MaxFiles, Err: errors.New("want 0 (keep all) or more")}
 	case t.MaxAgeDays < 0:
-		return &ConfigError{Key: at + "max_age_days", Msg: fmt.Sprintf("%d: want 0 (no limit) or more", t.MaxAgeDays)}
+		return &ConfigError{Key: at + "max_age_days", Value: t.MaxAgeDays, Err: errors.New("want 0 (no limit) or more")}
 	case t.Queue < 1:
-		return &ConfigError{Key: at + "queue", Msg: fmt.Sprintf("%d: want at least 1", t.Queue)}
+		return &ConfigError{Key: at + "queue", Value: t.Queue, Err: errors.New("want at least 1")}
 	case t.WhenFull != "block" && t.WhenFull != "drop":
-		return &ConfigError{Key: at + "when_full", Msg: fmt.Sprintf("%q: want block or drop", t.WhenFull)}
+		return &ConfigError{Key: at + "when_full", Value: t.WhenFull, Err: errors.New("want block or drop")}
 	case t.OnWriteError != "fail_open" && t.OnWriteError != "fail_closed":
-		return &ConfigError{Key: at + "on_write_error", Msg: fmt.Sprintf("%q: want fail_open or fail_closed", t.OnWriteError)}
+		return &ConfigError{Key: at + "on_write_error", Value: t.OnWriteError, Err: errors.New("want fail_open or fail_closed")}
 	}
 	if _, err := t.Mode(); err != nil {
-		return &ConfigError{Key: at + "file_mode", Msg: err.Error()}
+		return &ConfigError{Key: at + "file_mode", Value: t.FileMode, Err: err}
 	}
 	for i, k := range t.RedactQuery {
 		if k == "" {
-			return &ConfigError{Key: fmt.Sprintf("%sredact_query[%d]", at, i), Msg: "empty key"}
+			return &ConfigError{Key: fmt.Sprintf("%sredact_query[%d]", at, i), Value: k, Err: errors.New("empty key")}
 		}
 	}
 	return nil
@@ -252,20 +285,20 @@ func (t *TrackerConfig) validate() error {
 func (t *TrackerConfig) Mode() (os.FileMode, error) {
 	m, err := strconv.ParseUint(t.FileMode, 8, 32)
 	if err != nil || m == 0 || m > 0o777 {
-		return 0, fmt.Errorf("%q: want octal permissions like \"0640\"", t.FileMode)
+		return 0, errors.New(`want octal permissions like "0640"`)
 	}
 	return os.FileMode(m), nil
 }
 
 func (c *ClientEventsConfig) validate() error {
 	if c.Rate <= 0 {
-		return &ConfigError{Key: "client_events.rate", Msg: fmt.Sprintf("%v: want events per second per client, more than 0", c.Rate)}
+		return &ConfigError{Key: "client_events.rate", Value: c.Rate, Err: errors.New("want events per second per client, more than 0")}
 	}
 	if c.Burst < 1 {
-		return &ConfigError{Key: "client_events.burst", Msg: fmt.Sprintf("%d: want at least 1", c.Burst)}
+		return &ConfigError{Key: "client_events.burst", Value: c.Burst, Err: errors.New("want at least 1")}
 	}
 	if err := checkGlob(c.Path); err != nil {
-		return &ConfigError{Key: "client_events.path", Msg: fmt.Sprintf("%q: %v", c.Path, err)}
+		return &ConfigError{Key: "client_events.path", Value: c.Path, Err: err}
 	}
 	return nil
 }
@@ -285,37 +318,35 @@ func (c *Config) Rules() (*rules.Rules, error) {
 	return r, asConfigError(err)
 }
 
-// asConfigError turns the key-naming errors of other packages into a
-// ConfigError.
+// asConfigError turns the typed errors of the packages that check parts of
+// the config into a ConfigError.
 func asConfigError(err error) error {
-	if err == nil {
-		return nil
-	}
 	var re *rules.FieldError
-	if errors.As(err, &re) {
-		return &ConfigError{Key: "activity_tracker." + re.Key, Msg: fmt.Sprintf("%q: %v", re.Value, re.Err)}
-	}
 	var we *webhook.FieldError
-	if errors.As(err, &we) {
-		return &ConfigError{Key: we.Key, Msg: fmt.Sprintf("%q: %v", we.Value, we.Err)}
+	var te *identity.EntryError
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &re):
+		return &ConfigError{Key: "activity_tracker." + re.Key, Value: re.Value, Err: re.Err}
+	case errors.As(err, &we):
+		return &ConfigError{Key: we.Key, Value: we.Value, Err: we.Err}
+	case errors.As(err, &te):
+		return &ConfigError{Key: fmt.Sprintf("trust_proxy[%d]", te.Index), Value: te.Entry, Err: te.Err}
 	}
-	msg := err.Error()
-	if key, rest, ok := strings.Cut(msg, ": "); ok && !strings.Contains(key, " ") {
-		return &ConfigError{Key: key, Msg: rest}
-	}
-	return &ConfigError{Key: "?", Msg: msg}
+	return err
 }
 
 func checkAddr(key, addr string) error {
 	host, port, err := net.SplitHostPort(addr)
 	if err != nil {
-		return &ConfigError{Key: key, Msg: fmt.Sprintf("%q: want host:port, e.g. \":8080\" or \"127.0.0.1:9090\"", addr)}
+		return &ConfigError{Key: key, Value: addr, Err: errors.New(`want host:port, e.g. ":8080" or "127.0.0.1:9090"`)}
 	}
 	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
-		return &ConfigError{Key: key, Msg: fmt.Sprintf("%q: bad port %q", addr, port)}
+		return &ConfigError{Key: key, Value: addr, Err: fmt.Errorf("bad port %q", port)}
 	}
 	if strings.ContainsAny(host, " /") {
-		return &ConfigError{Key: key, Msg: fmt.Sprintf("%q: bad host %q", addr, host)}
+		return &ConfigError{Key: key, Value: addr, Err: fmt.Errorf("bad host %q", host)}
 	}
 	return nil
 }
@@ -323,17 +354,17 @@ func checkAddr(key, addr string) error {
 func checkUpstream(raw string) error {
 	u, err := url.Parse(raw)
 	if err != nil {
-		return &ConfigError{Key: "upstream", Msg: fmt.Sprintf("%q: %v", raw, errors.Unwrap(err))}
+		return &ConfigError{Key: "upstream", Value: raw, Err: errors.Unwrap(err)}
 	}
 	if u.Scheme != "http" && u.Scheme != "https" {
-		return &ConfigError{Key: "upstream", Msg: fmt.Sprintf("%q: want an http:// or https:// URL", raw)}
+		return &ConfigError{Key: "upstream", Value: raw, Err: errors.New("want an http:// or https:// URL")}
 	}
 	if u.Host == "" {
-		return &ConfigError{Key: "upstream", Msg: fmt.Sprintf("%q: no host", raw)}
+		return &ConfigError{Key: "upstream", Value: raw, Err: errors.New("no host")}
 	}
 	if port := u.Port(); port != "" {
 		if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
-			return &ConfigError{Key: "upstream", Msg: fmt.Sprintf("%q: bad port %q", raw, port)}
+			return &ConfigError{Key: "upstream", Value: raw, Err: fmt.Errorf("bad port %q", port)}
 		}
 	}
 	return nil
@@ -341,17 +372,17 @@ func checkUpstream(raw string) error {
 
 func required(key, value string) error {
 	if value == "" {
-		return &ConfigError{Key: key, Msg: "must not be empty"}
+		return &ConfigError{Key: key, Err: errors.New("must not be empty")}
 	}
 	return nil
 }
 
 func checkHeaderName(key, name string) error {
 	if name == "" {
-		return &ConfigError{Key: key, Msg: "must not be empty"}
+		return &ConfigError{Key: key, Err: errors.New("must not be empty")}
 	}
 	if !httptoken.Valid(name) {
-		return &ConfigError{Key: key, Msg: fmt.Sprintf("%q: not a valid header name", name)}
+		return &ConfigError{Key: key, Value: name, Err: errors.New("not a valid header name")}
 	}
 	return nil
 }

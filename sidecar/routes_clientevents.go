@@ -1,6 +1,7 @@
 package sidecar
 
 import (
+	"fmt"
 	"net/http"
 
 	"github.com/trailcar/trailcar/proxy/clientevent"
@@ -9,10 +10,10 @@ import (
 // interceptClientEvents returns the proxy's hook that answers client events
 // (README "Notifications" and "Client events") on the proxy port instead of forwarding them, or nil when
 // client_events is disabled (nothing is intercepted).
-func (s *Sidecar) interceptClientEvents() func(r *http.Request) http.Handler {
+func (s *Sidecar) interceptClientEvents() (func(r *http.Request) http.Handler, error) {
 	c := s.cfg.ClientEvents
 	if !c.Enabled {
-		return nil
+		return nil, nil
 	}
 	h, err := clientevent.New(clientevent.Options{
 		Path: c.Path, Service: s.cfg.Service, Rate: c.Rate, Burst: c.Burst,
@@ -20,9 +21,7 @@ func (s *Sidecar) interceptClientEvents() func(r *http.Request) http.Handler {
 		Logger: s.log,
 	})
 	if err != nil {
-		// Config.Validate checked every value New checks, so this is
-		// a bug, not a configuration mistake.
-		panic("sidecar: client_events: " + err.Error())
+		return nil, fmt.Errorf("client_events: %w", err)
 	}
-	return h.Intercept
+	return h.Intercept, nil
 }

@@ -1,6 +1,7 @@
 package sidecar
 
 import (
+	"fmt"
 	"net/http"
 
 	"github.com/trailcar/trailcar/internal/api/viewer"
@@ -10,14 +11,12 @@ import (
 // files under "/ui/". They need no token and are not audited: they are the
 // same static files for everyone, and every API call the page makes is
 // checked and audited as usual.
-func (s *Sidecar) mountViewer(mux *http.ServeMux) {
+func (s *Sidecar) mountViewer(mux *http.ServeMux) error {
 	v, err := viewer.New()
 	if err != nil {
-		// The files are embedded at build time: only a broken build
-		// gets here.
-		s.log.Error("web viewer unavailable", "err", err)
-		return
+		return fmt.Errorf("web viewer: %w", err)
 	}
 	mux.Handle("GET /{$}", v)
 	mux.Handle("GET /ui/", v)
+	return nil
 }

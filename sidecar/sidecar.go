@@ -69,7 +69,6 @@ type Sidecar struct {
 	done       chan struct{}
 	doneOnce   sync.Once
 	forwarders sync.WaitGroup // goroutines feeding subscribers from the writer
-	closers    []func(context.Context) error
 }
 
 // New builds the sidecar and opens its listeners and audit file, so that a
@@ -130,8 +129,12 @@ func New(cfg Config, opts Options) (_ *Sidecar, err error) {
 		ConnContext:       s.streams.ConnContext,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 	}
+	admin, err := s.adminHandler()
+	if err != nil {
+		return nil, err
+	}
 	s.adminSrv = &http.Server{
-		Handler:           s.adminHandler(),
+		Handler:           admin,
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       120 * time.Second,
 		MaxHeaderBytes:    64 << 10,
@@ -222,6 +225,10 @@ func (s *Sidecar) buildProxy() error {
 	if s.cfg.ActivityTracker.OnWriteError == "fail_closed" {
 		failClosed = func() bool { return !s.writer.Healthy() }
 	}
+	intercept, err := s.interceptClientEvents()
+	if err != nil {
+		return err
+	}
 	p, err := proxy.New(proxy.Options{
 		Upstream:        up,
 		Transport:       s.opts.Transport,
@@ -235,12 +242,15 @@ func (s *Sidecar) buildProxy() error {
 		RedactQuery:     s.cfg.ActivityTracker.RedactQuery,
 		FailClosed:      failClosed,
 		UpstreamFailed:  func(error) { s.prober.Kick() },
-		Intercept:       s.interceptClientEvents(),
+		Intercept:       intercept,
 		Streams:         s.streams,
 		Logger:          s.log,
 	})
+	if err != nil {
+		return fmt.Errorf("proxy: %w", err)
+	}
 	s.proxy = p
-	return err
+	return nil
 }
 
 func (s *Sidecar) upstreamChanged(reachable bool, err error) {
@@ -405,9 +415,6 @@ func (s *Sidecar) closeAll() error {
 	}
 	if s.file != nil {
 		errs = append(errs, s.file.Close())
-	}
-	for _, c := range s.closers {
-		errs = append(errs, c(ctx))
 	}
 	return errors.Join(errs...)
 }

@@ -53,8 +53,7 @@ func run(ctx context.Context, args []string, in io.Reader, out, errOut io.Writer
 
 func exitCode(err error) int {
 	var ue usageError
-	var ce *sidecar.ConfigError
-	if errors.As(err, &ue) || errors.As(err, &ce) {
+	if errors.As(err, &ue) || errors.Is(err, sidecar.ErrInvalidConfig) {
 		return 2
 	}
 	return 1
@@ -73,18 +72,15 @@ func newRootCmd(s streams) *cobra.Command {
 	}
 	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error { return usageError{err} })
 	root.AddCommand(newServeCmd(s), newDemoCmd(s), newConfigCmd(s), newVersionCmd(s), newEventsCmd(s))
-	for _, c := range extraCommands {
-		root.AddCommand(c(s))
-	}
 	return root
 }
 
-// extraCommands are added by other files of this package (events).
-var extraCommands []func(streams) *cobra.Command
-
 // noArgs refuses positional arguments as bad usage.
 func noArgs(cmd *cobra.Command, args []string) error {
-	if len(args) > 0 {
+	switch {
+	case len(args) > 0 && !cmd.HasParent():
+		return usagef("unknown command %q; see trailcar --help", args[0])
+	case len(args) > 0:
 		return usagef("%s: unexpected argument %q", cmd.CommandPath(), args[0])
 	}
 	return nil

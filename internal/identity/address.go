@@ -1,6 +1,7 @@
 package identity
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -20,8 +21,24 @@ type Trusted struct {
 	prefixes []netip.Prefix
 }
 
+// EntryError is a trust_proxy entry that is neither a known name, a CIDR
+// nor an address: Index is its place in the list.
+type EntryError struct {
+	Index int
+	Entry string
+	Err   error
+}
+
+func (e *EntryError) Error() string {
+	return fmt.Sprintf("trust_proxy[%d]: %q: %v", e.Index, e.Entry, e.Err)
+}
+
+func (e *EntryError) Unwrap() error { return e.Err }
+
+var errBadEntry = errors.New("want loopback, linklocal, uniquelocal or a CIDR")
+
 // ParseTrusted parses trust_proxy entries: loopback, linklocal, uniquelocal,
-// or CIDRs (a bare address is a /32 or /128). The error names the entry.
+// or CIDRs (a bare address is a /32 or /128). The error is an *EntryError.
 func ParseTrusted(entries []string) (Trusted, error) {
 	var t Trusted
 	for i, e := range entries {
@@ -39,7 +56,7 @@ func ParseTrusted(entries []string) (Trusted, error) {
 			t.prefixes = append(t.prefixes, netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()))
 			continue
 		}
-		return Trusted{}, fmt.Errorf("trust_proxy[%d]: %q: want loopback, linklocal, uniquelocal or a CIDR", i, e)
+		return Trusted{}, &EntryError{Index: i, Entry: e, Err: errBadEntry}
 	}
 	return t, nil
 }

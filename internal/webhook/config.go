@@ -47,7 +47,7 @@ type Endpoint struct {
 // Endpoints are the receivers by role. EventLog is used when its URL is
 // set, else General. In YAML, event_update is another name for event_log.
 type Endpoints struct {
-	EventLog Endpoint `yaml:"event_log"`
+	EventLog Endpoint `yaml:"event_log" alias:"event_update"`
 	General  Endpoint `yaml:"general"`
 }
 
