@@ -5,6 +5,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/trailcar/trailcar/rules"
 )
 
 // auditHeaders are what the upstream says about the event (README "What the app can add"),
@@ -104,6 +106,7 @@ type exchange struct {
 	audit       auditHeaders
 	upstreamErr error
 	refused     bool // answered 503 because the audit log cannot be written (fail_closed)
+	route       rules.Route
 }
 
 var exchanges = sync.Pool{New: func() any { return new(exchange) }}

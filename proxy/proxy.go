@@ -12,7 +12,6 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -82,7 +81,7 @@ type Proxy struct {
 	requestIDHeader string
 	now             func() time.Time
 	log             *slog.Logger
-	redact          map[string]bool
+	redact          *identity.Redactor
 	counters        sync.Map // requestKey -> prometheus.Counter
 	durations       [len(knownMethods) + 1]prometheus.Observer
 	events          sync.Pool // *event.Event
@@ -111,10 +110,7 @@ func New(opts Options) (*Proxy, error) {
 	p := &Proxy{
 		opts: opts, ids: opts.IDs, now: opts.Now, log: opts.Logger,
 		requestIDHeader: http.CanonicalHeaderKey(opts.RequestIDHeader),
-		redact:          map[string]bool{},
-	}
-	for _, k := range opts.RedactQuery {
-		p.redact[strings.ToLower(k)] = true
+		redact:          identity.NewRedactor(opts.RedactQuery),
 	}
 	for i := range p.durations {
 		p.durations[i] = opts.Metrics.HTTPRequestDuration.WithLabelValues(methodLabel(i))
@@ -167,6 +163,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	x := exchanges.Get().(*exchange)
 	x.rw, x.p, x.start = w, p, p.now()
 	x.id = p.ids.New()
+	x.route = p.opts.Rules.Route(r.Method, r.URL.Path) // the globs, once per request
 	r.Header[p.requestIDHeader] = []string{x.id}
 
 	if cs, ok := r.Context().Value(connKey{}).(*connState); ok && r.ProtoMajor == 1 {
@@ -181,7 +178,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.ServeHTTP(x, r)
 		return
 	}
-	if p.opts.FailClosed != nil && p.opts.Rules.TrackedBeforeResponse(r.Method, r.URL.Path) && p.opts.FailClosed() {
+	if p.opts.FailClosed != nil && x.route.TrackedWhatever() && p.opts.FailClosed() {
 		x.refused = true
 		jsonhttp.Error(x, http.StatusServiceUnavailable, "audit log unavailable: request refused (on_write_error: fail_closed)")
 		return

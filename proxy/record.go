@@ -2,12 +2,10 @@ package proxy
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"net"
 	"net/http"
 	"net/netip"
-	"net/url"
 	"strings"
 	"syscall"
 	"time"
@@ -51,13 +49,9 @@ func (p *Proxy) modifyResponse(resp *http.Response) error {
 			return errShuttingDown
 		}
 	}
-	if p.opts.FailClosed != nil && p.opts.FailClosed() {
-		d := p.opts.Rules.Evaluate(rules.Input{Method: resp.Request.Method, Path: resp.Request.URL.Path,
-			Status: resp.StatusCode, Track: x.audit.track})
-		if d.Tracked {
-			x.refused = true
-			return errRefused
-		}
+	if p.opts.FailClosed != nil && p.opts.Rules.Tracked(x.route, resp.StatusCode, x.audit.track) && p.opts.FailClosed() {
+		x.refused = true
+		return errRefused
 	}
 	return nil
 }
@@ -131,8 +125,7 @@ func (p *Proxy) record(x *exchange, r *http.Request, status int, elapsed time.Du
 		// status the upstream answered): the 503 itself may not be.
 		track = "true"
 	}
-	d := p.opts.Rules.Evaluate(rules.Input{Method: r.Method, Path: r.URL.Path, Status: status,
-		Track: track, Action: a.action, Level: a.level})
+	d := p.opts.Rules.Decide(x.route, rules.Input{Status: status, Track: track, Action: a.action, Level: a.level})
 	if !d.Tracked {
 		return
 	}
@@ -147,7 +140,7 @@ func (p *Proxy) record(x *exchange, r *http.Request, status int, elapsed time.Du
 	e.Address = p.opts.Trusted.ClientIP(r.RemoteAddr, r.Header["X-Forwarded-For"])
 	e.Req = event.Request{Method: r.Method, Path: r.URL.Path}
 	if p.opts.LogQuery && r.URL.RawQuery != "" {
-		e.Req.Query = p.RedactQuery(r.URL.RawQuery)
+		e.Req.Query = p.redact.Query(r.URL.RawQuery)
 	}
 	e.Res = event.Response{StatusCode: status, Bytes: x.bytes}
 	e.DurationMS = float64(elapsed.Microseconds()) / 1000
@@ -156,74 +149,29 @@ func (p *Proxy) record(x *exchange, r *http.Request, status int, elapsed time.Du
 		typ, id, _ := strings.Cut(a.resource, ":")
 		e.Resource = event.Resource{Type: typ, ID: id}
 	}
-	var details []string // key, JSON value pairs
+	var details event.Details
 	if a.details != "" {
 		// json.Compact passes invalid UTF-8 inside strings through; a line
 		// must be UTF-8, so such details are kept as a (repaired) string.
 		if obj, err := event.CompactObject([]byte(a.details)); err == nil && utf8.ValidString(a.details) {
 			e.Res.ClientDetails = obj
 		} else {
-			details = append(details, "invalid_audit_details", jsonString(a.details))
+			details.String("invalid_audit_details", a.details)
 		}
 	}
 	switch {
 	case x.refused:
-		details = append(details, "refused", jsonString("audit log unavailable (on_write_error: fail_closed)"))
+		details.String("refused", "audit log unavailable (on_write_error: fail_closed)")
 	case x.upstreamErr != nil:
-		details = append(details, "upstream_error", jsonString(x.upstreamErr.Error()))
+		details.String("upstream_error", x.upstreamErr.Error())
 	}
 	if panicked != nil {
-		details = append(details, "aborted", jsonString("the client went away before the response was complete"))
+		details.String("aborted", "the client went away before the response was complete")
 	}
-	if len(details) > 0 {
-		e.Details = detailsObject(details)
-	}
+	e.Details = details.Object()
 	if err := p.opts.Sink.Emit(e); err != nil {
 		p.log.Warn("audit event not recorded", "id", e.ID, "err", err)
 	}
-}
-
-func jsonString(s string) string {
-	b, _ := json.Marshal(s) // strings always marshal; invalid UTF-8 becomes U+FFFD
-	return string(b)
-}
-
-func detailsObject(kv []string) json.RawMessage {
-	var b strings.Builder
-	b.WriteByte('{')
-	for i := 0; i < len(kv); i += 2 {
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		b.WriteString(jsonString(kv[i]))
-		b.WriteByte(':')
-		b.WriteString(kv[i+1])
-	}
-	b.WriteByte('}')
-	return json.RawMessage(b.String())
-}
-
-// RedactQuery replaces the values of the RedactQuery keys (any case) in a
-// raw query with REDACTED, keeping the order and the rest as sent.
-func (p *Proxy) RedactQuery(raw string) string {
-	var b strings.Builder
-	for i, part := range strings.Split(raw, "&") {
-		if i > 0 {
-			b.WriteByte('&')
-		}
-		key, _, hasValue := strings.Cut(part, "=")
-		name, err := url.QueryUnescape(key)
-		if err != nil {
-			name = key
-		}
-		if hasValue && p.redact[strings.ToLower(name)] {
-			b.WriteString(key)
-			b.WriteString("=REDACTED")
-			continue
-		}
-		b.WriteString(part)
-	}
-	return b.String()
 }
 
 func netipParse(s string) (netip.Addr, error) { return netip.ParseAddr(s) }

@@ -24,6 +24,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"gopkg.in/natefinch/lumberjack.v2"
@@ -52,10 +53,6 @@ type Options struct {
 	CheckEvery time.Duration
 	// OnRotate, if set, is called after each rotation, without locks held.
 	OnRotate func()
-	// OnReplaced, if set, is called after the live file was found deleted
-	// or replaced from outside and was reopened, without locks held.
-	// reason is "deleted" or "replaced".
-	OnReplaced func(reason string)
 	// Logger receives warnings; nil means slog.Default().
 	Logger *slog.Logger
 }
@@ -81,6 +78,8 @@ type File struct {
 	retain chan struct{}
 	stop   chan struct{}
 	done   sync.WaitGroup
+
+	onReplaced atomic.Pointer[func(reason string)]
 }
 
 // ErrClosed is returned by writes after Close.
@@ -200,10 +199,16 @@ func (f *File) notify(rotated bool, replaced string) {
 			f.opts.OnRotate()
 		}
 	}
-	if replaced != "" && f.opts.OnReplaced != nil {
-		f.opts.OnReplaced(replaced)
+	if fn := f.onReplaced.Load(); replaced != "" && fn != nil && *fn != nil {
+		(*fn)(replaced)
 	}
 }
+
+// NotifyReplaced sets fn to be called after the live file was found
+// deleted or replaced from outside and was made again, without locks held;
+// reason is "deleted" or "replaced". The audit writer sets it, to record
+// the event itself. It replaces an earlier fn; nil removes it.
+func (f *File) NotifyReplaced(fn func(reason string)) { f.onReplaced.Store(&fn) }
 
 // ensureOpen opens the live file if it is not open, and records its
 // identity and size. It reports whether lumberjack rotated while opening

@@ -191,7 +191,8 @@ func TestFileModeOfLiveFile(t *testing.T) {
 func TestDeletedFromOutsideIsNoticed(t *testing.T) {
 	dir := t.TempDir()
 	reasons := make(chan string, 4)
-	f := open(t, rotate.Options{Dir: dir, CheckEvery: 50 * time.Millisecond, OnReplaced: func(r string) { reasons <- r }})
+	f := open(t, rotate.Options{Dir: dir, CheckEvery: 50 * time.Millisecond})
+	f.NotifyReplaced(func(r string) { reasons <- r })
 	writeLines(t, f, 0, 10, 10, 10)
 	if err := os.Remove(f.Path()); err != nil {
 		t.Fatal(err)
@@ -214,7 +215,8 @@ func TestDeletedFromOutsideIsNoticed(t *testing.T) {
 func TestReplacedFromOutsideIsNoticedOnWrite(t *testing.T) {
 	dir := t.TempDir()
 	reasons := make(chan string, 4)
-	f := open(t, rotate.Options{Dir: dir, CheckEvery: time.Hour, OnReplaced: func(r string) { reasons <- r }})
+	f := open(t, rotate.Options{Dir: dir, CheckEvery: time.Hour})
+	f.NotifyReplaced(func(r string) { reasons <- r })
 	writeLines(t, f, 0, 3, 10, 3)
 	other := filepath.Join(dir, "other")
 	os.WriteFile(other, nil, 0o640)
@@ -256,7 +258,8 @@ func TestReopenAfterMoveAway(t *testing.T) {
 func TestExclusiveRewrite(t *testing.T) {
 	dir := t.TempDir()
 	var replaced atomic.Int32
-	f := open(t, rotate.Options{Dir: dir, CheckEvery: 10 * time.Millisecond, OnReplaced: func(string) { replaced.Add(1) }})
+	f := open(t, rotate.Options{Dir: dir, CheckEvery: 10 * time.Millisecond})
+	f.NotifyReplaced(func(string) { replaced.Add(1) })
 	writeLines(t, f, 0, 4, 10, 4)
 	err := f.Exclusive(func() error {
 		tmp := filepath.Join(dir, ".rewrite")

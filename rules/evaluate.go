@@ -1,6 +1,10 @@
 package rules
 
-import "strings"
+import (
+	"strings"
+
+	"github.com/trailcar/trailcar/internal/event"
+)
 
 // Input is what Evaluate needs to know of a request and its response.
 type Input struct {
@@ -47,29 +51,70 @@ type Decision struct {
 // than 4 KiB is not matched at all: it is tracked, with the template's action.
 //
 // Evaluate is pure and safe for concurrent use. It does not allocate unless
-// the path needs cleaning or it renders an action for the first time.
+// the path needs cleaning or it renders an action for the first time. It is
+// Route and Decide in one call.
 func (r *Rules) Evaluate(in Input) Decision {
-	p := newRequestPath(in.Path)
-	method := normalizeMethod(in.Method)
-	if !r.tracked(in, method, p) {
+	return r.Decide(r.Route(in.Method, in.Path), in)
+}
+
+// Route is what the rules make of a request before its answer: the path
+// matched against the globs, once. A proxy computes it when the request
+// arrives and carries it to the answer: whether to refuse it in
+// fail_closed mode (TrackedWhatever), whether its answer is tracked
+// (Tracked), and its event (Decide) then cost no glob matching.
+type Route struct {
+	p        requestPath
+	method   string // normalized
+	ignored  bool   // in ignore_routes
+	whatever bool   // not ignored, and in track.always or track.methods
+}
+
+// Route matches a request's method and path (url.URL.Path) against the
+// globs.
+func (r *Rules) Route(method, path string) Route {
+	p := newRequestPath(path)
+	rt := Route{p: p, method: normalizeMethod(method), ignored: r.ignored(p)}
+	// The cheap check first: a tracked method spares the matching.
+	rt.whatever = !rt.ignored && (containsFold(r.methods, rt.method) || r.inAlways(p))
+	return rt
+}
+
+// TrackedWhatever reports whether the request will be tracked whatever its
+// status, unless the upstream says otherwise: its path is not ignored, and
+// it is in track.always or its method is tracked. In fail_closed mode such
+// a request is refused with 503 before it is forwarded, since its event
+// could not be written.
+func (rt Route) TrackedWhatever() bool { return rt.whatever }
+
+// Tracked reports whether the request is tracked once answered with
+// status, the upstream's X-Audit-Track being track ("" when absent).
+func (r *Rules) Tracked(rt Route, status int, track string) bool {
+	switch {
+	case strings.EqualFold(track, "true"):
+		return true
+	case strings.EqualFold(track, "false"), rt.ignored:
+		return false
+	}
+	return rt.whatever || r.statuses.has(status)
+}
+
+// Decide is Evaluate for a request already routed; in.Method and in.Path
+// are not looked at again.
+func (r *Rules) Decide(rt Route, in Input) Decision {
+	if !r.Tracked(rt, in.Status, in.Track) {
 		return Decision{}
 	}
-	rule := r.matchRule(method, p)
+	rule := r.matchRule(rt.method, rt.p)
 	return Decision{
 		Tracked: true,
-		Action:  r.action(in.Action, rule, method, p.clean),
+		Action:  r.action(in.Action, rule, rt.method, rt.p.clean),
 		Level:   level(in, rule),
 	}
 }
 
-// TrackedBeforeResponse reports whether a request will be tracked whatever
-// its status, unless the upstream says otherwise: its path is not ignored,
-// and it is in track.always or its method is tracked. In fail_closed mode,
-// such a request is refused with 503 before it is forwarded, since its event
-// could not be written.
+// TrackedBeforeResponse is Route(method, path).TrackedWhatever().
 func (r *Rules) TrackedBeforeResponse(method, path string) bool {
-	p := newRequestPath(path)
-	return !r.ignored(p) && (containsFold(r.methods, normalizeMethod(method)) || r.inAlways(p))
+	return r.Route(method, path).TrackedWhatever()
 }
 
 // Ignored reports whether the path is in ignore_routes, as Evaluate judges
@@ -85,20 +130,6 @@ func (r *Rules) ignored(p requestPath) bool {
 
 func (r *Rules) inAlways(p requestPath) bool {
 	return p.tooLong() || p.matchAny(r.always)
-}
-
-// tracked applies README "Which requests become events" to a normalized method.
-func (r *Rules) tracked(in Input, method string, p requestPath) bool {
-	switch {
-	case strings.EqualFold(in.Track, "true"):
-		return true
-	case strings.EqualFold(in.Track, "false"):
-		return false
-	case r.ignored(p):
-		return false
-	}
-	// The cheap checks first: the result is the same.
-	return containsFold(r.methods, method) || r.statuses.has(in.Status) || r.inAlways(p)
 }
 
 // matchRule returns the first rule matching the method and the cleaned path,
@@ -134,10 +165,8 @@ func level(in Input, rule *actionRule) string {
 		return levelError
 	case rule != nil && rule.level != "":
 		return rule.level
-	case in.Status < 100 || in.Status >= 400:
-		return levelError // < 100: no response
 	}
-	return levelInfo
+	return event.LevelFor(event.OutcomeOf(in.Status)) // below 100: no response, an error
 }
 
 // containsFold reports whether methods, upper case, holds method in any case.

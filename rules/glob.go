@@ -80,3 +80,27 @@ func (l patternList) match(p string) bool {
 	}
 	return false
 }
+
+// Glob is one path glob compiled as the rules compile theirs: '/' as the
+// separator, a leading "/", and the cost bounds of checkCost. Other path
+// matchers (the client events route, filter globs) use it, so that every
+// path glob of trailcar means the same and costs the same.
+type Glob struct{ p pattern }
+
+// CompileGlob compiles a path glob; the error says what is wrong with it.
+func CompileGlob(s string) (*Glob, error) {
+	p, err := compilePattern(s)
+	if err != nil {
+		return nil, err
+	}
+	return &Glob{p}, nil
+}
+
+// Match reports whether path matches, as given: clean it first (CleanPath)
+// to match it as the tracking rules do.
+func (g *Glob) Match(path string) bool { return g.p.match(path) }
+
+// CleanPath returns p as path.Clean would have it, rooted: the form in
+// which paths are matched. A clean path is returned as is, without
+// allocating.
+func CleanPath(p string) string { return cleanPath(p) }

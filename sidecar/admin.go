@@ -121,12 +121,9 @@ func (s *Sidecar) authorized(r *http.Request) bool {
 }
 
 func (s *Sidecar) auditAdmin(r *http.Request, action string, status int, bytes int64, d time.Duration) {
-	level := event.LevelInfo
-	if status >= 400 {
-		level = event.LevelError
-	}
+	outcome := event.OutcomeOf(status)
 	e := &event.Event{
-		Type: event.TypeHTTP, Level: level, Outcome: event.OutcomeOf(status), Action: action,
+		Type: event.TypeHTTP, Level: event.LevelFor(outcome), Outcome: outcome, Action: action,
 		Creds:      identity.FromRequest(r.Header),
 		Address:    s.trusted.ClientIP(r.RemoteAddr, r.Header["X-Forwarded-For"]),
 		Req:        event.Request{Method: r.Method, Path: r.URL.Path},
@@ -136,7 +133,7 @@ func (s *Sidecar) auditAdmin(r *http.Request, action string, status int, bytes i
 	if r.URL.RawQuery != "" {
 		// Admin queries are filters, but a client that cannot set headers
 		// (a browser's EventSource) may put a token there.
-		e.Req.Query = s.proxy.RedactQuery(r.URL.RawQuery)
+		e.Req.Query = s.redact.Query(r.URL.RawQuery)
 	}
 	s.emit(e)
 }

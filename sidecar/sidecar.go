@@ -4,7 +4,6 @@ package sidecar
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -52,6 +51,7 @@ type Sidecar struct {
 	metrics  *metrics.Metrics
 	rules    *rules.Rules
 	trusted  identity.Trusted
+	redact   *identity.Redactor // of the admin port's own audit events
 	ids      *event.IDs
 	file     *rotate.File // nil when the activity tracker is disabled
 	writer   *audit.Writer
@@ -89,6 +89,7 @@ func New(cfg Config, opts Options) (_ *Sidecar, err error) {
 		upstream: redactedURL(cfg.Upstream),
 		metrics:  metrics.New(opts.Registry),
 		ids:      &event.IDs{},
+		redact:   identity.NewRedactor(cfg.ActivityTracker.RedactQuery),
 		streams:  &proxy.Streams{},
 		done:     make(chan struct{}),
 	}
@@ -150,8 +151,7 @@ func (s *Sidecar) openAudit() error {
 		f, err := rotate.Open(rotate.Options{
 			Dir: t.Dir, Filename: t.Filename, MaxSizeMB: t.MaxSizeMB, MaxFiles: t.MaxFiles,
 			MaxAgeDays: t.MaxAgeDays, Compress: t.Compress, FileMode: mode, Logger: s.log,
-			OnRotate:   s.metrics.AuditRotations.Inc,
-			OnReplaced: s.fileReplaced,
+			OnRotate: s.metrics.AuditRotations.Inc,
 		})
 		if err != nil {
 			return fmt.Errorf("activity_tracker.dir: %w", err)
@@ -168,19 +168,6 @@ func (s *Sidecar) openAudit() error {
 	}
 	s.writer = audit.New(opts)
 	return nil
-}
-
-// fileReplaced reports the live file deleted or replaced from outside. It
-// may be called from the audit writer's own goroutine (a write found the
-// file gone), which must not wait on its own full queue (when_full: block):
-// EmitUrgent never waits.
-func (s *Sidecar) fileReplaced(reason string) {
-	e := &event.Event{Type: "system.audit.file_replaced", Level: event.LevelError, Outcome: event.OutcomeFailure,
-		Message: "the live audit file was " + reason + " from outside; it was recreated",
-		Details: detailsJSON("reason", reason, "path", s.file.Path())}
-	if err := s.writer.EmitUrgent(e); err != nil && !errors.Is(err, audit.ErrClosed) {
-		s.log.Error("record event", "type", e.Type, "err", err)
-	}
 }
 
 func (s *Sidecar) startWebhooks() error {
@@ -261,23 +248,7 @@ func (s *Sidecar) upstreamChanged(reachable bool, err error) {
 	}
 	s.log.Error("upstream unreachable", "upstream", s.upstream, "err", err)
 	s.emitSystem("system.upstream.unreachable", event.LevelError,
-		"upstream unreachable: "+s.upstream, detailsJSON("error", err.Error()))
-}
-
-// detailsJSON builds a details object from key, value pairs. Values go
-// through json.Marshal, which makes any string valid UTF-8 JSON (fmt's %q
-// does not: it writes \x01 for a control byte, and a path may hold one).
-func detailsJSON(kv ...string) []byte {
-	b := []byte{'{'}
-	for i := 0; i+1 < len(kv); i += 2 {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		k, _ := json.Marshal(kv[i])
-		v, _ := json.Marshal(kv[i+1])
-		b = append(append(append(b, k...), ':'), v...)
-	}
-	return append(b, '}')
+		"upstream unreachable: "+s.upstream, (&event.Details{}).String("error", err.Error()).Object())
 }
 
 // redactedURL is raw with the password of its user info, if any, replaced:
@@ -292,11 +263,7 @@ func redactedURL(raw string) string {
 
 // emitSystem records a system event.
 func (s *Sidecar) emitSystem(typ, level, message string, details []byte) {
-	outcome := event.OutcomeSuccess
-	if level == event.LevelError {
-		outcome = event.OutcomeFailure
-	}
-	s.emit(&event.Event{Type: typ, Level: level, Outcome: outcome, Message: message, Details: details})
+	s.emit(event.NewSystem(typ, level, message, details))
 }
 
 func (s *Sidecar) emit(e *event.Event) {
@@ -333,8 +300,8 @@ func (s *Sidecar) Reopen() error {
 // every event, system.trailcar.stopped last, and closes the files.
 func (s *Sidecar) Run(ctx context.Context) error {
 	s.emitSystem("system.trailcar.started", event.LevelInfo, "trailcar started",
-		detailsJSON("version", s.opts.Version, "listen", s.proxyLn.Addr().String(),
-			"admin", s.adminLn.Addr().String(), "upstream", s.upstream))
+		(&event.Details{}).String("version", s.opts.Version).String("listen", s.proxyLn.Addr().String()).
+			String("admin", s.adminLn.Addr().String()).String("upstream", s.upstream).Object())
 	probeCtx, stopProbe := context.WithCancel(context.Background())
 	defer stopProbe()
 	probing := make(chan struct{})

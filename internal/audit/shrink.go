@@ -1,9 +1,6 @@
 package audit
 
 import (
-	"encoding/json"
-	"fmt"
-
 	"github.com/trailcar/trailcar/internal/event"
 )
 
@@ -37,9 +34,9 @@ func shrink(buf []byte, e *event.Event) []byte {
 	cut(&c.Resource.ID)
 	c.Res.ClientDetails = nil
 	if n := len(e.Res.ClientDetails); n > 0 {
-		c.Res.ClientDetails = json.RawMessage(fmt.Sprintf(`{"truncated":true,"bytes":%d}`, n))
+		c.Res.ClientDetails = (&event.Details{}).Bool("truncated", true).Int("bytes", int64(n)).Object()
 	}
-	c.Details = json.RawMessage(fmt.Sprintf(`{"truncated":true,"original_details_bytes":%d}`, len(e.Details)))
+	c.Details = (&event.Details{}).Bool("truncated", true).Int("original_details_bytes", int64(len(e.Details))).Object()
 	out, err := event.AppendJSON(buf, &c)
 	if err != nil {
 		panic("audit: shrink of a valid event failed: " + err.Error()) // the id was valid a moment ago

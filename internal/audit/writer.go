@@ -32,6 +32,14 @@ type File interface {
 	MaxWrite() int
 }
 
+// replacementNotifier is a File that tells when it was deleted or replaced
+// from outside (*rotate.File): the writer then records
+// system.audit.file_replaced itself.
+type replacementNotifier interface {
+	NotifyReplaced(fn func(reason string))
+	Path() string
+}
+
 // Options configure a Writer.
 type Options struct {
 	// File receives the lines. If nil, events are not persisted, only
@@ -153,8 +161,21 @@ func New(opts Options) *Writer {
 	w.healthy.Store(true)
 	opts.Metrics.GaugeFunc("audit_queue_length", "Events waiting to be written to the audit log.",
 		func() float64 { return float64(w.QueueLen()) })
+	if n, ok := opts.File.(replacementNotifier); ok {
+		n.NotifyReplaced(func(reason string) { w.fileReplaced(reason, n.Path()) })
+	}
 	go w.run()
 	return w
+}
+
+// fileReplaced records that the live file was deleted or replaced from
+// outside. It may be called from the writer's own goroutine (a write
+// found the file gone), which must never wait on its own full queue: the
+// event is queued urgently.
+func (w *Writer) fileReplaced(reason, path string) {
+	w.emitSystem("system.audit.file_replaced", event.LevelError,
+		"the live audit file was "+reason+" from outside; it was recreated",
+		(&event.Details{}).String("reason", reason).String("path", path).Object())
 }
 
 // Healthy reports whether the last write to the audit file succeeded.
@@ -176,23 +197,11 @@ func (w *Writer) Emit(e *event.Event) error {
 	return w.emit(e, false)
 }
 
-// EmitUrgent queues e like Emit, but never waits and never drops: the
-// queue may grow past its size for it. It is for rare events that report
-// trouble (the audit file replaced from outside), which may be raised on
-// the writer's own goroutine and so must not wait for it.
-func (w *Writer) EmitUrgent(e *event.Event) error {
-	return w.emit(e, true)
-}
-
 // emitSystem queues a system event even when the queue is full: it comes
 // from the writer itself (which must never wait on itself) or reports
 // trouble that must not be lost to it.
 func (w *Writer) emitSystem(typ, level, message string, details []byte) {
-	e := &event.Event{Type: typ, Level: level, Outcome: event.OutcomeSuccess, Message: message, Details: details}
-	if level == event.LevelError {
-		e.Outcome = event.OutcomeFailure
-	}
-	if err := w.emit(e, true); err != nil && !errors.Is(err, ErrClosed) {
+	if err := w.emit(event.NewSystem(typ, level, message, details), true); err != nil && !errors.Is(err, ErrClosed) {
 		w.log.Error("queue system event", "type", typ, "err", err)
 	}
 }
@@ -270,7 +279,7 @@ func (w *Writer) run() {
 			w.lastDrop = w.now()
 			w.mu.Unlock()
 			w.emitSystem("system.audit.dropped", event.LevelError,
-				fmt.Sprintf("%d events dropped: audit queue full", n), fmt.Appendf(nil, `{"count":%d}`, n))
+				fmt.Sprintf("%d events dropped: audit queue full", n), (&event.Details{}).Int("count", n).Object())
 			continue
 		}
 		if len(w.pending.lines) == 0 && w.closed {

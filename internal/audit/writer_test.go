@@ -347,3 +347,55 @@ func BenchmarkWriter(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "events/s")
 }
+
+// TestFileReplacedIsRecordedByTheWriter: a live file deleted from outside
+// is noticed by the rotating file, and the writer records
+// system.audit.file_replaced itself, once, in the new file, with the
+// queue full and the writer blocked (when_full: block) meanwhile.
+func TestFileReplacedIsRecordedByTheWriter(t *testing.T) {
+	dir := t.TempDir()
+	f, err := rotate.Open(rotate.Options{Dir: dir, Filename: "audit.log", MaxSizeMB: 2, CheckEvery: 20 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	w := audit.New(audit.Options{File: f, Queue: 1, Metrics: metrics.Discard()})
+	if err := w.Emit(httpEvent(0)); err != nil {
+		t.Fatal(err)
+	}
+	for w.QueueLen() > 0 {
+		time.Sleep(time.Millisecond)
+	}
+	time.Sleep(20 * time.Millisecond)
+	if err := os.Remove(f.Path()); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		if data, _ := os.ReadFile(f.Path()); bytes.Contains(data, []byte(`"system.audit.file_replaced"`)) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no system.audit.file_replaced within 5s")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	for i := 1; i <= 20; i++ { // a full queue must not hold the report back
+		if err := w.Emit(httpEvent(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	w.Close(context.Background())
+	n := 0
+	for _, e := range readEvents(t, dir) {
+		if e.Type == "system.audit.file_replaced" {
+			n++
+			if e.Level != event.LevelError || !bytes.Contains(e.Details, []byte(`"reason":"deleted"`)) {
+				t.Errorf("event %+v", e)
+			}
+		}
+	}
+	if n != 1 {
+		t.Fatalf("%d file_replaced events, want 1", n)
+	}
+}

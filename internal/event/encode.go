@@ -42,11 +42,11 @@ func AppendJSON(buf []byte, e *Event) ([]byte, error) {
 	}
 	if e.Creds != (Creds{}) {
 		buf = append(buf, `,"creds":{"uuid":`...)
-		buf = appendString(buf, orUnknown(e.Creds.UUID))
+		buf = appendString(buf, OrUnknown(e.Creds.UUID))
 		buf = append(buf, `,"name":`...)
-		buf = appendString(buf, orUnknown(e.Creds.Name))
+		buf = appendString(buf, OrUnknown(e.Creds.Name))
 		buf = append(buf, `,"type":`...)
-		buf = appendString(buf, orUnknown(e.Creds.Type))
+		buf = appendString(buf, OrUnknown(e.Creds.Type))
 		buf = append(buf, '}')
 	}
 	if e.Address != "" {
@@ -155,7 +155,9 @@ func appendResponse(buf []byte, r *Response) []byte {
 	return append(buf, '}')
 }
 
-func orUnknown(s string) string {
+// OrUnknown is s, or Unknown ("-") when s is empty: how an unknown creds
+// field is written.
+func OrUnknown(s string) string {
 	if s == "" {
 		return Unknown
 	}

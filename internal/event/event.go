@@ -93,12 +93,32 @@ type Resource struct {
 	ID   string `json:"id,omitempty"`
 }
 
-// OutcomeOf returns the outcome for an HTTP status: success below 400.
+// OutcomeOf returns the outcome for an HTTP status: success below 400
+// (a status below 100 is no answer: a failure).
 func OutcomeOf(status int) string {
-	if status > 0 && status < 400 {
+	if status >= 100 && status < 400 {
 		return OutcomeSuccess
 	}
 	return OutcomeFailure
+}
+
+// LevelFor is the level of an event with this outcome unless a rule or
+// the upstream says otherwise: error for a failure, else info.
+func LevelFor(outcome string) string {
+	if outcome == OutcomeFailure {
+		return LevelError
+	}
+	return LevelInfo
+}
+
+// NewSystem returns a system event of type typ (system.<area>.<what>). Its
+// outcome follows its level: failure for error.
+func NewSystem(typ, level, message string, details []byte) *Event {
+	outcome := OutcomeSuccess
+	if level == LevelError {
+		outcome = OutcomeFailure
+	}
+	return &Event{Type: typ, Level: level, Outcome: outcome, Message: message, Details: details}
 }
 
 // IsSystem reports whether t is a system event type.

@@ -23,6 +23,11 @@ type Fields struct {
 	second [19]byte
 }
 
+// Exact reports whether every field's bytes are its decoded value: no
+// field holds an escape or invalid UTF-8. Then the bytes can be compared
+// as they are.
+func (fl *Fields) Exact() bool { return fl.inexact == 0 }
+
 // validTime is ValidTimeText(fl.Time), remembering the last valid second.
 func (fl *Fields) validTime() bool {
 	t := fl.Time

@@ -2,13 +2,9 @@ package store
 
 import (
 	"context"
-	"errors"
 
 	"github.com/trailcar/trailcar/internal/event"
 )
-
-// ErrBadID is returned for an id that is not 32 lowercase hex digits.
-var ErrBadID = errors.New("event id must be 32 lowercase hex digits")
 
 // found is where an event is.
 type found struct {
@@ -35,7 +31,7 @@ func (st *Store) Get(ctx context.Context, id string) ([]byte, error) {
 func (st *Store) locate(ctx context.Context, id string) (found, error) {
 	start, ok := event.IDTime(id)
 	if !ok {
-		return found{}, ErrBadID
+		return found{}, event.ErrBadID
 	}
 	sn, err := st.snapshot()
 	if err != nil {

@@ -37,8 +37,8 @@ func TestGet(t *testing.T) {
 	}{
 		{"absent, recent time", strings.Repeat("f", 32), store.ErrNotFound},
 		{"absent, time of the log", ids[100][:12] + strings.Repeat("0", 20), store.ErrNotFound},
-		{"upper case", strings.ToUpper(ids[0]), store.ErrBadID},
-		{"short", ids[0][:31], store.ErrBadID},
+		{"upper case", strings.ToUpper(ids[0]), event.ErrBadID},
+		{"short", ids[0][:31], event.ErrBadID},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

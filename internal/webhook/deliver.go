@@ -3,7 +3,6 @@ package webhook
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -132,20 +131,10 @@ func (d *Dispatcher) giveUp(line []byte, attempts int, lastErr error) {
 	if d.report == nil {
 		return
 	}
-	details, _ := json.Marshal(struct {
-		Endpoint  string `json:"endpoint"`
-		URL       string `json:"url"`
-		EventID   string `json:"event_id"`
-		Attempts  int    `json:"attempts"`
-		LastError string `json:"last_error"`
-	}{d.endpoint, d.cleanURL, id, attempts, lastErr.Error()})
-	d.report(&event.Event{
-		Type:    TypeDeliveryFailed,
-		Level:   event.LevelError,
-		Outcome: event.OutcomeFailure,
-		Message: fmt.Sprintf("webhook delivery to %s given up after %d attempts: %v", d.endpoint, attempts, lastErr),
-		Details: details,
-	})
+	details := (&event.Details{}).String("endpoint", d.endpoint).String("url", d.cleanURL).
+		String("event_id", id).Int("attempts", int64(attempts)).String("last_error", lastErr.Error()).Object()
+	d.report(event.NewSystem(TypeDeliveryFailed, event.LevelError,
+		fmt.Sprintf("webhook delivery to %s given up after %d attempts: %v", d.endpoint, attempts, lastErr), details))
 }
 
 // abandon counts a delivery cut short by Close as dropped. It is not

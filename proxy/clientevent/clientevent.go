@@ -17,13 +17,11 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
-	"path"
 	"strings"
 	"time"
 
 	"github.com/trailcar/trailcar/internal/jsonhttp"
-
-	"github.com/gobwas/glob"
+	"github.com/trailcar/trailcar/rules"
 
 	"github.com/trailcar/trailcar/internal/event"
 	"github.com/trailcar/trailcar/internal/identity"
@@ -73,10 +71,9 @@ type Options struct {
 // Handler answers client events. Its methods are safe for concurrent use.
 type Handler struct {
 	opts    Options
-	path    *glob.Pattern
-	literal string // the pattern's text before its first meta character
-	limiter *Limiter
+	path    *rules.Glob
 	now     func() time.Time
+	limiter *Limiter
 	log     *slog.Logger
 }
 
@@ -89,10 +86,8 @@ func New(opts Options) (*Handler, error) {
 		return nil, errors.New("clientevent: Options.Service is required")
 	case opts.Rate <= 0 || opts.Burst < 1:
 		return nil, fmt.Errorf("clientevent: rate %v burst %d: want a positive rate and a burst of at least 1", opts.Rate, opts.Burst)
-	case !strings.HasPrefix(opts.Path, "/"):
-		return nil, fmt.Errorf("clientevent: path %q: must start with \"/\"", opts.Path)
 	}
-	g, err := glob.Compile(opts.Path, '/')
+	g, err := rules.CompileGlob(opts.Path)
 	if err != nil {
 		return nil, fmt.Errorf("clientevent: path %q: %w", opts.Path, err)
 	}
@@ -102,12 +97,8 @@ func New(opts Options) (*Handler, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	literal := opts.Path
-	if i := strings.IndexAny(literal, `*?[]{},\`); i >= 0 {
-		literal = literal[:i]
-	}
 	return &Handler{
-		opts: opts, path: g, literal: literal,
+		opts: opts, path: g,
 		limiter: NewLimiter(opts.Rate, opts.Burst, opts.MaxClients),
 		now:     opts.Now, log: opts.Logger,
 	}, nil
@@ -128,21 +119,7 @@ func (h *Handler) Intercept(r *http.Request) http.Handler {
 // matched cleaned, as the tracking rules match paths, and escaped, so that
 // an id holding a "/" (sent as %2F) stays one segment.
 func (h *Handler) Match(p string) bool {
-	if !strings.HasPrefix(p, h.literal) && !strings.Contains(p, "//") && !strings.Contains(p, "/.") {
-		return false // cannot match even once cleaned
-	}
-	return h.path.Match(cleanPath(p))
-}
-
-// cleanPath is path.Clean, rooted; a clean path is returned as is.
-func cleanPath(p string) string {
-	if !strings.HasPrefix(p, "/") {
-		p = "/" + p
-	}
-	if c := path.Clean(p); c != p {
-		return c
-	}
-	return p
+	return h.path.Match(rules.CleanPath(p))
 }
 
 // ServeHTTP records the client event in r (it must be a POST to the client
@@ -182,10 +159,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // event builds the client event of r.
 func (h *Handler) event(r *http.Request, addr string, in input) *event.Event {
-	typ, id := lastTwo(cleanPath(r.URL.EscapedPath()))
+	typ, id := lastTwo(rules.CleanPath(r.URL.EscapedPath()))
 	e := &event.Event{
 		Type:     event.TypeClient,
-		Level:    event.LevelInfo,
+		Level:    event.LevelFor(event.OutcomeOf(in.httpCode)),
 		Outcome:  event.OutcomeOf(in.httpCode),
 		Action:   h.opts.Service + "." + orRoot(typ) + "." + in.actionVerb,
 		Creds:    identity.FromRequest(r.Header),
@@ -194,9 +171,6 @@ func (h *Handler) event(r *http.Request, addr string, in input) *event.Event {
 		Res:      event.Response{StatusCode: in.httpCode, ClientDetails: in.clientDetails},
 		Message:  Message,
 		Resource: event.Resource{Type: typ, ID: id},
-	}
-	if e.Outcome == event.OutcomeFailure {
-		e.Level = event.LevelError
 	}
 	if h.opts.RequestIDHeader != "" {
 		if v := r.Header.Get(h.opts.RequestIDHeader); event.ValidID(v) {

@@ -1,7 +1,6 @@
 package events
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -35,7 +34,7 @@ func (h *Handler) Get(w http.ResponseWriter, r *http.Request) {
 func pathID(w http.ResponseWriter, r *http.Request) (string, bool) {
 	id := r.PathValue("id")
 	if !event.ValidID(id) {
-		jsonhttp.Error(w, http.StatusBadRequest, fmt.Sprintf("id: %q: %v", id, store.ErrBadID))
+		jsonhttp.Error(w, http.StatusBadRequest, fmt.Sprintf("id: %q: %v", id, event.ErrBadID))
 		return "", false
 	}
 	return id, true
@@ -114,20 +113,9 @@ func (h *Handler) recordDelete(r *http.Request, filter string, n int) {
 	if h.Who != nil {
 		creds, addr = h.Who(r)
 	}
-	type who struct {
-		UUID    string `json:"uuid"`
-		Name    string `json:"name"`
-		Type    string `json:"type"`
-		Address string `json:"address"`
-	}
-	details, err := json.Marshal(struct {
-		By     who    `json:"by"`
-		Filter string `json:"filter"`
-		Count  int    `json:"count"`
-	}{who{creds.UUID, creds.Name, creds.Type, addr}, filter, n})
-	if err != nil {
-		details = nil // strings and an int always marshal
-	}
+	by := (&event.Details{}).String("uuid", event.OrUnknown(creds.UUID)).String("name", event.OrUnknown(creds.Name)).
+		String("type", event.OrUnknown(creds.Type)).String("address", event.OrUnknown(addr)).Object()
+	details := (&event.Details{}).JSON("by", by).String("filter", filter).Int("count", int64(n)).Object()
 	h.Record(&event.Event{
 		Type: "system.events.deleted", Level: event.LevelInfo, Outcome: event.OutcomeSuccess,
 		Creds: creds, Address: addr,

@@ -125,17 +125,18 @@ func status(v json.RawMessage) (string, error) {
 // Event is the notification as an event of type notification, without
 // id, time, service, host or address.
 func (n Notification) Event() *event.Event {
+	outcome := event.OutcomeSuccess
+	if n.Status == StatusError {
+		outcome = event.OutcomeFailure
+	}
 	e := &event.Event{
 		Type:     event.TypeNotification,
-		Level:    event.LevelInfo,
-		Outcome:  event.OutcomeSuccess,
+		Level:    event.LevelFor(outcome),
+		Outcome:  outcome,
 		Creds:    event.Creds{Name: n.By, Type: identity.TypeApp},
 		Message:  n.Message,
 		Resource: event.Resource{Type: n.ComponentType, ID: n.ComponentID},
 		Details:  n.Details,
-	}
-	if n.Status == StatusError {
-		e.Level, e.Outcome = event.LevelError, event.OutcomeFailure
 	}
 	return e
 }
