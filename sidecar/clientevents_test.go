@@ -8,6 +8,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/trailcar/trailcar/internal/sidecartest"
 )
 
 // countingUpstream answers 200 and counts what reached it, by method and
@@ -42,9 +44,9 @@ func (u *countingUpstream) count(key string) int {
 // http event.
 func TestClientEventsOnTheProxyPort(t *testing.T) {
 	up := newCountingUpstream(t)
-	cfg := telemetryConfig(t, up.URL)
+	cfg := sidecartest.Config(t, up.URL)
 	cfg.ClientEvents.Rate, cfg.ClientEvents.Burst = 0.5, 3
-	s := startTelemetry(t, cfg)
+	s := sidecartest.Start(t, cfg)
 	path := "/api/v3/events/channels/MyChannel"
 	url := s.ProxyURL() + path
 
@@ -70,7 +72,7 @@ func TestClientEventsOnTheProxyPort(t *testing.T) {
 			if tc.xff != "" {
 				header = append(header, "X-Forwarded-For", tc.xff)
 			}
-			resp := telResp(t, "POST", url, tc.body, header...)
+			resp := sidecartest.Response(t, "POST", url, tc.body, header...)
 			body := telReadAll(t, resp)
 			if resp.StatusCode != tc.wantStatus || !strings.HasPrefix(body, tc.wantBody) {
 				t.Errorf("answer %d %s, want %d %s…", resp.StatusCode, body, tc.wantStatus, tc.wantBody)
@@ -85,7 +87,7 @@ func TestClientEventsOnTheProxyPort(t *testing.T) {
 		})
 	}
 	t.Run("GET on the path is forwarded", func(t *testing.T) {
-		if status, body := telDo(t, "GET", url, ""); status != 200 || body != `{"upstream":true}` {
+		if status, _, body := sidecartest.Do(t, "GET", url, ""); status != 200 || body != `{"upstream":true}` {
 			t.Errorf("GET: %d %s, want the upstream's answer", status, body)
 		}
 	})
@@ -95,10 +97,10 @@ func TestClientEventsOnTheProxyPort(t *testing.T) {
 	if n := up.count("GET " + path); n != 1 {
 		t.Errorf("GET reached the upstream %d times, want 1", n)
 	}
-	s.stop()
+	s.Stop()
 
-	byID := map[string][]telEvent{}
-	for _, e := range telEvents(t, s.dir) {
+	byID := map[string][]sidecartest.Line{}
+	for _, e := range s.Lines() {
 		byID[e.ID] = append(byID[e.ID], e)
 	}
 	for _, tc := range tests {
@@ -110,19 +112,19 @@ func TestClientEventsOnTheProxyPort(t *testing.T) {
 		e := got[0]
 		switch tc.wantEvent {
 		case "client":
-			if e.Action != "console.channels.create" || e.Resource["type"] != "channels" || e.Resource["id"] != "MyChannel" ||
-				e.Creds["type"] != "token" || e.Message != "client side event" || e.Address != cmp.Or(tc.xff, "127.0.0.1") {
-				t.Errorf("%s: client event %s", tc.name, e.raw)
+			if e.Action != "console.channels.create" || e.Resource.Type != "channels" || e.Resource.ID != "MyChannel" ||
+				e.Creds.Type != "token" || e.Message != "client side event" || e.Address != cmp.Or(tc.xff, "127.0.0.1") {
+				t.Errorf("%s: client event %s", tc.name, e.Raw)
 			}
 		case "http":
-			if e.Res["statusCode"] != float64(tc.wantStatus) || e.Req["method"] != "POST" {
-				t.Errorf("%s: http event %s, want statusCode %d", tc.name, e.raw, tc.wantStatus)
+			if e.Res.StatusCode != tc.wantStatus || e.Req.Method != "POST" {
+				t.Errorf("%s: http event %s, want statusCode %d", tc.name, e.Raw, tc.wantStatus)
 			}
 		}
 	}
-	if recorded := byID[ids["recorded"]]; len(recorded) == 1 && (recorded[0].Res["statusCode"] != float64(201) ||
-		recorded[0].Outcome != "success" || !strings.Contains(recorded[0].raw, `"client_details":{"peers":["p1"]}`)) {
-		t.Errorf("client event %s: want statusCode 201 from http_code, success, client_details", recorded[0].raw)
+	if recorded := byID[ids["recorded"]]; len(recorded) == 1 && (recorded[0].Res.StatusCode != 201 ||
+		recorded[0].Outcome != "success" || !strings.Contains(recorded[0].Raw, `"client_details":{"peers":["p1"]}`)) {
+		t.Errorf("client event %s: want statusCode 201 from http_code, success, client_details", recorded[0].Raw)
 	}
 }
 
@@ -130,18 +132,18 @@ func TestClientEventsOnTheProxyPort(t *testing.T) {
 // an ordinary route: forwarded and tracked as http.
 func TestClientEventsDisabled(t *testing.T) {
 	up := newCountingUpstream(t)
-	cfg := telemetryConfig(t, up.URL)
+	cfg := sidecartest.Config(t, up.URL)
 	cfg.ClientEvents.Enabled = false
-	s := startTelemetry(t, cfg)
+	s := sidecartest.Start(t, cfg)
 	path := "/api/v3/events/channels/c1"
-	status, body := telDo(t, "POST", s.ProxyURL()+path, `{"action_verb":"create","http_code":200}`)
+	status, _, body := sidecartest.Do(t, "POST", s.ProxyURL()+path, `{"action_verb":"create","http_code":200}`)
 	if status != 200 || body != `{"upstream":true}` || up.count("POST "+path) != 1 {
 		t.Errorf("POST: %d %s, upstream saw it %d times: want it forwarded", status, body, up.count("POST "+path))
 	}
-	s.stop()
-	for _, e := range telEvents(t, s.dir) {
+	s.Stop()
+	for _, e := range s.Lines() {
 		if e.Type == "client" {
-			t.Errorf("client event recorded while disabled: %s", e.raw)
+			t.Errorf("client event recorded while disabled: %s", e.Raw)
 		}
 	}
 }

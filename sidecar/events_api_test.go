@@ -6,70 +6,45 @@ package sidecar_test
 
 import (
 	"bufio"
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/trailcar/trailcar/internal/event"
+	"github.com/trailcar/trailcar/internal/sidecartest"
 	"github.com/trailcar/trailcar/sidecar"
 )
 
 type evSidecar struct {
-	sc     *sidecar.Sidecar
-	cancel context.CancelFunc
-	done   chan error
-	token  string
+	*sidecartest.Sidecar
+	token string
 }
 
 // evStart runs a sidecar in front of an upstream answering the status in
 // the path's last segment (/x/404 → 404), with a token.
 func evStart(t *testing.T, configure func(*sidecar.Config)) *evSidecar {
 	t.Helper()
-	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	up := sidecartest.Upstream(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		status := 200
 		fmt.Sscanf(r.URL.Path[strings.LastIndexByte(r.URL.Path, '/')+1:], "%d", &status)
 		w.WriteHeader(status)
 	}))
-	t.Cleanup(up.Close)
-	dir := t.TempDir()
-	tokenFile := filepath.Join(dir, "token")
-	os.WriteFile(tokenFile, []byte("s3cret\n"), 0o600)
-	cfg := sidecar.DefaultConfig()
-	cfg.Listen, cfg.Admin.Listen, cfg.Upstream = "127.0.0.1:0", "127.0.0.1:0", up.URL
-	cfg.Admin.TokenFile = tokenFile
-	cfg.ActivityTracker.Dir = filepath.Join(dir, "logs")
+	cfg := sidecartest.WithToken(t, sidecartest.Config(t, up.URL), "s3cret")
 	cfg.ActivityTracker.MaxSizeMB = 1
+	cfg.ActivityTracker.MaxFiles = 5
 	if configure != nil {
 		configure(&cfg)
 	}
-	sc, err := sidecar.New(cfg, sidecar.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	s := &evSidecar{sc: sc, cancel: cancel, done: make(chan error, 1), token: "s3cret"}
-	go func() { s.done <- sc.Run(ctx) }()
-	t.Cleanup(func() { s.stop(t) })
-	return s
+	return &evSidecar{Sidecar: sidecartest.Start(t, cfg), token: "s3cret"}
 }
 
 func (s *evSidecar) stop(t *testing.T) {
-	if s.cancel == nil {
-		return
-	}
-	s.cancel()
-	s.cancel = nil
-	if err := <-s.done; err != nil {
+	if err := s.Stop(); err != nil {
 		t.Error(err)
 	}
 }
@@ -78,7 +53,7 @@ func (s *evSidecar) stop(t *testing.T) {
 func (s *evSidecar) proxy(t *testing.T, path string, n int) {
 	t.Helper()
 	for i := 0; i < n; i++ {
-		resp, err := http.Post(s.sc.ProxyURL()+path, "text/plain", nil)
+		resp, err := http.Post(s.ProxyURL()+path, "text/plain", nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -94,7 +69,7 @@ func (s *evSidecar) admin(t *testing.T, method, path string, into any) int {
 
 func (s *evSidecar) adminAs(t *testing.T, token, method, path string, into any) int {
 	t.Helper()
-	req, _ := http.NewRequest(method, s.sc.AdminURL()+path, nil)
+	req, _ := http.NewRequest(method, s.AdminURL()+path, nil)
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
@@ -306,7 +281,7 @@ func TestEventsOtherMethods(t *testing.T) {
 // as requests pass the proxy, and ends at shutdown.
 func TestEventsStreamThroughTheSidecar(t *testing.T) {
 	s := evStart(t, nil)
-	req, _ := http.NewRequest("GET", s.sc.AdminURL()+"/api/v3/events/stream?status=4xx", nil)
+	req, _ := http.NewRequest("GET", s.AdminURL()+"/api/v3/events/stream?status=4xx", nil)
 	req.Header.Set("Authorization", "Bearer s3cret")
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {

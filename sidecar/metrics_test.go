@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil/promlint"
 
 	"github.com/trailcar/trailcar/internal/event"
+	"github.com/trailcar/trailcar/internal/sidecartest"
 )
 
 // bigDetails is an X-Audit-Details object of about 16 KiB, so that a few
@@ -46,8 +47,8 @@ func metricsUpstream(t *testing.T) *httptest.Server {
 // the requests sent and the files written.
 func TestMetricsAgreeWithTraffic(t *testing.T) {
 	up := metricsUpstream(t)
-	rec := newTelRecorder(t, http.StatusNoContent)
-	cfg := telemetryConfig(t, up.URL)
+	rec := sidecartest.NewRecorder(t, http.StatusNoContent)
+	cfg := sidecartest.Config(t, up.URL)
 	cfg.ActivityTracker.MaxSizeMB = 1
 	cfg.ActivityTracker.MaxFiles = 0 // keep every file, so every line can be counted
 	tokenFile := filepath.Join(t.TempDir(), "token")
@@ -57,34 +58,34 @@ func TestMetricsAgreeWithTraffic(t *testing.T) {
 	cfg.Admin.TokenFile = tokenFile
 	cfg.Webhooks.Enabled = true
 	cfg.Webhooks.Endpoints.EventLog.URL = rec.URL
-	s := startTelemetry(t, cfg)
+	s := sidecartest.Start(t, cfg)
 	proxy, admin := s.ProxyURL(), s.AdminURL()
 
 	const big = 80 // 80 x 16 KiB: over 1 MiB, at least one rotation
 	for range 3 {
-		telDo(t, "GET", proxy+"/api/v3/widgets", "")
+		sidecartest.Do(t, "GET", proxy+"/api/v3/widgets", "")
 	}
-	telDo(t, "GET", proxy+"/forbidden", "")
+	sidecartest.Do(t, "GET", proxy+"/forbidden", "")
 	for range 2 {
-		telDo(t, "POST", proxy+"/api/v3/widgets", `{"name":"w"}`)
+		sidecartest.Do(t, "POST", proxy+"/api/v3/widgets", `{"name":"w"}`)
 	}
-	telDo(t, "DELETE", proxy+"/api/v3/widgets/missing", "")
+	sidecartest.Do(t, "DELETE", proxy+"/api/v3/widgets/missing", "")
 	for range big {
-		telDo(t, "POST", proxy+"/big", "{}")
+		sidecartest.Do(t, "POST", proxy+"/big", "{}")
 	}
-	if status, body := telDo(t, "POST", proxy+"/api/v3/events/widgets/w1", `{"action_verb":"create","http_code":200}`); status != 202 {
+	if status, _, body := sidecartest.Do(t, "POST", proxy+"/api/v3/events/widgets/w1", `{"action_verb":"create","http_code":200}`); status != 202 {
 		t.Fatalf("client event: %d %s", status, body)
 	}
 
 	t.Run("metrics need no token, the API does", func(t *testing.T) {
-		status, body := telDo(t, "GET", admin+"/metrics", "")
+		status, _, body := sidecartest.Do(t, "GET", admin+"/metrics", "")
 		if status != http.StatusOK || !strings.Contains(body, "trailcar_http_requests_total") {
 			t.Errorf("GET /metrics without a token: %d, want 200 with the metrics", status)
 		}
-		if status, _ := telDo(t, "POST", admin+"/api/v3/notifications", `{"message":"m"}`); status != http.StatusUnauthorized {
+		if status, _, _ := sidecartest.Do(t, "POST", admin+"/api/v3/notifications", `{"message":"m"}`); status != http.StatusUnauthorized {
 			t.Errorf("notification without a token: %d, want 401", status)
 		}
-		if status, body := telDo(t, "POST", admin+"/api/v3/notifications", `{"message":"m"}`, "Authorization", "Bearer s3cret"); status != http.StatusCreated {
+		if status, _, body := sidecartest.Do(t, "POST", admin+"/api/v3/notifications", `{"message":"m"}`, "Authorization", "Bearer s3cret"); status != http.StatusCreated {
 			t.Errorf("notification with the token: %d %s, want 201", status, body)
 		}
 	})
@@ -99,37 +100,37 @@ trailcar_http_requests_total{code="202",method="POST"} 1
 trailcar_http_requests_total{code="403",method="GET"} 1
 trailcar_http_requests_total{code="404",method="DELETE"} 1
 `, 2+big)
-		if err := testutil.GatherAndCompare(s.reg, strings.NewReader(want), "trailcar_http_requests_total"); err != nil {
+		if err := testutil.GatherAndCompare(s.Reg, strings.NewReader(want), "trailcar_http_requests_total"); err != nil {
 			t.Error(err)
 		}
 	})
 
 	t.Run("request duration histogram counts every request", func(t *testing.T) {
-		mf := telFamily(t, s.reg, "trailcar_http_request_duration_seconds")
+		mf := sidecartest.Family(t, s.Reg, "trailcar_http_request_duration_seconds")
 		if mf == nil {
 			t.Fatal("no trailcar_http_request_duration_seconds")
 		}
 		want := map[string]uint64{"method=GET": 4, "method=POST": 3 + big, "method=DELETE": 1}
 		for _, m := range mf.GetMetric() {
-			if got, w := m.GetHistogram().GetSampleCount(), want[telLabelKey(m)]; got != w {
-				t.Errorf("%s: %d observations, want %d", telLabelKey(m), got, w)
+			if got, w := m.GetHistogram().GetSampleCount(), want[sidecartest.LabelKey(m)]; got != w {
+				t.Errorf("%s: %d observations, want %d", sidecartest.LabelKey(m), got, w)
 			}
-			if m.GetHistogram().GetSampleSum() <= 0 && want[telLabelKey(m)] > 0 {
-				t.Errorf("%s: sum of durations %v, want > 0", telLabelKey(m), m.GetHistogram().GetSampleSum())
+			if m.GetHistogram().GetSampleSum() <= 0 && want[sidecartest.LabelKey(m)] > 0 {
+				t.Errorf("%s: sum of durations %v, want > 0", sidecartest.LabelKey(m), m.GetHistogram().GetSampleSum())
 			}
 		}
 	})
 
 	t.Run("queue length gauges", func(t *testing.T) {
 		for _, name := range []string{"trailcar_audit_queue_length", "trailcar_webhook_queue_length"} {
-			if mf := telFamily(t, s.reg, name); mf == nil || mf.GetMetric()[0].GetGauge() == nil {
+			if mf := sidecartest.Family(t, s.Reg, name); mf == nil || mf.GetMetric()[0].GetGauge() == nil {
 				t.Errorf("no gauge %s", name)
 			}
 		}
 	})
 
 	t.Run("promlint finds nothing", func(t *testing.T) {
-		mfs, err := s.reg.Gather()
+		mfs, err := s.Reg.Gather()
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -142,8 +143,8 @@ trailcar_http_requests_total{code="404",method="DELETE"} 1
 		}
 	})
 
-	s.stop() // writes every event and delivers every webhook
-	logged := telEvents(t, s.dir)
+	s.Stop() // writes every event and delivers every webhook
+	logged := s.Lines()
 
 	t.Run("events_total equals the lines written", func(t *testing.T) {
 		want := map[string]float64{}
@@ -154,7 +155,7 @@ trailcar_http_requests_total{code="404",method="DELETE"} 1
 			}
 			want["level="+e.Level+",outcome="+e.Outcome+",type="+typ]++
 		}
-		got := telCounters(t, s.reg, "trailcar_events_total")
+		got := sidecartest.Counters(t, s.Reg, "trailcar_events_total")
 		for k, v := range want {
 			if got[k] != v {
 				t.Errorf("events_total{%s} = %v, want %v (lines in the files)", k, got[k], v)
@@ -183,7 +184,7 @@ trailcar_http_requests_total{code="404",method="DELETE"} 1
 
 	t.Run("audit_bytes_written_total equals the files' size; rotations counted", func(t *testing.T) {
 		var size int64
-		files := telLogFiles(t, s.dir)
+		files := sidecartest.Files(t, s.Dir())
 		for _, f := range files {
 			fi, err := os.Stat(f)
 			if err != nil {
@@ -191,18 +192,18 @@ trailcar_http_requests_total{code="404",method="DELETE"} 1
 			}
 			size += fi.Size()
 		}
-		if got := telCounters(t, s.reg, "trailcar_audit_bytes_written_total")[""]; got != float64(size) {
+		if got := sidecartest.Counters(t, s.Reg, "trailcar_audit_bytes_written_total")[""]; got != float64(size) {
 			t.Errorf("audit_bytes_written_total = %v, files hold %d bytes", got, size)
 		}
-		rotations := telCounters(t, s.reg, "trailcar_audit_rotations_total")[""]
+		rotations := sidecartest.Counters(t, s.Reg, "trailcar_audit_rotations_total")[""]
 		if len(files) < 2 || rotations != float64(len(files)-1) {
 			t.Errorf("audit_rotations_total = %v with %d files, want files-1 and at least one rotation", rotations, len(files))
 		}
 	})
 
 	t.Run("webhook_deliveries_total equals what the receiver got", func(t *testing.T) {
-		got := telCounters(t, s.reg, "trailcar_webhook_deliveries_total")
-		received := len(rec.delivered(t))
+		got := sidecartest.Counters(t, s.Reg, "trailcar_webhook_deliveries_total")
+		received := len(rec.Delivered(t))
 		if got["endpoint=event_log,result=delivered"] != float64(received) || received != len(logged) {
 			t.Errorf("delivered %v, receiver got %d, %d events written: want all three equal (deliveries %v)",
 				got["endpoint=event_log,result=delivered"], received, len(logged), got)
@@ -210,10 +211,10 @@ trailcar_http_requests_total{code="404",method="DELETE"} 1
 	})
 
 	t.Run("nothing dropped or failed", func(t *testing.T) {
-		if got := telCounters(t, s.reg, "trailcar_events_dropped_total"); len(got) != 0 {
+		if got := sidecartest.Counters(t, s.Reg, "trailcar_events_dropped_total"); len(got) != 0 {
 			t.Errorf("events_dropped_total = %v, want no series", got)
 		}
-		if got := telCounters(t, s.reg, "trailcar_audit_write_errors_total")[""]; got != 0 {
+		if got := sidecartest.Counters(t, s.Reg, "trailcar_audit_write_errors_total")[""]; got != 0 {
 			t.Errorf("audit_write_errors_total = %v", got)
 		}
 	})
@@ -222,10 +223,10 @@ trailcar_http_requests_total{code="404",method="DELETE"} 1
 // TestUpstreamErrorsCounted: requests to a dead upstream are counted by
 // reason and answered 502.
 func TestUpstreamErrorsCounted(t *testing.T) {
-	cfg := telemetryConfig(t, "http://"+telDeadAddr(t))
-	s := startTelemetry(t, cfg)
+	cfg := sidecartest.Config(t, "http://"+sidecartest.DeadAddr(t))
+	s := sidecartest.Start(t, cfg)
 	for range 3 {
-		if status, _ := telDo(t, "GET", s.ProxyURL()+"/api/v3/widgets", ""); status != http.StatusBadGateway {
+		if status, _, _ := sidecartest.Do(t, "GET", s.ProxyURL()+"/api/v3/widgets", ""); status != http.StatusBadGateway {
 			t.Fatalf("status %d, want 502", status)
 		}
 	}
@@ -234,11 +235,11 @@ func TestUpstreamErrorsCounted(t *testing.T) {
 # TYPE trailcar_upstream_errors_total counter
 trailcar_upstream_errors_total{reason="refused"} 3
 `
-	if err := testutil.GatherAndCompare(s.reg, strings.NewReader(want), "trailcar_upstream_errors_total"); err != nil {
+	if err := testutil.GatherAndCompare(s.Reg, strings.NewReader(want), "trailcar_upstream_errors_total"); err != nil {
 		t.Error(err)
 	}
-	if got := telCounters(t, s.reg, "trailcar_http_requests_total")["code=502,method=GET"]; got != 3 {
+	if got := sidecartest.Counters(t, s.Reg, "trailcar_http_requests_total")["code=502,method=GET"]; got != 3 {
 		t.Errorf("http_requests_total{GET,502} = %v, want 3", got)
 	}
-	telWaitEvent(t, s.dir, func(e telEvent) bool { return e.Type == "system.upstream.unreachable" })
+	s.WaitLine("an event", func(e sidecartest.Line) bool { return e.Type == "system.upstream.unreachable" })
 }

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/trailcar/trailcar/internal/sidecartest"
 )
 
 // TestNotificationsRoute: POST /api/v3/notifications on the admin port,
@@ -15,13 +17,13 @@ import (
 // not.
 func TestNotificationsRoute(t *testing.T) {
 	up := metricsUpstream(t)
-	cfg := telemetryConfig(t, up.URL)
+	cfg := sidecartest.Config(t, up.URL)
 	tokenFile := filepath.Join(t.TempDir(), "token")
 	if err := os.WriteFile(tokenFile, []byte("tok\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	cfg.Admin.TokenFile = tokenFile
-	s := startTelemetry(t, cfg)
+	s := sidecartest.Start(t, cfg)
 	url := s.AdminURL() + "/api/v3/notifications"
 	auth := []string{"Authorization", "Bearer tok"}
 
@@ -45,7 +47,7 @@ func TestNotificationsRoute(t *testing.T) {
 	var createdID string
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			status, body := telDo(t, tc.method, url, tc.body, tc.header...)
+			status, _, body := sidecartest.Do(t, tc.method, url, tc.body, tc.header...)
 			if status != tc.wantStatus {
 				t.Fatalf("status %d %s, want %d", status, body, tc.wantStatus)
 			}
@@ -60,16 +62,16 @@ func TestNotificationsRoute(t *testing.T) {
 			}
 		})
 	}
-	s.stop()
+	s.Stop()
 
-	var notifications []telEvent
-	adminStatuses := map[float64]int{}
-	for _, e := range telEvents(t, s.dir) {
+	var notifications []sidecartest.Line
+	adminStatuses := map[int]int{}
+	for _, e := range s.Lines() {
 		switch {
 		case e.Type == "notification":
 			notifications = append(notifications, e)
 		case e.Action == "trailcar.notifications.create":
-			adminStatuses[e.Res["statusCode"].(float64)]++
+			adminStatuses[e.Res.StatusCode]++
 		}
 	}
 	if len(notifications) != 1 {
@@ -77,12 +79,12 @@ func TestNotificationsRoute(t *testing.T) {
 	}
 	n := notifications[0]
 	if n.ID != createdID || n.Level != "error" || n.Outcome != "failure" || n.Message != "channel c1 created" ||
-		n.Creds["name"] != "ops-bot" || n.Creds["type"] != "app" || n.Creds["uuid"] != "-" ||
-		n.Resource["type"] != "channel" || n.Resource["id"] != "c1" || string(n.Details) != `{"peers":2}` ||
+		n.Creds.Name != "ops-bot" || n.Creds.Type != "app" || n.Creds.UUID != "-" ||
+		n.Resource.Type != "channel" || n.Resource.ID != "c1" || string(n.Details) != `{"peers":2}` ||
 		n.Address != "127.0.0.1" {
-		t.Errorf("notification event %s (answered id %s)", n.raw, createdID)
+		t.Errorf("notification event %s (answered id %s)", n.Raw, createdID)
 	}
-	want := map[float64]int{201: 1, 401: 2, 400: 3, 405: 1}
+	want := map[int]int{201: 1, 401: 2, 400: 3, 405: 1}
 	for code, count := range want {
 		if adminStatuses[code] != count {
 			t.Errorf("trailcar.notifications.create events by status %v, want %v", adminStatuses, want)
@@ -95,22 +97,22 @@ func TestNotificationsRoute(t *testing.T) {
 // is still answered and goes to the subscribers (here a webhook).
 func TestNotificationsWithTrackerDisabled(t *testing.T) {
 	up := metricsUpstream(t)
-	rec := newTelRecorder(t, http.StatusNoContent)
-	cfg := telemetryConfig(t, up.URL)
+	rec := sidecartest.NewRecorder(t, http.StatusNoContent)
+	cfg := sidecartest.Config(t, up.URL)
 	cfg.ActivityTracker.Enabled = false
 	cfg.Webhooks.Enabled = true
 	cfg.Webhooks.Endpoints.EventLog.URL = rec.URL
 	cfg.Webhooks.Types = []string{"notification"}
-	s := startTelemetry(t, cfg)
-	status, body := telDo(t, "POST", s.AdminURL()+"/api/v3/notifications", `{"message":"hello"}`)
+	s := sidecartest.Start(t, cfg)
+	status, _, body := sidecartest.Do(t, "POST", s.AdminURL()+"/api/v3/notifications", `{"message":"hello"}`)
 	if status != http.StatusCreated {
 		t.Fatalf("status %d %s, want 201", status, body)
 	}
 	var answer struct{ ID string }
 	json.Unmarshal([]byte(body), &answer)
-	s.stop()
+	s.Stop()
 
-	got := rec.delivered(t)
+	got := rec.Delivered(t)
 	if len(got) != 1 {
 		t.Fatalf("receiver got %d events, want the notification", len(got))
 	}
@@ -119,7 +121,7 @@ func TestNotificationsWithTrackerDisabled(t *testing.T) {
 	if e.ID != answer.ID || e.Type != "notification" || e.Message != "hello" {
 		t.Errorf("delivered %s, want the notification %s", got[0].Event, answer.ID)
 	}
-	if files := telLogFiles(t, s.dir); len(files) != 0 {
+	if files := sidecartest.Files(t, s.Dir()); len(files) != 0 {
 		t.Errorf("files written with the tracker disabled: %v", files)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/trailcar/trailcar/internal/sidecartest"
 	"github.com/trailcar/trailcar/rotate"
 )
 
@@ -24,9 +25,9 @@ func TestRotationUnderLoad(t *testing.T) {
 		w.WriteHeader(201)
 	}))
 	defer up.Close()
-	cfg := coreConfig(t, up.URL)
+	cfg := sidecartest.Config(t, up.URL)
 	cfg.ActivityTracker.MaxSizeMB = 1
-	c := startCore(t, cfg)
+	c := sidecartest.Start(t, cfg)
 
 	const clients, perClient = 8, 150
 	var mu sync.Mutex
@@ -37,9 +38,9 @@ func TestRotationUnderLoad(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			client := &http.Client{Timeout: coreWait} // keep-alive: a connection per client
+			client := &http.Client{Timeout: sidecartest.Wait} // keep-alive: a connection per client
 			for j := range perClient {
-				resp, err := client.Post(fmt.Sprintf("%s/api/v3/things/%d-%d", c.proxyURL(), i, j), "text/plain", nil)
+				resp, err := client.Post(fmt.Sprintf("%s/api/v3/things/%d-%d", c.ProxyURL(), i, j), "text/plain", nil)
 				if err != nil {
 					failures.Add(1)
 					continue
@@ -53,7 +54,7 @@ func TestRotationUnderLoad(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	if err := c.stop(); err != nil {
+	if err := c.Stop(); err != nil {
 		t.Fatal(err)
 	}
 	if n := failures.Load(); n > 0 {
@@ -63,7 +64,7 @@ func TestRotationUnderLoad(t *testing.T) {
 		t.Fatalf("%d distinct request ids, want %d", len(ids), clients*perClient)
 	}
 
-	files, err := rotate.List(c.dir(), "audit.log")
+	files, err := rotate.List(c.Dir(), "audit.log")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -75,7 +76,7 @@ func TestRotationUnderLoad(t *testing.T) {
 			t.Errorf("%s: %v bytes, %v; want at most 1 MiB", f.Name, fi.Size(), err)
 		}
 	}
-	lines := c.lines() // checks each line is whole and valid
+	lines := c.Lines() // checks each line is whole and valid
 	seen := map[string]bool{}
 	var httpLines int
 	for i, l := range lines {
@@ -84,7 +85,7 @@ func TestRotationUnderLoad(t *testing.T) {
 		}
 		seen[l.ID] = true
 		if i > 0 && l.Time.Before(lines[i-1].Time) {
-			t.Errorf("line %d (%s) is older than the line before it", i+1, l.file)
+			t.Errorf("line %d (%s) is older than the line before it", i+1, l.File)
 		}
 		if l.Type == "http" {
 			httpLines++
@@ -107,9 +108,9 @@ func TestRotationUnderLoad(t *testing.T) {
 func TestFileDeletedUnderLoad(t *testing.T) {
 	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(201) }))
 	defer up.Close()
-	cfg := coreConfig(t, up.URL)
+	cfg := sidecartest.Config(t, up.URL)
 	cfg.ActivityTracker.Queue = 1
-	c := startCore(t, cfg)
+	c := sidecartest.Start(t, cfg)
 
 	stopDeleting := make(chan struct{})
 	var deletes atomic.Int64
@@ -122,7 +123,7 @@ func TestFileDeletedUnderLoad(t *testing.T) {
 				return
 			default:
 			}
-			if os.Remove(c.sc.AuditPath()) == nil {
+			if os.Remove(c.Sidecar.AuditPath()) == nil {
 				deletes.Add(1)
 			}
 		}
@@ -134,9 +135,9 @@ func TestFileDeletedUnderLoad(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			client := &http.Client{Timeout: coreWait}
+			client := &http.Client{Timeout: sidecartest.Wait}
 			for range perClient {
-				resp, err := client.Post(c.proxyURL()+"/api/v3/things", "text/plain", nil)
+				resp, err := client.Post(c.ProxyURL()+"/api/v3/things", "text/plain", nil)
 				if err != nil {
 					failures.Add(1)
 					return
@@ -152,11 +153,11 @@ func TestFileDeletedUnderLoad(t *testing.T) {
 	if n := failures.Load(); n > 0 {
 		t.Fatalf("%d clients saw a request fail or hang (%d deletes)", n, deletes.Load())
 	}
-	if err := c.stop(); err != nil {
+	if err := c.Stop(); err != nil {
 		t.Fatal(err)
 	}
 	if deletes.Load() == 0 {
 		t.Fatal("the file was never deleted")
 	}
-	c.lines() // whatever survived is whole
+	c.Lines() // whatever survived is whole
 }

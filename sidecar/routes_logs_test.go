@@ -2,20 +2,17 @@ package sidecar_test
 
 import (
 	"bufio"
-	"bytes"
-	"context"
+	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/trailcar/trailcar/internal/event"
+	"github.com/trailcar/trailcar/internal/sidecartest"
 	"github.com/trailcar/trailcar/sidecar"
 )
 
@@ -23,74 +20,31 @@ const logsTestToken = "logs-test-token"
 
 // logsTestSidecar runs a real sidecar with a token, in front of a real
 // upstream, and returns it with its log dir.
-func logsTestSidecar(t *testing.T) (*sidecar.Sidecar, string) {
+func logsTestSidecar(t *testing.T) (*sidecartest.Sidecar, string) {
 	t.Helper()
-	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	up := sidecartest.Upstream(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusCreated)
 	}))
-	t.Cleanup(up.Close)
-	root := t.TempDir()
-	tokenFile := filepath.Join(root, "token")
-	if err := os.WriteFile(tokenFile, []byte(logsTestToken+"\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cfg := sidecar.DefaultConfig()
-	cfg.Listen, cfg.Admin.Listen, cfg.Upstream = "127.0.0.1:0", "127.0.0.1:0", up.URL
-	cfg.Admin.TokenFile = tokenFile
-	cfg.ActivityTracker.Dir = filepath.Join(root, "logs")
-	s, err := sidecar.New(cfg, sidecar.Options{Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	errc := make(chan error, 1)
-	go func() { errc <- s.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-errc; err != nil {
-			t.Errorf("run: %v", err)
-		}
-	})
-	return s, cfg.ActivityTracker.Dir
+	s := sidecartest.Start(t, sidecartest.WithToken(t, sidecartest.Config(t, up.URL), logsTestToken))
+	return s, s.Dir()
 }
 
-func logsTestGet(t *testing.T, url, token string, header ...string) (*http.Response, string) {
+// logsTestGet reads url with the token (none when "").
+func logsTestGet(t *testing.T, url, token string, header ...string) (int, http.Header, string) {
 	t.Helper()
-	req, _ := http.NewRequest(http.MethodGet, url, nil)
 	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
+		header = append(header, "Authorization", "Bearer "+token)
 	}
-	for i := 0; i+1 < len(header); i += 2 {
-		req.Header.Set(header[i], header[i+1])
-	}
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
-	body, _ := io.ReadAll(res.Body)
-	return res, string(body)
+	return sidecartest.Do(t, http.MethodGet, url, "", header...)
 }
 
 // logsTestEvent waits for the audit event of an admin read of path with
 // query, and returns it.
-func logsTestEvent(t *testing.T, s *sidecar.Sidecar, path, query string, status int) event.Event {
+func logsTestEvent(t *testing.T, s *sidecartest.Sidecar, path, query string, status int) sidecartest.Line {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		data, _ := os.ReadFile(s.AuditPath())
-		for _, line := range bytes.Split(data, []byte("\n")) {
-			var e event.Event
-			if event.Decode(line, &e) == nil && e.Action == sidecar.ActionLogsRead &&
-				e.Req.Path == path && e.Req.Query == query && e.Res.StatusCode == status {
-				return e
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no %s event for %s?%s (%d) in:\n%s", sidecar.ActionLogsRead, path, query, status, data)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	return s.WaitLine(fmt.Sprintf("%s event for %s?%s (%d)", sidecar.ActionLogsRead, path, query, status), func(e sidecartest.Line) bool {
+		return e.Action == sidecar.ActionLogsRead && e.Req.Path == path && e.Req.Query == query && e.Res.StatusCode == status
+	})
 }
 
 func TestLogsRoutesNeedTheToken(t *testing.T) {
@@ -112,12 +66,12 @@ func TestLogsRoutesNeedTheToken(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			res, body := logsTestGet(t, admin+tt.path, tt.token)
-			if res.StatusCode != tt.status {
-				t.Fatalf("status %d, want %d: %.200s", res.StatusCode, tt.status, body)
+			status, header, body := logsTestGet(t, admin+tt.path, tt.token)
+			if status != tt.status {
+				t.Fatalf("status %d, want %d: %.200s", status, tt.status, body)
 			}
-			if tt.status == 401 && (res.Header.Get("Content-Type") != "application/json" || !strings.Contains(body, `"error"`)) {
-				t.Fatalf("want a JSON error, got %s %s", res.Header.Get("Content-Type"), body)
+			if tt.status == 401 && (header.Get("Content-Type") != "application/json" || !strings.Contains(body, `"error"`)) {
+				t.Fatalf("want a JSON error, got %s %s", header.Get("Content-Type"), body)
 			}
 		})
 	}

@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/trailcar/trailcar/internal/sidecartest"
 )
 
 // TestSecretsNeverWritten (README "One event, one line"): credentials sent by the client or
@@ -33,9 +35,9 @@ func TestSecretsNeverWritten(t *testing.T) {
 	defer up.Close()
 	upURL, _ := url.Parse(up.URL)
 	upURL.User = url.UserPassword("svc", "SECRETUPSTREAMPW")
-	cfg := coreConfig(t, upURL.String())
+	cfg := sidecartest.Config(t, upURL.String())
 	cfg.ActivityTracker.LogQuery = true
-	c := startCore(t, cfg)
+	c := sidecartest.Start(t, cfg)
 
 	query := "?token=SECRETTOKEN&access_token=SECRETACCESS&password=SECRETPASSWORD&api_key=SECRETAPIKEY" +
 		"&secret=SECRETSECRET&apikey=SECRETAPIKEY2&Token=SECRETMIXEDCASE&page=2"
@@ -55,7 +57,7 @@ func TestSecretsNeverWritten(t *testing.T) {
 	}
 	ids := map[string]string{}
 	for _, tt := range tests {
-		status, hdr, _ := coreDo(t, "POST", c.proxyURL()+"/api/v3/things"+query, "{}", tt.header...)
+		status, hdr, _ := sidecartest.Do(t, "POST", c.ProxyURL()+"/api/v3/things"+query, "{}", tt.header...)
 		if status != 201 {
 			t.Fatalf("%s: status %d", tt.name, status)
 		}
@@ -63,24 +65,24 @@ func TestSecretsNeverWritten(t *testing.T) {
 	}
 	// An outage too: its event, log lines and /readyz name the upstream.
 	up.Close()
-	if status, _, _ := coreDo(t, "POST", c.proxyURL()+"/api/v3/things", "{}"); status != http.StatusBadGateway {
+	if status, _, _ := sidecartest.Do(t, "POST", c.ProxyURL()+"/api/v3/things", "{}"); status != http.StatusBadGateway {
 		t.Fatalf("with the upstream down: %d", status)
 	}
-	c.waitLine("system.upstream.unreachable", func(l coreLine) bool { return l.Type == "system.upstream.unreachable" })
+	c.WaitLine("system.upstream.unreachable", func(l sidecartest.Line) bool { return l.Type == "system.upstream.unreachable" })
 	// The admin API is audited with its query (where the routes are mounted).
 	for _, path := range []string{"/api/v3/events?token=SECRETADMINTOKEN&limit=1", "/api/v3/logs?access_token=SECRETADMINTOKEN"} {
-		coreDo(t, "GET", c.sc.AdminURL()+path, "")
+		sidecartest.Do(t, "GET", c.Sidecar.AdminURL()+path, "")
 	}
-	_, _, readyz := coreDo(t, "GET", c.sc.AdminURL()+"/readyz", "")
-	_, _, metrics := coreDo(t, "GET", c.sc.AdminURL()+"/metrics", "")
+	_, _, readyz := sidecartest.Do(t, "GET", c.Sidecar.AdminURL()+"/readyz", "")
+	_, _, metrics := sidecartest.Do(t, "GET", c.Sidecar.AdminURL()+"/metrics", "")
 	if !strings.Contains(readyz, "svc:xxxxx@") {
 		t.Errorf("readyz %s: want the upstream named, its password redacted", readyz)
 	}
-	if err := c.stop(); err != nil {
+	if err := c.Stop(); err != nil {
 		t.Fatal(err)
 	}
 
-	lines := c.lines()
+	lines := c.Lines()
 	found := 0
 	for _, l := range lines {
 		name, ok := ids[l.ID]
@@ -102,13 +104,13 @@ func TestSecretsNeverWritten(t *testing.T) {
 		t.Fatalf("%d of %d events found", found, len(tests))
 	}
 
-	places := map[string]string{"the sidecar's log": c.logs.String(), "/readyz": readyz, "/metrics": metrics}
-	entries, err := os.ReadDir(c.dir())
+	places := map[string]string{"the sidecar's log": c.Log.String(), "/readyz": readyz, "/metrics": metrics}
+	entries, err := os.ReadDir(c.Dir())
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, de := range entries {
-		data, err := os.ReadFile(filepath.Join(c.dir(), de.Name()))
+		data, err := os.ReadFile(filepath.Join(c.Dir(), de.Name()))
 		if err != nil {
 			t.Fatal(err)
 		}

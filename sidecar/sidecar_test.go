@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/trailcar/trailcar/internal/sidecartest"
 	"github.com/trailcar/trailcar/sidecar"
 )
 
@@ -33,14 +34,14 @@ func okUpstream() http.Handler {
 func TestSidecarLifecycle(t *testing.T) {
 	up := httptest.NewServer(okUpstream())
 	defer up.Close()
-	c := startCore(t, coreConfig(t, up.URL))
+	c := sidecartest.Start(t, sidecartest.Config(t, up.URL))
 
-	status, hdr, _ := coreDo(t, "POST", c.proxyURL()+"/api/v3/components", `{"name":"x"}`)
+	status, hdr, _ := sidecartest.Do(t, "POST", c.ProxyURL()+"/api/v3/components", `{"name":"x"}`)
 	if status != 201 {
 		t.Fatalf("POST through the proxy: %d", status)
 	}
 	postID := hdr.Get("X-Request-Id")
-	if status, _, _ := coreDo(t, "GET", c.proxyURL()+"/api/v3/components", ""); status != 200 {
+	if status, _, _ := sidecartest.Do(t, "GET", c.ProxyURL()+"/api/v3/components", ""); status != 200 {
 		t.Fatalf("GET through the proxy: %d", status)
 	}
 	for _, tt := range []struct {
@@ -51,11 +52,11 @@ func TestSidecarLifecycle(t *testing.T) {
 		{"/healthz", 200, `"ok"`},
 		{"/readyz", 200, `"ready"`},
 	} {
-		if status, _, body := coreDo(t, "GET", c.sc.AdminURL()+tt.path, ""); status != tt.status || !strings.Contains(body, tt.body) {
+		if status, _, body := sidecartest.Do(t, "GET", c.Sidecar.AdminURL()+tt.path, ""); status != tt.status || !strings.Contains(body, tt.body) {
 			t.Errorf("%s: %d %s", tt.path, status, body)
 		}
 	}
-	c.waitLine("the POST's event", func(l coreLine) bool { return l.ID == postID })
+	c.WaitLine("the POST's event", func(l sidecartest.Line) bool { return l.ID == postID })
 	want := []string{
 		`trailcar_http_requests_total{code="201",method="POST"} 1`,
 		`trailcar_http_requests_total{code="200",method="GET"} 1`,
@@ -68,11 +69,11 @@ func TestSidecarLifecycle(t *testing.T) {
 		"trailcar_audit_rotations_total 0", "trailcar_audit_queue_length", "go_goroutines", "process_",
 	}
 	var missing []string
-	deadline := time.Now().Add(coreWait)
+	deadline := time.Now().Add(sidecartest.Wait)
 	for {
 		// A request is counted as its handler returns, which may be just
 		// after the client has its answer: poll.
-		_, _, metrics := coreDo(t, "GET", c.sc.AdminURL()+"/metrics", "")
+		_, _, metrics := sidecartest.Do(t, "GET", c.Sidecar.AdminURL()+"/metrics", "")
 		missing = missing[:0]
 		for _, name := range want {
 			if !strings.Contains(metrics, name) {
@@ -87,18 +88,18 @@ func TestSidecarLifecycle(t *testing.T) {
 	if len(missing) > 0 {
 		t.Errorf("/metrics lacks %q", missing)
 	}
-	if err := c.stop(); err != nil {
+	if err := c.Stop(); err != nil {
 		t.Fatalf("Run: %v", err)
 	}
 
-	lines := c.lines()
+	lines := c.Lines()
 	if len(lines) != 3 {
 		t.Fatalf("got %d lines, want started, the POST, stopped: %+v", len(lines), lines)
 	}
 	started, post, stopped := lines[0], lines[1], lines[2]
-	if started.Type != "system.trailcar.started" || started.details["listen"] != strings.TrimPrefix(c.proxyURL(), "http://") ||
-		started.details["version"] != "test" || started.Service != "console" || started.Host != "test-host" {
-		t.Errorf("first line %+v %v", started.Event, started.details)
+	if started.Type != "system.trailcar.started" || started.DetailsMap["listen"] != strings.TrimPrefix(c.ProxyURL(), "http://") ||
+		started.DetailsMap["version"] != "test" || started.Service != "console" || started.Host != "test-host" {
+		t.Errorf("first line %+v %v", started.Event, started.DetailsMap)
 	}
 	if post.ID != postID || post.Action != "console.components.create" || post.Res.StatusCode != 201 {
 		t.Errorf("second line %+v", post.Event)
@@ -116,11 +117,11 @@ func TestSidecarLifecycle(t *testing.T) {
 // TestUpstreamOutage: one unreachable and one recovered event per outage,
 // however many requests fail; /readyz follows.
 func TestUpstreamOutage(t *testing.T) {
-	addr := coreFreeAddr(t)
-	stopUp := coreUpstream(t, addr, okUpstream())
-	c := startCore(t, coreConfig(t, "http://"+addr))
+	addr := sidecartest.FreeAddr(t)
+	stopUp := sidecartest.UpstreamAt(t, addr, okUpstream())
+	c := sidecartest.Start(t, sidecartest.Config(t, "http://"+addr))
 	readyz := func() (int, string) {
-		status, _, body := coreDo(t, "GET", c.sc.AdminURL()+"/readyz", "")
+		status, _, body := sidecartest.Do(t, "GET", c.Sidecar.AdminURL()+"/readyz", "")
 		return status, body
 	}
 	if status, body := readyz(); status != 200 {
@@ -130,27 +131,27 @@ func TestUpstreamOutage(t *testing.T) {
 	stopUp()
 	const failing = 25
 	for i := range failing {
-		status, _, body := coreDo(t, "POST", c.proxyURL()+"/api/v3/widgets", "{}")
+		status, _, body := sidecartest.Do(t, "POST", c.ProxyURL()+"/api/v3/widgets", "{}")
 		if status != http.StatusBadGateway || !json.Valid([]byte(body)) {
 			t.Fatalf("request %d during the outage: %d %s", i, status, body)
 		}
 	}
-	coreEventually(t, "readyz to say 503 naming the upstream", func() bool {
+	sidecartest.Eventually(t, "readyz to say 503 naming the upstream", func() bool {
 		status, body := readyz()
 		return status == 503 && strings.Contains(body, addr)
 	})
 
-	coreUpstream(t, addr, okUpstream())
-	coreEventually(t, "readyz 200 after recovery", func() bool { s, _ := readyz(); return s == 200 })
-	if status, _, _ := coreDo(t, "POST", c.proxyURL()+"/api/v3/widgets", "{}"); status != 201 {
+	sidecartest.UpstreamAt(t, addr, okUpstream())
+	sidecartest.Eventually(t, "readyz 200 after recovery", func() bool { s, _ := readyz(); return s == 200 })
+	if status, _, _ := sidecartest.Do(t, "POST", c.ProxyURL()+"/api/v3/widgets", "{}"); status != 201 {
 		t.Fatalf("after recovery: %d", status)
 	}
-	if err := c.stop(); err != nil {
+	if err := c.Stop(); err != nil {
 		t.Fatal(err)
 	}
 
-	lines := c.lines()
-	down, up := coreOfType(lines, "system.upstream.unreachable"), coreOfType(lines, "system.upstream.recovered")
+	lines := c.Lines()
+	down, up := sidecartest.OfType(lines, "system.upstream.unreachable"), sidecartest.OfType(lines, "system.upstream.recovered")
 	if len(down) != 1 || len(up) != 1 || !down[0].Time.Before(up[0].Time) {
 		t.Fatalf("%d unreachable and %d recovered events, want one each, in that order", len(down), len(up))
 	}
@@ -158,8 +159,8 @@ func TestUpstreamOutage(t *testing.T) {
 		t.Errorf("unreachable event %+v", down[0].Event)
 	}
 	var failed int
-	for _, l := range coreOfType(lines, "http") {
-		if l.Res.StatusCode == 502 && l.details["upstream_error"] != nil {
+	for _, l := range sidecartest.OfType(lines, "http") {
+		if l.Res.StatusCode == 502 && l.DetailsMap["upstream_error"] != nil {
 			failed++
 		}
 	}
@@ -173,27 +174,27 @@ func TestUpstreamOutage(t *testing.T) {
 func TestAuditFileDeleted(t *testing.T) {
 	up := httptest.NewServer(okUpstream())
 	defer up.Close()
-	cfg := coreConfig(t, up.URL)
+	cfg := sidecartest.Config(t, up.URL)
 	// Odd bytes in the directory's name end up in the event's details.
 	cfg.ActivityTracker.Dir = filepath.Join(t.TempDir(), "lo\"gs\x01\xff")
-	c := startCore(t, cfg)
-	c.waitLine("started", func(l coreLine) bool { return l.Type == "system.trailcar.started" })
-	path := c.sc.AuditPath()
+	c := sidecartest.Start(t, cfg)
+	c.WaitLine("started", func(l sidecartest.Line) bool { return l.Type == "system.trailcar.started" })
+	path := c.Sidecar.AuditPath()
 	if err := os.Remove(path); err != nil {
 		t.Fatal(err)
 	}
 	deleted := time.Now()
-	c.waitLine("system.audit.file_replaced in the recreated file", func(l coreLine) bool {
+	c.WaitLine("system.audit.file_replaced in the recreated file", func(l sidecartest.Line) bool {
 		return l.Type == "system.audit.file_replaced"
 	})
 	t.Logf("noticed after %v", time.Since(deleted))
-	_, hdr, _ := coreDo(t, "POST", c.proxyURL()+"/api/v3/widgets", "{}")
-	c.waitLine("the request's event in the new file", func(l coreLine) bool { return l.ID == hdr.Get("X-Request-Id") })
-	if err := c.stop(); err != nil {
+	_, hdr, _ := sidecartest.Do(t, "POST", c.ProxyURL()+"/api/v3/widgets", "{}")
+	c.WaitLine("the request's event in the new file", func(l sidecartest.Line) bool { return l.ID == hdr.Get("X-Request-Id") })
+	if err := c.Stop(); err != nil {
 		t.Fatal(err)
 	}
-	lines := c.lines()
-	if len(lines) != 3 || lines[0].Type != "system.audit.file_replaced" || lines[0].details["reason"] != "deleted" ||
+	lines := c.Lines()
+	if len(lines) != 3 || lines[0].Type != "system.audit.file_replaced" || lines[0].DetailsMap["reason"] != "deleted" ||
 		lines[2].Type != "system.trailcar.stopped" {
 		t.Errorf("new file: %+v", lines)
 	}
@@ -204,29 +205,29 @@ func TestAuditFileDeleted(t *testing.T) {
 func TestReopen(t *testing.T) {
 	up := httptest.NewServer(okUpstream())
 	defer up.Close()
-	c := startCore(t, coreConfig(t, up.URL))
-	_, before, _ := coreDo(t, "POST", c.proxyURL()+"/api/v3/widgets", "{}")
-	c.waitLine("the first event", func(l coreLine) bool { return l.ID == before.Get("X-Request-Id") })
+	c := sidecartest.Start(t, sidecartest.Config(t, up.URL))
+	_, before, _ := sidecartest.Do(t, "POST", c.ProxyURL()+"/api/v3/widgets", "{}")
+	c.WaitLine("the first event", func(l sidecartest.Line) bool { return l.ID == before.Get("X-Request-Id") })
 	moved := filepath.Join(t.TempDir(), "moved.log")
-	if err := os.Rename(c.sc.AuditPath(), moved); err != nil {
+	if err := os.Rename(c.Sidecar.AuditPath(), moved); err != nil {
 		t.Fatal(err)
 	}
-	if err := c.sc.Reopen(); err != nil {
+	if err := c.Sidecar.Reopen(); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := os.Stat(c.sc.AuditPath()); err != nil {
+	if _, err := os.Stat(c.Sidecar.AuditPath()); err != nil {
 		t.Fatalf("no new live file after Reopen: %v", err)
 	}
-	_, after, _ := coreDo(t, "POST", c.proxyURL()+"/api/v3/widgets", "{}")
-	c.waitLine("the second event in the new file", func(l coreLine) bool { return l.ID == after.Get("X-Request-Id") })
-	if err := c.stop(); err != nil {
+	_, after, _ := sidecartest.Do(t, "POST", c.ProxyURL()+"/api/v3/widgets", "{}")
+	c.WaitLine("the second event in the new file", func(l sidecartest.Line) bool { return l.ID == after.Get("X-Request-Id") })
+	if err := c.Stop(); err != nil {
 		t.Fatal(err)
 	}
 	data, err := os.ReadFile(moved)
 	if err != nil {
 		t.Fatal(err)
 	}
-	old := coreParse(t, "moved.log", data)
+	old := sidecartest.ParseLines(t, "moved.log", data)
 	if len(old) != 2 || old[1].ID != before.Get("X-Request-Id") {
 		t.Errorf("moved file: %+v", old)
 	}
@@ -243,7 +244,7 @@ func TestShutdownFinishesInFlight(t *testing.T) {
 		io.WriteString(w, "done")
 	}))
 	defer up.Close()
-	c := startCore(t, coreConfig(t, up.URL))
+	c := sidecartest.Start(t, sidecartest.Config(t, up.URL))
 	type result struct {
 		status int
 		id     string
@@ -251,7 +252,7 @@ func TestShutdownFinishesInFlight(t *testing.T) {
 	}
 	res := make(chan result, 1)
 	go func() {
-		resp, err := coreClient().Post(c.proxyURL()+"/api/v3/slow", "text/plain", nil)
+		resp, err := sidecartest.Client().Post(c.ProxyURL()+"/api/v3/slow", "text/plain", nil)
 		if err != nil {
 			res <- result{err: err}
 			return
@@ -262,9 +263,9 @@ func TestShutdownFinishesInFlight(t *testing.T) {
 	}()
 	<-arrived
 	stopped := make(chan error, 1)
-	go func() { stopped <- c.stop() }()
-	proxyAddr := strings.TrimPrefix(c.proxyURL(), "http://")
-	coreEventually(t, "the proxy port to stop accepting", func() bool {
+	go func() { stopped <- c.Stop() }()
+	proxyAddr := strings.TrimPrefix(c.ProxyURL(), "http://")
+	sidecartest.Eventually(t, "the proxy port to stop accepting", func() bool {
 		conn, err := net.Dial("tcp", proxyAddr)
 		if err == nil {
 			conn.Close()
@@ -279,7 +280,7 @@ func TestShutdownFinishesInFlight(t *testing.T) {
 	if err := <-stopped; err != nil {
 		t.Fatal(err)
 	}
-	lines := c.lines()
+	lines := c.Lines()
 	last := len(lines) - 1
 	if last < 1 || lines[last].Type != "system.trailcar.stopped" || lines[last-1].ID != r.id {
 		t.Fatalf("want the slow request's event just before stopped: %+v", lines)
@@ -317,12 +318,12 @@ func TestShutdownEndsStreams(t *testing.T) {
 		}
 	}))
 	defer up.Close()
-	cfg := coreConfig(t, up.URL)
+	cfg := sidecartest.Config(t, up.URL)
 	cfg.ActivityTracker.Track.Always = append(cfg.ActivityTracker.Track.Always, "/ws")
-	c := startCore(t, cfg)
-	proxyAddr := strings.TrimPrefix(c.proxyURL(), "http://")
+	c := sidecartest.Start(t, cfg)
+	proxyAddr := strings.TrimPrefix(c.ProxyURL(), "http://")
 
-	sse, err := coreClient().Get(c.proxyURL() + "/api/v3/ticks")
+	sse, err := sidecartest.Client().Get(c.ProxyURL() + "/api/v3/ticks")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -337,7 +338,7 @@ func TestShutdownEndsStreams(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ws.Close()
-	ws.SetDeadline(time.Now().Add(coreWait))
+	ws.SetDeadline(time.Now().Add(sidecartest.Wait))
 	fmt.Fprintf(ws, "GET /ws HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n")
 	wsReader := bufio.NewReader(ws)
 	resp, err := http.ReadResponse(wsReader, nil)
@@ -353,12 +354,12 @@ func TestShutdownEndsStreams(t *testing.T) {
 	var ended atomic.Int32
 	go func() { io.Copy(io.Discard, sseLines); ended.Add(1) }()
 	go func() { io.Copy(io.Discard, wsReader); ended.Add(1) }()
-	if err := c.stop(); err != nil { // fails the test if it takes the grace period
+	if err := c.Stop(); err != nil { // fails the test if it takes the grace period
 		t.Fatal(err)
 	}
-	coreEventually(t, "both streams to be ended", func() bool { return ended.Load() == 2 })
+	sidecartest.Eventually(t, "both streams to be ended", func() bool { return ended.Load() == 2 })
 
-	lines := c.lines()
+	lines := c.Lines()
 	last := len(lines) - 1
 	if lines[last].Type != "system.trailcar.stopped" {
 		t.Fatalf("last line %+v", lines[last].Event)
@@ -396,7 +397,7 @@ func TestNewFailsEarly(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			cfg := coreConfig(t, "http://127.0.0.1:1")
+			cfg := sidecartest.Config(t, "http://127.0.0.1:1")
 			tt.mutate(&cfg)
 			sc, err := sidecar.New(cfg, sidecar.Options{})
 			if err == nil || !strings.Contains(err.Error(), tt.want) {

@@ -10,6 +10,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/trailcar/trailcar/internal/sidecartest"
 )
 
 // newHangingReceiver starts a webhook receiver that reads each request and
@@ -64,14 +66,14 @@ func BenchmarkProxyLatencyWebhook(b *testing.B) {
 		{name: "healthy", webhook: healthy.URL},
 	}
 	for _, tg := range targets {
-		cfg := telemetryConfig(b, up.URL)
+		cfg := sidecartest.Config(b, up.URL)
 		cfg.ActivityTracker.Track.Always = []string{"/**"}
 		cfg.ActivityTracker.IgnoreRoutes = nil
 		if tg.webhook != "" {
 			cfg.Webhooks.Enabled = true
 			cfg.Webhooks.Endpoints.EventLog.URL = tg.webhook
 		}
-		tg.sidecar = startTelemetry(b, cfg)
+		tg.sidecar = sidecartest.Start(b, cfg)
 		tg.url = tg.sidecar.ProxyURL() + "/api/v3/widgets"
 		tg.client = &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: latencyClients}}
 		tg.load(b, 2*latencyClients) // warm the connections
@@ -103,7 +105,7 @@ const latencyClients = 16
 // latencyTarget is one sidecar under load and every latency measured.
 type latencyTarget struct {
 	name, webhook, url string
-	sidecar            *telemetrySidecar
+	sidecar            *sidecartest.Sidecar
 	client             *http.Client
 	latencies          []time.Duration
 }
@@ -118,7 +120,7 @@ func (tg *latencyTarget) settle(b *testing.B) {
 	}
 	for _, q := range queues {
 		for deadline := time.Now().Add(time.Minute); ; time.Sleep(5 * time.Millisecond) {
-			if mf := telFamily(b, tg.sidecar.reg, q); mf.GetMetric()[0].GetGauge().GetValue() == 0 {
+			if mf := sidecartest.Family(b, tg.sidecar.Reg, q); mf.GetMetric()[0].GetGauge().GetValue() == 0 {
 				break
 			}
 			if time.Now().After(deadline) {

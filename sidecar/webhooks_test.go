@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/trailcar/trailcar/internal/sidecartest"
 	"github.com/trailcar/trailcar/internal/webhook"
 	"github.com/trailcar/trailcar/sidecar"
 )
@@ -21,28 +22,28 @@ import (
 // basic auth and headers.
 func TestWebhookDeliversProxiedEvents(t *testing.T) {
 	up := metricsUpstream(t)
-	rec := newTelRecorder(t, http.StatusOK)
+	rec := sidecartest.NewRecorder(t, http.StatusOK)
 	pwFile := filepath.Join(t.TempDir(), "password")
 	if err := os.WriteFile(pwFile, []byte(" hook-pw \n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cfg := telemetryConfig(t, up.URL)
+	cfg := sidecartest.Config(t, up.URL)
 	cfg.Webhooks.Enabled = true
 	cfg.Webhooks.Endpoints.EventLog = webhook.Endpoint{
 		URL: rec.URL + "/hooks/<notification_type>", User: "trail", PasswordFile: pwFile,
 		Headers: map[string]string{"X-Tenant": "t1"},
 	}
-	s := startTelemetry(t, cfg)
-	telDo(t, "POST", s.ProxyURL()+"/api/v3/widgets", `{}`, "Authorization", "Basic "+base64.StdEncoding.EncodeToString([]byte("alice:pw")))
-	telDo(t, "DELETE", s.ProxyURL()+"/api/v3/widgets/missing", "")
-	s.stop()
+	s := sidecartest.Start(t, cfg)
+	sidecartest.Do(t, "POST", s.ProxyURL()+"/api/v3/widgets", `{}`, "Authorization", "Basic "+base64.StdEncoding.EncodeToString([]byte("alice:pw")))
+	sidecartest.Do(t, "DELETE", s.ProxyURL()+"/api/v3/widgets/missing", "")
+	s.Stop()
 
-	logged := telEvents(t, s.dir)
+	logged := s.Lines()
 	byID := map[string]string{}
 	for _, e := range logged {
-		byID[e.ID] = e.raw
+		byID[e.ID] = e.Raw
 	}
-	got := rec.delivered(t)
+	got := rec.Delivered(t)
 	if len(got) != len(logged) {
 		t.Fatalf("receiver got %d events, %d written", len(got), len(logged))
 	}
@@ -66,9 +67,7 @@ func TestWebhookDeliversProxiedEvents(t *testing.T) {
 	if want := []string{"console.widgets.create", "console.widgets.delete"}; !slices.Equal(actions, want) {
 		t.Errorf("actions delivered %v, want %v", actions, want)
 	}
-	rec.mu.Lock()
-	defer rec.mu.Unlock()
-	for _, r := range rec.reqs {
+	for _, r := range rec.Requests() {
 		user, pw, _ := r.BasicAuth()
 		if r.Method != "POST" || r.URL.Path != "/hooks/event_log" || r.Header.Get("Content-Type") != "application/json" ||
 			user != "trail" || pw != "hook-pw" || r.Header.Get("X-Tenant") != "t1" {
@@ -84,42 +83,42 @@ func TestWebhookFilters(t *testing.T) {
 	tests := []struct {
 		name   string
 		yaml   string
-		wanted func(telEvent) bool
+		wanted func(sidecartest.Line) bool
 	}{
 		{"levels: [error]", "levels: [error]",
-			func(e telEvent) bool { return e.Level == "error" }},
+			func(e sidecartest.Line) bool { return e.Level == "error" }},
 		{"types: [client, system.*]", "types: [client, \"system.*\"]",
-			func(e telEvent) bool { return e.Type == "client" || strings.HasPrefix(e.Type, "system.") }},
+			func(e sidecartest.Line) bool { return e.Type == "client" || strings.HasPrefix(e.Type, "system.") }},
 		{"levels: [info] and types: [http]", "levels: [info]\n  types: [http]",
-			func(e telEvent) bool { return e.Level == "info" && e.Type == "http" }},
+			func(e sidecartest.Line) bool { return e.Level == "info" && e.Type == "http" }},
 	}
 	up := metricsUpstream(t)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			rec := newTelRecorder(t, http.StatusNoContent)
-			cfg := telemetryConfig(t, up.URL)
+			rec := sidecartest.NewRecorder(t, http.StatusNoContent)
+			cfg := sidecartest.Config(t, up.URL)
 			parsed, err := sidecar.ParseConfig(strings.NewReader(
 				"webhooks:\n  enabled: true\n  endpoints: {general: {url: \"" + rec.URL + "\"}}\n  " + tc.yaml + "\n"))
 			if err != nil {
 				t.Fatal(err)
 			}
 			cfg.Webhooks = parsed.Webhooks
-			s := startTelemetry(t, cfg)
+			s := sidecartest.Start(t, cfg)
 			proxy := s.ProxyURL()
-			telDo(t, "POST", proxy+"/api/v3/widgets", `{}`)                                                 // http info
-			telDo(t, "DELETE", proxy+"/api/v3/widgets/missing", "")                                         // http error
-			telDo(t, "POST", proxy+"/api/v3/events/widgets/w1", `{"action_verb":"create","http_code":200}`) // client info
-			telDo(t, "POST", proxy+"/api/v3/events/widgets/w1", `{"action_verb":"create","http_code":500}`) // client error
-			telDo(t, "POST", s.AdminURL()+"/api/v3/notifications", `{"message":"m","status":"error"}`)      // notification error, http info
-			s.stop()
+			sidecartest.Do(t, "POST", proxy+"/api/v3/widgets", `{}`)                                                 // http info
+			sidecartest.Do(t, "DELETE", proxy+"/api/v3/widgets/missing", "")                                         // http error
+			sidecartest.Do(t, "POST", proxy+"/api/v3/events/widgets/w1", `{"action_verb":"create","http_code":200}`) // client info
+			sidecartest.Do(t, "POST", proxy+"/api/v3/events/widgets/w1", `{"action_verb":"create","http_code":500}`) // client error
+			sidecartest.Do(t, "POST", s.AdminURL()+"/api/v3/notifications", `{"message":"m","status":"error"}`)      // notification error, http info
+			s.Stop()
 
 			var want, got []string
-			for _, e := range telEvents(t, s.dir) {
+			for _, e := range s.Lines() {
 				if tc.wanted(e) {
 					want = append(want, e.ID)
 				}
 			}
-			for _, b := range rec.delivered(t) {
+			for _, b := range rec.Delivered(t) {
 				var e struct{ ID string }
 				json.Unmarshal(b.Event, &e)
 				got = append(got, e.ID)
@@ -138,17 +137,17 @@ func TestWebhookFilters(t *testing.T) {
 // system.webhook.delivery_failed event, which is never sent to it.
 func TestWebhookFailureReportedNotLooped(t *testing.T) {
 	up := metricsUpstream(t)
-	rec := newTelRecorder(t, http.StatusInternalServerError)
-	cfg := telemetryConfig(t, up.URL)
+	rec := sidecartest.NewRecorder(t, http.StatusInternalServerError)
+	cfg := sidecartest.Config(t, up.URL)
 	cfg.Webhooks.Enabled = true
 	cfg.Webhooks.Endpoints.EventLog.URL = rec.URL
 	cfg.Webhooks.RetryFor = 300 * time.Millisecond
-	s := startTelemetry(t, cfg)
-	resp := telResp(t, "POST", s.ProxyURL()+"/api/v3/widgets", `{}`)
+	s := sidecartest.Start(t, cfg)
+	resp := sidecartest.Response(t, "POST", s.ProxyURL()+"/api/v3/widgets", `{}`)
 	resp.Body.Close()
 	id := resp.Header.Get("X-Request-Id")
 
-	failed := telWaitEvent(t, s.dir, func(e telEvent) bool {
+	failed := s.WaitLine("an event", func(e sidecartest.Line) bool {
 		return e.Type == webhook.TypeDeliveryFailed && strings.Contains(string(e.Details), id)
 	})
 	var details struct {
@@ -160,10 +159,10 @@ func TestWebhookFailureReportedNotLooped(t *testing.T) {
 		t.Fatal(err)
 	}
 	if failed.Level != "error" || details.Endpoint != "event_log" || details.EventID != id || details.Attempts < 2 {
-		t.Errorf("delivery_failed event %s: want level error, endpoint event_log, event_id %s, 2+ attempts", failed.raw, id)
+		t.Errorf("delivery_failed event %s: want level error, endpoint event_log, event_id %s, 2+ attempts", failed.Raw, id)
 	}
 	attempts := 0
-	for _, b := range rec.delivered(t) {
+	for _, b := range rec.Delivered(t) {
 		var e struct{ ID, Type string }
 		json.Unmarshal(b.Event, &e)
 		if e.Type == webhook.TypeDeliveryFailed {
@@ -176,7 +175,7 @@ func TestWebhookFailureReportedNotLooped(t *testing.T) {
 	if attempts != details.Attempts {
 		t.Errorf("receiver saw %d attempts at the event, report says %d", attempts, details.Attempts)
 	}
-	if got := telCounters(t, s.reg, "trailcar_webhook_deliveries_total"); got["endpoint=event_log,result=failed"] < 1 ||
+	if got := sidecartest.Counters(t, s.Reg, "trailcar_webhook_deliveries_total"); got["endpoint=event_log,result=failed"] < 1 ||
 		got["endpoint=event_log,result=retried"] < 1 || got["endpoint=event_log,result=delivered"] != 0 {
 		t.Errorf("webhook_deliveries_total %v: want failed and retried, nothing delivered", got)
 	}
@@ -188,23 +187,23 @@ func TestWebhookFailureReportedNotLooped(t *testing.T) {
 func TestHangingWebhookDoesNotSlowTheProxy(t *testing.T) {
 	up := metricsUpstream(t)
 	recv, release := newHangingReceiver(t)
-	cfg := telemetryConfig(t, up.URL)
+	cfg := sidecartest.Config(t, up.URL)
 	cfg.Webhooks.Enabled = true
 	cfg.Webhooks.Endpoints.EventLog.URL = recv.URL
 	cfg.Webhooks.Timeout = time.Minute
 	cfg.Webhooks.Queue = 16 // fills up: further events are dropped, not waited for
-	s := startTelemetry(t, cfg)
+	s := sidecartest.Start(t, cfg)
 	for i := range 100 {
 		start := time.Now()
-		if status, _ := telDo(t, "POST", s.ProxyURL()+"/api/v3/widgets", `{}`); status != http.StatusCreated {
+		if status, _, _ := sidecartest.Do(t, "POST", s.ProxyURL()+"/api/v3/widgets", `{}`); status != http.StatusCreated {
 			t.Fatalf("request %d: status %d", i, status)
 		}
 		if d := time.Since(start); d > 2*time.Second {
 			t.Fatalf("request %d took %v with a hanging receiver", i, d)
 		}
 	}
-	telWaitEvent(t, s.dir, func(e telEvent) bool { return e.Type == "http" })
-	if got := telCounters(t, s.reg, "trailcar_webhook_deliveries_total")["endpoint=event_log,result=dropped"]; got < 1 {
+	s.WaitLine("an event", func(e sidecartest.Line) bool { return e.Type == "http" })
+	if got := sidecartest.Counters(t, s.Reg, "trailcar_webhook_deliveries_total")["endpoint=event_log,result=dropped"]; got < 1 {
 		t.Errorf("dropped deliveries %v, want some: the queue of 16 must have overflowed", got)
 	}
 	release() // let the receiver go, so shutdown does not wait on it

@@ -15,6 +15,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/trailcar/trailcar/internal/sidecartest"
 )
 
 // coreProcess is the trailcar binary running.
@@ -22,14 +24,14 @@ type coreProcess struct {
 	t      *testing.T
 	cmd    *exec.Cmd
 	stdout io.Reader
-	stderr *coreBuffer
+	stderr *sidecartest.Buffer
 	done   chan struct{}
 	err    error
 }
 
 func coreStartProcess(t *testing.T, bin string, env []string, args ...string) *coreProcess {
 	t.Helper()
-	p := &coreProcess{t: t, cmd: exec.Command(bin, args...), stderr: &coreBuffer{}, done: make(chan struct{})}
+	p := &coreProcess{t: t, cmd: exec.Command(bin, args...), stderr: &sidecartest.Buffer{}, done: make(chan struct{})}
 	p.cmd.Env = append(os.Environ(), env...)
 	p.cmd.Stderr = p.stderr
 	out, err := p.cmd.StdoutPipe()

@@ -8,14 +8,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
-	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -26,8 +22,8 @@ import (
 	"github.com/trailcar/trailcar/internal/client"
 	"github.com/trailcar/trailcar/internal/event"
 	"github.com/trailcar/trailcar/internal/metrics"
+	"github.com/trailcar/trailcar/internal/sidecartest"
 	"github.com/trailcar/trailcar/rotate"
-	"github.com/trailcar/trailcar/sidecar"
 )
 
 // evRun runs a command line in-process.
@@ -233,32 +229,18 @@ func TestEventsGetAndDeleteFromDir(t *testing.T) {
 // in the path: /x/404).
 func evServer(t *testing.T) (admin, tokenFile string, request func(path string, n int)) {
 	t.Helper()
-	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	up := sidecartest.Upstream(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		status := 201
 		fmt.Sscanf(r.URL.Path[strings.LastIndexByte(r.URL.Path, '/')+1:], "%d", &status)
 		w.WriteHeader(status)
 	}))
-	t.Cleanup(up.Close)
-	dir := t.TempDir()
-	tokenFile = filepath.Join(dir, "token")
-	os.WriteFile(tokenFile, []byte("tok-123\n"), 0o600)
-	cfg := sidecar.DefaultConfig()
-	cfg.Listen, cfg.Admin.Listen, cfg.Upstream = "127.0.0.1:0", "127.0.0.1:0", up.URL
-	cfg.Admin.TokenFile = tokenFile
-	cfg.ActivityTracker.Dir = filepath.Join(dir, "logs")
-	sc, err := sidecar.New(cfg, sidecar.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err != nil {
+	cfg := sidecartest.Config(t, up.URL)
+	tokenFile = filepath.Join(filepath.Dir(cfg.ActivityTracker.Dir), "token") // beside the log dir
+	if err := os.WriteFile(tokenFile, []byte("tok-123\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- sc.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Error(err)
-		}
-	})
+	cfg.Admin.TokenFile = tokenFile
+	sc := sidecartest.Start(t, cfg)
 	sent := 0
 	c := &client.Client{BaseURL: sc.AdminURL(), Token: "tok-123"}
 	return sc.AdminURL(), tokenFile, func(path string, n int) {
@@ -338,24 +320,6 @@ func writeFile(t *testing.T, content string) string {
 	return p
 }
 
-// syncBuffer is a bytes.Buffer safe to read while a command writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // TestEventsFollow follows a server's stream and its files, in-process,
 // until the context ends (Ctrl-C): exit 0, new matching events printed.
 func TestEventsFollow(t *testing.T) {
@@ -364,7 +328,7 @@ func TestEventsFollow(t *testing.T) {
 	for _, where := range [][]string{{"--server", admin, "--token-file", tokenFile}, {"--dir", logs}} {
 		t.Run(where[0], func(t *testing.T) {
 			ctx, cancel := context.WithCancel(context.Background())
-			var out, errOut syncBuffer
+			var out, errOut sidecartest.Buffer
 			done := make(chan int)
 			go func() {
 				args := append([]string{"events", "follow", "--status", "404", "-o", "json"}, where...)

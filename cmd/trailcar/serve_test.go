@@ -12,32 +12,15 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/trailcar/trailcar/internal/sidecartest"
 )
 
 // coreWait is how long to wait for what should happen at once (generous:
 // the machine is shared with other test runs).
 const coreWait = 20 * time.Second
-
-// coreBuffer is a bytes.Buffer safe for a writer and a reader.
-type coreBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *coreBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *coreBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 // coreAuditLine is the part of an audit line these tests look at.
 type coreAuditLine struct {
@@ -128,7 +111,7 @@ func TestServe(t *testing.T) {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var out, errOut coreBuffer
+	var out, errOut sidecartest.Buffer
 	code := make(chan int, 1)
 	go func() {
 		code <- run(ctx, []string{"serve", "--config", cfgPath, "--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0",
@@ -206,10 +189,10 @@ func TestServeExitCodes(t *testing.T) {
 		cfg := write("disabled.yaml", "listen: \"127.0.0.1:0\"\nadmin:\n  listen: \"127.0.0.1:0\"\nactivity_tracker:\n  enabled: false\n  dir: "+filepath.Join(dir, "never")+"\n")
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
-		var errOut coreBuffer
+		var errOut sidecartest.Buffer
 		code := make(chan int, 1)
 		go func() {
-			code <- run(ctx, []string{"serve", "--config", cfg}, strings.NewReader(""), &coreBuffer{}, &errOut)
+			code <- run(ctx, []string{"serve", "--config", cfg}, strings.NewReader(""), &sidecartest.Buffer{}, &errOut)
 		}()
 		deadline := time.Now().Add(coreWait)
 		for !strings.Contains(errOut.String(), "[event tracker] disabled logging for activity tracker\n") {

@@ -1,18 +1,13 @@
 package browsertest_test
 
 import (
-	"context"
 	"io"
-	"log/slog"
 	"net/http"
-	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"strconv"
 	"testing"
 
 	"github.com/trailcar/trailcar/internal/event"
-	"github.com/trailcar/trailcar/sidecar"
+	"github.com/trailcar/trailcar/internal/sidecartest"
 )
 
 const testToken = "browser-test-token"
@@ -23,37 +18,16 @@ const testToken = "browser-test-token"
 // header.
 func startSite(t *testing.T, seed []*event.Event) site {
 	t.Helper()
-	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	upstream := sidecartest.Upstream(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		status, err := strconv.Atoi(r.Header.Get("X-Test-Status"))
 		if err != nil {
 			status = http.StatusOK
 		}
 		w.WriteHeader(status)
 	}))
-	t.Cleanup(upstream.Close)
-	root := t.TempDir()
-	tokenFile := filepath.Join(root, "token")
-	if err := os.WriteFile(tokenFile, []byte(testToken+"\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cfg := sidecar.DefaultConfig()
-	cfg.Listen, cfg.Admin.Listen, cfg.Upstream = "127.0.0.1:0", "127.0.0.1:0", upstream.URL
-	cfg.Admin.TokenFile = tokenFile
-	cfg.ActivityTracker.Dir = filepath.Join(root, "logs")
+	cfg := sidecartest.WithToken(t, sidecartest.Config(t, upstream.URL), testToken)
 	writeHistory(t, cfg.ActivityTracker.Dir, seed)
-	s, err := sidecar.New(cfg, sidecar.Options{Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- s.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("sidecar: %v", err)
-		}
-	})
+	s := sidecartest.Start(t, cfg)
 	proxy := s.ProxyURL()
 	return site{admin: s.AdminURL(), token: testToken, request: func(t *testing.T, method, path string, status int) {
 		t.Helper()
