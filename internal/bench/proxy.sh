@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# internal/bench/proxy.sh — trailcar in ../shared/bench/run.sh beside go-bare, nginx,
+# internal/bench/proxy.sh — trailcar in compare/run.sh beside go-bare, go-pooled, nginx,
 # Caddy and HAProxy, tracking every request (examples/bench.yaml), plus the
 # sidecar's peak RSS under that load.
 #
@@ -7,10 +7,10 @@
 #   DURATION=5 ROUNDS=2 internal/bench/proxy.sh   # quicker
 #   TARGETS="go-bare caddy-json sidecar" internal/bench/proxy.sh
 #
-# Needs ../shared/bench (setup.sh installs nginx, caddy, haproxy, wrk).
+# Needs nginx, caddy, haproxy and wrk: internal/bench/compare/setup.sh installs them (root).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-BENCH=${BENCH:-$ROOT/../shared/bench}
+BENCH=${BENCH:-$ROOT/internal/bench/compare}
 OUT=$(mktemp -d "${TMPDIR:-/tmp}/trailcar-bench.XXXXXX")
 trap 'rm -rf "$OUT"' EXIT
 
