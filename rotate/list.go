@@ -31,57 +31,69 @@ type Info struct {
 // its .gz both exist (compression was interrupted after the .gz was
 // complete), only the .gz is listed: it is whole, and listing both would
 // count its events twice.
+//
+// Reading a directory is not atomic: a file renamed during the read (a
+// .gz moved into place while its plain file is removed) may be returned
+// under neither name. So the directory is read twice and what either read
+// saw is listed; a file removed in between (retention) may then be listed
+// although gone, which every reader handles as it handles a file removed
+// after listing.
 func List(dir, filename string) ([]Info, error) {
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		return nil, fmt.Errorf("list audit files: %w", err)
-	}
 	prefix, ext := splitName(filename)
 	var live *Info
-	var rotated []Info
-	gz := map[string]bool{}
-	for _, de := range entries {
-		name := de.Name()
-		if !de.Type().IsRegular() || strings.HasPrefix(name, ".") {
-			continue
+	rotated := map[string]Info{} // by name without .gz
+	for read := 0; read < 2; read++ {
+		entries, err := os.ReadDir(dir)
+		if err != nil {
+			return nil, fmt.Errorf("list audit files: %w", err)
 		}
-		isLive := name == filename
-		var when time.Time
-		compressed := false
-		if !isLive {
-			var ok bool
-			when, compressed, ok = parseBackupName(name, prefix, ext)
-			if !ok {
-				continue
+		for _, de := range entries {
+			info, ok := listed(dir, de, filename, prefix, ext)
+			switch {
+			case !ok:
+			case info.Live:
+				live = &info
+			default:
+				base := strings.TrimSuffix(info.Name, gzSuffix)
+				if have, seen := rotated[base]; !seen || info.Compressed || !have.Compressed {
+					rotated[base] = info
+				}
 			}
 		}
-		fi, err := de.Info()
-		if err != nil {
-			continue // removed while listing
-		}
-		info := Info{Name: name, Path: filepath.Join(dir, name), Size: fi.Size(), ModTime: fi.ModTime(),
-			Live: isLive, Compressed: compressed, Rotated: when}
-		if isLive {
-			live = &info
-			continue
-		}
-		if compressed {
-			gz[strings.TrimSuffix(name, gzSuffix)] = true
-		}
-		rotated = append(rotated, info)
 	}
 	out := make([]Info, 0, len(rotated)+1)
 	if live != nil {
 		out = append(out, *live)
 	}
-	sort.Slice(rotated, func(i, j int) bool { return rotated[i].Rotated.After(rotated[j].Rotated) })
+	start := len(out)
 	for _, r := range rotated {
-		if !r.Compressed && gz[r.Name] {
-			continue
-		}
 		out = append(out, r)
 	}
+	sort.Slice(out[start:], func(i, j int) bool { return out[start+i].Rotated.After(out[start+j].Rotated) })
 	return out, nil
+}
+
+// listed describes one directory entry, if it is an audit file.
+func listed(dir string, de os.DirEntry, filename, prefix, ext string) (Info, bool) {
+	name := de.Name()
+	if !de.Type().IsRegular() || strings.HasPrefix(name, ".") {
+		return Info{}, false
+	}
+	isLive := name == filename
+	var when time.Time
+	compressed := false
+	if !isLive {
+		var ok bool
+		if when, compressed, ok = parseBackupName(name, prefix, ext); !ok {
+			return Info{}, false
+		}
+	}
+	fi, err := de.Info()
+	if err != nil {
+		return Info{}, false // removed while listing
+	}
+	return Info{Name: name, Path: filepath.Join(dir, name), Size: fi.Size(), ModTime: fi.ModTime(),
+		Live: isLive, Compressed: compressed, Rotated: when}, true
 }
 
 // splitName splits audit.log into "audit-" and ".log", as lumberjack does.

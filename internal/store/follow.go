@@ -186,6 +186,7 @@ func (fl *follower) placeAfterLastLine(end int64) error {
 // openLive opens the file the live path names and reads it from off (-1:
 // its size). A missing live file is not an error: the writer makes it.
 func (fl *follower) openLive(off int64) error {
+	fl.heldFI = nil
 	f, err := openRegular(fl.path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil
@@ -238,9 +239,14 @@ func (fl *follower) pass() error {
 	if err := fl.drain(); err != nil { // what was written before the switch
 		return err
 	}
-	old := fl.heldFI
-	fl.closeHeld()
-	if err := fl.switchTo(old); err != nil || fl.held == nil {
+	// The old file stays open until the catch-up is done: while it is
+	// open its inode cannot be reused by a file compression makes, which
+	// would then pass for it and be skipped.
+	old, oldFI := fl.held, fl.heldFI
+	fl.held = nil
+	err = fl.switchTo(oldFI)
+	old.Close()
+	if err != nil || fl.held == nil {
 		return err
 	}
 	return fl.drain()

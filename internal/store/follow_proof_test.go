@@ -1,8 +1,13 @@
 package store_test
 
 import (
+	"bytes"
+	"compress/gzip"
 	"context"
 	"fmt"
+	"io"
+	"os"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -81,7 +86,9 @@ func proveFollow(t *testing.T, compress bool) {
 		}()
 	}
 	prod.Wait()
-	l.flush(t)
+	if err := l.w.Close(context.Background()); err != nil { // every event is in the files now
+		t.Fatal(err)
+	}
 
 	// The truth: every line of every file, oldest first.
 	lines := allLines(t, l.dir)
@@ -89,6 +96,9 @@ func proveFollow(t *testing.T, compress bool) {
 	for i := len(lines) - 1; i >= 0; i-- {
 		id, _ := event.LineID(lines[i])
 		want = append(want, string(id))
+	}
+	if len(want) != events {
+		t.Fatalf("the files hold %d lines, %d were written", len(want), events)
 	}
 	files, _ := rotate.List(l.dir, "audit.log")
 	if len(files) < rotations+1 {
@@ -116,10 +126,31 @@ func proveFollow(t *testing.T, compress bool) {
 		}
 		for j := range min(len(ids), len(want)) {
 			if ids[j] != want[j] {
-				t.Errorf("follower %d: line %d is %s, want %s", i, j, ids[j], want[j])
+				t.Errorf("follower %d: line %d is %s, want %s (file of want: %s)", i, j, ids[j], want[j], fileOf(t, l.dir, want[j]))
 				break
 			}
 		}
 	}
 	t.Logf("%d followers, %d lines each, %d files (%d rotations), compress=%v", followers, len(want), len(files), len(files)-1, compress)
+}
+
+func fileOf(t *testing.T, dir, id string) string {
+	files, _ := rotate.List(dir, "audit.log")
+	for _, f := range files {
+		for _, line := range allLinesOf(t, f) {
+			if strings.Contains(string(line), id) {
+				return f.Name
+			}
+		}
+	}
+	return "?"
+}
+
+func allLinesOf(t *testing.T, f rotate.Info) [][]byte {
+	data, _ := os.ReadFile(f.Path)
+	if f.Compressed {
+		zr, _ := gzip.NewReader(bytes.NewReader(data))
+		data, _ = io.ReadAll(zr)
+	}
+	return bytes.Split(data, []byte("\n"))
 }
