@@ -115,14 +115,12 @@ func Open(opts Options) (*File, error) {
 	// Retention is done here, not by lumberjack: MaxBackups, MaxAge and
 	// Compress stay zero so its mill does nothing.
 	f.lj = &lumberjack.Logger{Filename: f.path, MaxSize: opts.MaxSizeMB}
+	f.refuseNonRegular() // before anything opens the path
 	if err := f.repairTornTail(); err != nil {
 		return nil, err
 	}
-	if err := f.createLive(); err != nil {
-		return nil, err
-	}
 	f.mu.Lock()
-	_, err := f.ensureOpen()
+	_, _, err := f.ensureOpen()
 	f.mu.Unlock()
 	if err != nil {
 		return nil, err
@@ -162,7 +160,9 @@ func (f *File) writeLocked(p []byte) (rotated bool, replaced string, n int, err 
 	if f.open {
 		replaced = f.checkReplaced()
 	}
-	if rotated, err = f.ensureOpen(); err != nil {
+	rotated, reopened, err := f.ensureOpen()
+	replaced = cmpOr(replaced, reopened)
+	if err != nil {
 		return rotated, replaced, 0, err
 	}
 	if f.size > 0 && f.size+int64(len(p)) > f.max {
@@ -176,7 +176,7 @@ func (f *File) writeLocked(p []byte) (rotated bool, replaced string, n int, err 
 		// Never leave a torn line: cut the file back to where this write
 		// started, and let the next write reopen and re-read the size.
 		if n > 0 {
-			if terr := os.Truncate(f.path, f.size); terr != nil {
+			if terr := truncateNoFollow(f.path, f.size); terr != nil {
 				f.log.Error("truncate torn audit write", "path", f.path, "err", terr)
 			}
 		}
@@ -212,27 +212,63 @@ func (f *File) NotifyReplaced(fn func(reason string)) { f.onReplaced.Store(&fn) 
 
 // ensureOpen opens the live file if it is not open, and records its
 // identity and size. It reports whether lumberjack rotated while opening
-// (it does when the existing file is already full).
-func (f *File) ensureOpen() (rotated bool, err error) {
+// (it does when the existing file is already full), and, as replaced,
+// whether the path named another file than the one last written, for a
+// reason other than a rotation: "deleted" (made again), "replaced", or
+// "replaced by a symlink" (moved aside, never written through).
+//
+// The live file is always opened with O_APPEND: lumberjack makes new files
+// without it, so such a file is closed and opened again, which lumberjack
+// does with O_APPEND. A copytruncate from outside then leaves no hole.
+func (f *File) ensureOpen() (rotated bool, replaced string, err error) {
 	if f.open {
-		return false, nil
+		return false, "", nil
 	}
-	if fi, err := os.Stat(f.path); err == nil && fi.Size() >= f.max {
+	replaced = f.refuseNonRegular()
+	created, err := f.createLive()
+	if err != nil {
+		return false, replaced, err
+	}
+	if fi, err := os.Lstat(f.path); err == nil && fi.Size() >= f.max {
 		if err := f.waitForFreshBackupName(); err != nil {
-			return false, err
+			return false, replaced, err
 		}
 		rotated = true
 	}
 	if _, err := f.lj.Write(nil); err != nil {
-		return false, fmt.Errorf("open audit file: %w", err)
+		return rotated, replaced, fmt.Errorf("open audit file: %w", err)
 	}
-	fi, err := os.Stat(f.path)
+	if rotated {
+		// lumberjack rotated and made the new file itself, without
+		// O_APPEND: open it again.
+		f.lj.Close()
+		if _, err := f.lj.Write(nil); err != nil {
+			return rotated, replaced, fmt.Errorf("open audit file: %w", err)
+		}
+	}
+	fi, err := os.Lstat(f.path)
+	if err == nil && !fi.Mode().IsRegular() {
+		err = fmt.Errorf("%s is not a regular file", f.path)
+	}
 	if err != nil {
 		f.lj.Close()
-		return rotated, fmt.Errorf("open audit file: %w", err)
+		return rotated, replaced, fmt.Errorf("open audit file: %w", err)
+	}
+	if replaced == "" && !rotated && f.info != nil {
+		// Made here although a file was there before: deleted (its inode
+		// number may well be the new file's, so SameFile cannot tell).
+		switch {
+		case created:
+			replaced = "deleted"
+		case !os.SameFile(fi, f.info):
+			replaced = "replaced"
+		}
+		if replaced != "" {
+			f.log.Warn("audit file was "+replaced+" from outside while it was closed", "path", f.path)
+		}
 	}
 	if fi.Mode().Perm() != f.opts.FileMode {
-		if err := os.Chmod(f.path, f.opts.FileMode); err != nil {
+		if err := chmodNoFollow(f.path, f.opts.FileMode); err != nil {
 			f.log.Warn("chmod audit file", "path", f.path, "err", err)
 		}
 	}
@@ -240,7 +276,28 @@ func (f *File) ensureOpen() (rotated bool, err error) {
 	if rotated {
 		f.lastRotate = time.Now().UnixMilli()
 	}
-	return rotated, nil
+	return rotated, replaced, nil
+}
+
+// refuseNonRegular moves aside whatever is at the live file's path if it
+// is not a regular file (a symlink planted there, say), to a dot-name
+// that keeps it for inspection, so that it is never written through. It
+// reports the replacement.
+func (f *File) refuseNonRegular() string {
+	fi, err := os.Lstat(f.path)
+	if err != nil || fi.Mode().IsRegular() {
+		return ""
+	}
+	aside := filepath.Join(f.opts.Dir, fmt.Sprintf(".%s.refused-%d", f.opts.Filename, time.Now().UnixNano()))
+	if err := os.Rename(f.path, aside); err != nil {
+		f.log.Error("move aside what replaced the audit file", "path", f.path, "err", err)
+		return ""
+	}
+	f.log.Warn("the audit file's path was not a regular file; moved it aside", "path", f.path, "aside", aside, "mode", fi.Mode().String())
+	if fi.Mode()&os.ModeSymlink != 0 {
+		return "replaced by a symlink"
+	}
+	return "replaced"
 }
 
 // rotate moves the live file aside and opens a new one.
@@ -254,8 +311,9 @@ func (f *File) rotate() error {
 		return fmt.Errorf("rotate audit file: %w", err)
 	}
 	f.lastRotate = time.Now().UnixMilli()
-	f.open = false
-	_, err := f.ensureOpen()
+	f.lj.Close() // lumberjack made the new file without O_APPEND: open it again
+	f.open, f.info = false, nil // a new file, and no news
+	_, _, err := f.ensureOpen()
 	return err
 }
 
@@ -280,18 +338,21 @@ func exists(path string) bool {
 	return err == nil
 }
 
-// checkReplaced reports "deleted" or "replaced" when the path no longer
-// names the file being written, and marks the file for reopening.
+// checkReplaced reports "deleted", "replaced" or "truncated" when the path
+// no longer names the file being written as it was left (a copytruncate
+// empties it in place), and marks the file for reopening.
 func (f *File) checkReplaced() string {
-	fi, err := os.Stat(f.path)
+	fi, err := os.Lstat(f.path)
 	reason := ""
 	switch {
 	case errors.Is(err, os.ErrNotExist):
 		reason = "deleted"
 	case err != nil:
 		return "" // cannot tell; the write will report real trouble
-	case !os.SameFile(fi, f.info):
+	case !fi.Mode().IsRegular() || !os.SameFile(fi, f.info):
 		reason = "replaced"
+	case fi.Size() < f.size:
+		reason = "truncated"
 	default:
 		return ""
 	}
@@ -316,11 +377,20 @@ func (f *File) watch() {
 		f.mu.Lock()
 		var replaced string
 		var rotated bool
-		if f.open && !f.closed {
-			if replaced = f.checkReplaced(); replaced != "" {
+		if !f.closed {
+			if f.open {
+				replaced = f.checkReplaced()
+			}
+			// Reopen a file found replaced, and one closed by a failed
+			// write (a file deleted meanwhile is noticed then, not only
+			// at the next write that works).
+			if !f.open {
+				var reopened string
 				var err error
-				if rotated, err = f.ensureOpen(); err != nil {
-					f.log.Error("reopen audit file", "path", f.path, "err", err)
+				rotated, reopened, err = f.ensureOpen()
+				replaced = cmpOr(replaced, reopened)
+				if err != nil {
+					f.log.Debug("reopen audit file", "path", f.path, "err", err)
 				}
 			}
 		}
@@ -339,9 +409,9 @@ func (f *File) Reopen() error {
 	}
 	f.lj.Close()
 	f.open = false
-	rotated, err := f.ensureOpen()
+	rotated, replaced, err := f.ensureOpen()
 	f.mu.Unlock()
-	f.notify(rotated, "")
+	f.notify(rotated, replaced)
 	return err
 }
 
@@ -353,7 +423,7 @@ func (f *File) Sync() error {
 }
 
 func syncPath(path string) error {
-	fd, err := os.Open(path)
+	fd, err := openNoFollow(path, os.O_RDONLY, 0)
 	if err != nil {
 		return fmt.Errorf("sync audit file: %w", err)
 	}
@@ -376,7 +446,8 @@ func (f *File) Exclusive(fn func() error) error {
 	f.lj.Close()
 	f.open = false
 	err := fn()
-	rotated, oerr := f.ensureOpen()
+	f.info = nil                         // fn may replace the file: that is no news
+	rotated, _, oerr := f.ensureOpen()
 	f.mu.Unlock()
 	f.notify(rotated, "")
 	return errors.Join(err, oerr)
@@ -412,18 +483,54 @@ func (f *File) Close() error {
 }
 
 // createLive creates the live file with the configured mode when missing,
-// so that lumberjack (which would create it 0600) appends to ours.
-func (f *File) createLive() error {
-	fd, err := os.OpenFile(f.path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, f.opts.FileMode)
-	if err != nil {
-		return fmt.Errorf("open audit file: %w", err)
+// so that lumberjack (which would create it 0600, without O_APPEND) opens
+// an existing file, which it does with O_APPEND. It reports whether it
+// created the file.
+func (f *File) createLive() (created bool, err error) {
+	fd, err := openNoFollow(f.path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, f.opts.FileMode)
+	if errors.Is(err, os.ErrExist) {
+		return false, nil
 	}
-	return fd.Close()
+	if err != nil {
+		return false, fmt.Errorf("open audit file: %w", err)
+	}
+	if err := fd.Chmod(f.opts.FileMode); err != nil { // the umask may have taken bits away
+		f.log.Warn("chmod audit file", "path", f.path, "err", err)
+	}
+	return true, fd.Close()
+}
+
+// chmodNoFollow sets the mode of the file at path, never of a symlink's
+// target.
+func chmodNoFollow(path string, mode os.FileMode) error {
+	fd, err := openNoFollow(path, os.O_RDONLY, 0)
+	if err != nil {
+		return err
+	}
+	defer fd.Close()
+	return fd.Chmod(mode)
+}
+
+// truncateNoFollow cuts the file at path to size, never a symlink's target.
+func truncateNoFollow(path string, size int64) error {
+	fd, err := openNoFollow(path, os.O_WRONLY, 0)
+	if err != nil {
+		return err
+	}
+	defer fd.Close()
+	return fd.Truncate(size)
+}
+
+func cmpOr(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
 }
 
 // repairTornTail truncates the live file after its last newline.
 func (f *File) repairTornTail() error {
-	fd, err := os.OpenFile(f.path, os.O_RDWR, 0)
+	fd, err := openNoFollow(f.path, os.O_RDWR, 0)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil
 	}

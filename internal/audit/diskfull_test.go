@@ -1,7 +1,9 @@
 package audit_test
 
 import (
+	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -67,6 +69,89 @@ func diskFullChild(t *testing.T, dir string) {
 		t.Fatal("writer never saw the write error")
 	}
 	time.Sleep(50 * time.Millisecond) // a few failed retries
+	if err := syscall.Setrlimit(syscall.RLIMIT_FSIZE, &old); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestDeletedWhileWritesFail: the live file is deleted from outside while
+// the disk refuses writes (the file is closed after a failed write, so the
+// per-write check does not run): the deletion must still be recorded, and
+// every event not in the deleted file must be written once.
+func TestDeletedWhileWritesFail(t *testing.T) {
+	if dir := os.Getenv("TRAILCAR_DELETED_DIR"); dir != "" {
+		deletedChild(t, dir)
+		return
+	}
+	dir := t.TempDir()
+	cmd := exec.Command(os.Args[0], "-test.run=^TestDeletedWhileWritesFail$", "-test.v")
+	cmd.Env = append(os.Environ(), "TRAILCAR_DELETED_DIR="+dir)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("child: %v\n%s", err, out)
+	}
+	deleted := 0
+	if _, err := fmt.Sscanf(string(out[bytes.Index(out, []byte("deleted-lines="))+len("deleted-lines="):]), "%d", &deleted); err != nil {
+		t.Fatalf("child output: %v\n%s", err, out)
+	}
+	types := map[string]int{}
+	for _, e := range readEvents(t, dir) {
+		types[e.Type]++
+		if e.Type == "system.audit.file_replaced" && !bytes.Contains(e.Details, []byte(`"reason":"deleted"`)) {
+			t.Errorf("file_replaced %s", e.Details)
+		}
+	}
+	if types["system.audit.file_replaced"] != 1 || types["http"] != 2000-deleted {
+		t.Fatalf("written types %v, %d http lines were in the deleted file\n%s", types, deleted, out)
+	}
+}
+
+func deletedChild(t *testing.T, dir string) {
+	signal.Ignore(syscall.SIGXFSZ)
+	f := openFile(t, dir)
+	defer f.Close()
+	w := audit.New(audit.Options{File: f, Metrics: metrics.Discard(), RetryMin: time.Millisecond, RetryMax: 10 * time.Millisecond})
+	var old syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_FSIZE, &old); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 100; i++ { // these are in the file that is deleted
+		if err := w.Emit(httpEvent(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for w.QueueLen() > 0 {
+		time.Sleep(time.Millisecond)
+	}
+	time.Sleep(20 * time.Millisecond)
+	limited := old
+	limited.Cur = 100 << 10
+	if err := syscall.Setrlimit(syscall.RLIMIT_FSIZE, &limited); err != nil {
+		t.Skipf("cannot set RLIMIT_FSIZE: %v", err)
+	}
+	for i := 100; i < 2000; i++ {
+		if err := w.Emit(httpEvent(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for deadline := time.Now().Add(5 * time.Second); w.Healthy() && time.Now().Before(deadline); {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if w.Healthy() {
+		t.Fatal("writer never saw the write error")
+	}
+	data, err := os.ReadFile(f.Path())
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Printf("deleted-lines=%d\n", bytes.Count(data, []byte(`"type":"http"`)))
+	if err := os.Remove(f.Path()); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(100 * time.Millisecond) // failed retries, and the watch
 	if err := syscall.Setrlimit(syscall.RLIMIT_FSIZE, &old); err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,17 @@
+//go:build !unix
+
+package rotate
+
+import (
+	"fmt"
+	"os"
+)
+
+// openNoFollow opens path, refusing a symlink at its last element (checked
+// before opening: there is no O_NOFOLLOW here).
+func openNoFollow(path string, flag int, mode os.FileMode) (*os.File, error) {
+	if fi, err := os.Lstat(path); err == nil && fi.Mode()&os.ModeSymlink != 0 {
+		return nil, fmt.Errorf("open %s: is a symlink", path)
+	}
+	return os.OpenFile(path, flag, mode)
+}
