@@ -93,4 +93,3 @@ func TestSymlinkAtLivePathIsNotFollowed(t *testing.T) {
 		})
 	}
 }
-

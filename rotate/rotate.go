@@ -311,7 +311,7 @@ func (f *File) rotate() error {
 		return fmt.Errorf("rotate audit file: %w", err)
 	}
 	f.lastRotate = time.Now().UnixMilli()
-	f.lj.Close() // lumberjack made the new file without O_APPEND: open it again
+	f.lj.Close()                // lumberjack made the new file without O_APPEND: open it again
 	f.open, f.info = false, nil // a new file, and no news
 	_, _, err := f.ensureOpen()
 	return err
@@ -446,7 +446,7 @@ func (f *File) Exclusive(fn func() error) error {
 	f.lj.Close()
 	f.open = false
 	err := fn()
-	f.info = nil                         // fn may replace the file: that is no news
+	f.info = nil // fn may replace the file: that is no news
 	rotated, _, oerr := f.ensureOpen()
 	f.mu.Unlock()
 	f.notify(rotated, "")
