@@ -163,7 +163,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	x := exchanges.Get().(*exchange)
 	x.rw, x.p, x.start = w, p, p.now()
 	x.id = p.ids.New()
-	x.route = p.opts.Rules.Route(r.Method, r.URL.Path) // the globs, once per request
+	x.route = p.opts.Rules.Route(r.Method, r.URL.Path, r.URL.EscapedPath()) // the globs, once per request
 	r.Header[p.requestIDHeader] = []string{x.id}
 
 	if cs, ok := r.Context().Value(connKey{}).(*connState); ok && r.ProtoMajor == 1 {

@@ -78,7 +78,7 @@ func resourceOf(p string) string {
 	for rest != "" {
 		var segment string
 		segment, rest, _ = strings.Cut(rest, "/")
-		if segment != "ak" && segment != "api" && !isVersion(segment) {
+		if !strings.EqualFold(segment, "ak") && !strings.EqualFold(segment, "api") && !isVersion(segment) {
 			return segment
 		}
 	}
@@ -87,7 +87,7 @@ func resourceOf(p string) string {
 
 // isVersion reports whether segment is "v" followed by digits: "v1", "v10".
 func isVersion(segment string) bool {
-	if len(segment) < 2 || segment[0] != 'v' {
+	if len(segment) < 2 || segment[0] != 'v' && segment[0] != 'V' {
 		return false
 	}
 	for i := 1; i < len(segment); i++ {

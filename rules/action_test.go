@@ -23,7 +23,7 @@ func TestResource(t *testing.T) {
 		{"v1beta1 is a resource", "/api/v1beta1/things", "v1beta1"},
 		{"api later is a resource", "/widgets/api/v1", "widgets"},
 		{"prefixes in any order", "/v1/api/ak/x", "x"},
-		{"case matters", "/API/v1/x", "API"},
+		{"any case, as track.always", "/API/V1/x", "x"},
 		{"double slashes", "//api//v3//widgets", "widgets"},
 		{"dot-dot", "/api/v3/proxy/../components", "components"},
 		{"relative", "api/v3/widgets", "widgets"},

@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"cmp"
 	"strings"
 
 	"github.com/trailcar/trailcar/internal/event"
@@ -11,6 +12,10 @@ type Input struct {
 	// Method and Path are the request's, Path decoded (url.URL.Path). Path
 	// is matched both as is and cleaned; see Evaluate.
 	Method, Path string
+	// Sent is the path as the client sent it, still escaped
+	// (url.URL.EscapedPath); "" means Path. A path not sent in canonical
+	// form is never ignored: see Canonical.
+	Sent string
 	// Status is the status answered to the client; 0 when there was no
 	// response.
 	Status int
@@ -54,7 +59,7 @@ type Decision struct {
 // the path needs cleaning or it renders an action for the first time. It is
 // Route and Decide in one call.
 func (r *Rules) Evaluate(in Input) Decision {
-	return r.Decide(r.Route(in.Method, in.Path), in)
+	return r.Decide(r.Route(in.Method, in.Path, in.Sent), in)
 }
 
 // Route is what the rules make of a request before its answer: the path
@@ -70,10 +75,10 @@ type Route struct {
 }
 
 // Route matches a request's method and path (url.URL.Path) against the
-// globs.
-func (r *Rules) Route(method, path string) Route {
+// globs; sent is the path as sent, escaped ("" means path).
+func (r *Rules) Route(method, path, sent string) Route {
 	p := newRequestPath(path)
-	rt := Route{p: p, method: normalizeMethod(method), ignored: r.ignored(p)}
+	rt := Route{p: p, method: normalizeMethod(method), ignored: Canonical(cmp.Or(sent, path)) && r.ignored(p)}
 	// The cheap check first: a tracked method spares the matching.
 	rt.whatever = !rt.ignored && (containsFold(r.methods, rt.method) || r.inAlways(p))
 	return rt
@@ -112,16 +117,16 @@ func (r *Rules) Decide(rt Route, in Input) Decision {
 	}
 }
 
-// TrackedBeforeResponse is Route(method, path).TrackedWhatever().
+// TrackedBeforeResponse is Route(method, path, path).TrackedWhatever().
 func (r *Rules) TrackedBeforeResponse(method, path string) bool {
-	return r.Route(method, path).TrackedWhatever()
+	return r.Route(method, path, "").TrackedWhatever()
 }
 
 // Ignored reports whether the path is in ignore_routes, as Evaluate judges
-// it: both the path and its cleaned form match, and it is not too long to be
-// matched.
+// it: it is canonical, both the path and its cleaned form match, and it is
+// not too long to be matched.
 func (r *Rules) Ignored(path string) bool {
-	return r.ignored(newRequestPath(path))
+	return Canonical(path) && r.ignored(newRequestPath(path))
 }
 
 func (r *Rules) ignored(p requestPath) bool {
@@ -129,7 +134,7 @@ func (r *Rules) ignored(p requestPath) bool {
 }
 
 func (r *Rules) inAlways(p requestPath) bool {
-	return p.tooLong() || p.matchAny(r.always)
+	return p.tooLong() || p.lowered().matchAny(r.always)
 }
 
 // matchRule returns the first rule matching the method and the cleaned path,

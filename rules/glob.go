@@ -71,6 +71,25 @@ func compilePatterns(key string, globs []string) (patternList, error) {
 	return list, nil
 }
 
+// compileLowered compiles the globs lowered, for matching lowered paths;
+// errors name the glob as written.
+func compileLowered(key string, globs []string) (patternList, error) {
+	lowered := make([]string, len(globs))
+	for i, g := range globs {
+		lowered[i] = strings.ToLower(g)
+	}
+	list, err := compilePatterns(key, lowered)
+	var fe *FieldError
+	if errors.As(err, &fe) {
+		for i := range lowered {
+			if indexKey(key, i) == fe.Key {
+				fe.Value = globs[i]
+			}
+		}
+	}
+	return list, err
+}
+
 // match reports whether the cleaned path p matches any pattern of the list.
 func (l patternList) match(p string) bool {
 	for _, g := range l {

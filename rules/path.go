@@ -37,6 +37,12 @@ func (p requestPath) tooLong() bool {
 	return len(p.raw) > maxMatchedPath
 }
 
+// lowered is the path in lower case, for the case-insensitive lists. It
+// allocates only when the path has upper-case letters.
+func (p requestPath) lowered() requestPath {
+	return requestPath{raw: strings.ToLower(p.raw), clean: strings.ToLower(p.clean)}
+}
+
 // matchAll reports whether both forms match l.
 func (p requestPath) matchAll(l patternList) bool {
 	return l.match(p.clean) && (p.raw == p.clean || l.match(p.raw))
@@ -45,6 +51,33 @@ func (p requestPath) matchAll(l patternList) bool {
 // matchAny reports whether either form matches l.
 func (p requestPath) matchAny(l patternList) bool {
 	return l.match(p.clean) || (p.raw != p.clean && l.match(p.raw))
+}
+
+// Canonical reports whether sent, a path as the client sent it (escaped),
+// is in the one form every app reads the same way. A path that holds ";"
+// (Tomcat and Spring drop "..;" and other path parameters), "\" (some
+// servers read it as "/"), a percent-encoded ".", "/", "\" or "%" (an app
+// that decodes twice, or after routing, sees another path), or a ".", ".."
+// or empty segment is not: the app may resolve it to any route, so the
+// rules never take it for an ignored one.
+func Canonical(sent string) bool {
+	if !isClean(sent) || strings.ContainsAny(sent, ";\\") {
+		return false
+	}
+	for i := strings.IndexByte(sent, '%'); i >= 0; {
+		if i+2 < len(sent) {
+			switch strings.ToLower(sent[i+1 : i+3]) {
+			case "2e", "2f", "5c", "25":
+				return false
+			}
+		}
+		j := strings.IndexByte(sent[i+1:], '%')
+		if j < 0 {
+			break
+		}
+		i += j + 1
+	}
+	return true
 }
 
 // cleanPath returns p as path.Clean would have it ("//" collapsed, "." and

@@ -93,7 +93,9 @@ func Compile(p Policy) (*Rules, error) {
 	if r.methods, err = compileMethods("track.methods", p.Methods); err != nil {
 		return nil, err
 	}
-	if r.always, err = compilePatterns("track.always", p.Always); err != nil {
+	// track.always matches in any case (many apps route /AK/API/… as
+	// /ak/api/…; when in doubt, track): pattern and path are lowered.
+	if r.always, err = compileLowered("track.always", p.Always); err != nil {
 		return nil, err
 	}
 	if r.statuses, err = compileStatuses("track.statuses", p.Statuses); err != nil {
