@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"io"
 	"net/http"
 	"strings"
 	"sync"
@@ -107,7 +108,27 @@ type exchange struct {
 	upstreamErr error
 	refused     bool // answered 503 because the audit log cannot be written (fail_closed)
 	route       rules.Route
+	body        upstreamBody // the upstream's response body, watched for a cut
 }
+
+// upstreamBody is the upstream's response body as ReverseProxy copies it:
+// a read error other than EOF means the upstream cut the body short, which
+// the event must not blame on the client. It lives in the exchange, so
+// watching costs no allocation.
+type upstreamBody struct {
+	rc  io.ReadCloser
+	err error
+}
+
+func (b *upstreamBody) Read(p []byte) (int, error) {
+	n, err := b.rc.Read(p)
+	if err != nil && err != io.EOF && b.err == nil {
+		b.err = err
+	}
+	return n, err
+}
+
+func (b *upstreamBody) Close() error { return b.rc.Close() }
 
 var exchanges = sync.Pool{New: func() any { return new(exchange) }}
 

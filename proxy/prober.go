@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"cmp"
 	"context"
 	"net"
 	"sync"
@@ -12,6 +13,9 @@ import (
 // OnChange is called when the state changes, never otherwise, so an outage
 // is one "unreachable" and one "recovered", however many requests fail.
 // The state starts as reachable: an upstream down at start is reported.
+// One failed probe is not an outage (a slow moment, a full backlog): the
+// upstream is unreachable after Failures probes in a row fail, the ones
+// after the first made soon after it; one that connects makes it reachable.
 type Prober struct {
 	// Addr is the upstream's host:port.
 	Addr string
@@ -19,6 +23,11 @@ type Prober struct {
 	Interval time.Duration
 	// Timeout of one connect; 0 means 2s.
 	Timeout time.Duration
+	// Failures is how many probes in a row must fail; 0 means 3.
+	Failures int
+	// Retry is the wait before probing again after a failure, while the
+	// state is still reachable; 0 means 500ms.
+	Retry time.Duration
 	// OnChange is called (from the prober's goroutine) with the new state
 	// and, when unreachable, the error.
 	OnChange func(reachable bool, err error)
@@ -29,6 +38,7 @@ type Prober struct {
 	kick chan struct{}
 
 	mu        sync.Mutex
+	failed    int // probes failed in a row
 	down      bool
 	lastErr   error
 	lastProbe time.Time
@@ -61,20 +71,27 @@ func (p *Prober) Run(ctx context.Context) {
 	if interval <= 0 {
 		interval = 5 * time.Second
 	}
+	retry := cmp.Or(p.Retry, 500*time.Millisecond)
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
-		p.probe(ctx)
+		var again <-chan time.Time
+		if p.probe(ctx) {
+			again = time.After(retry) // failing, not yet unreachable: look again soon
+		}
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 		case <-p.kick:
+		case <-again:
 		}
 	}
 }
 
-func (p *Prober) probe(ctx context.Context) {
+// probe connects once; it reports whether the upstream is failing without
+// being declared unreachable yet.
+func (p *Prober) probe(ctx context.Context) (pending bool) {
 	timeout := p.Timeout
 	if timeout <= 0 {
 		timeout = 2 * time.Second
@@ -87,18 +104,28 @@ func (p *Prober) probe(ctx context.Context) {
 	conn, err := dial(cctx, "tcp", p.Addr)
 	cancel()
 	if ctx.Err() != nil {
-		return // shutting down: not the upstream's fault
+		return false // shutting down: not the upstream's fault
 	}
 	if err == nil {
 		conn.Close()
 	}
+	need := cmp.Or(p.Failures, 3)
 	p.mu.Lock()
 	wasDown := p.down
-	p.down = err != nil
+	if err == nil {
+		p.failed = 0
+		p.down = false
+	} else {
+		p.failed++
+		p.down = p.down || p.failed >= need
+	}
+	down := p.down
+	pending = err != nil && !down
 	p.lastErr = err
 	p.lastProbe = time.Now()
 	p.mu.Unlock()
-	if wasDown != (err != nil) && p.OnChange != nil {
-		p.OnChange(err == nil, err)
+	if wasDown != down && p.OnChange != nil {
+		p.OnChange(!down, err)
 	}
+	return pending
 }

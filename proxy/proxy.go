@@ -12,6 +12,7 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -125,6 +126,12 @@ func New(opts Options) (*Proxy, error) {
 				pr.Out.Header["X-Forwarded-For"] = xff // keep a trusted chain; SetXForwarded appends
 			}
 			pr.SetXForwarded()
+			// After ReverseProxy dropped the hop-by-hop headers: a client's
+			// "Connection: X-Request-Id" must not take the id away.
+			if x := exchangeOf(pr.In.Context()); x != nil {
+				pr.Out.Header[p.requestIDHeader] = []string{x.id}
+			}
+			onlyWebsocketUpgrade(pr.Out.Header)
 		},
 		Transport: opts.Transport,
 		// FlushInterval stays 0: ReverseProxy already flushes every write of a
@@ -135,6 +142,19 @@ func New(opts Options) (*Proxy, error) {
 		ErrorLog:       slog.NewLogLogger(opts.Logger.Handler(), slog.LevelWarn),
 	}
 	return p, nil
+}
+
+// onlyWebsocketUpgrade removes any Upgrade but websocket (and h2c's
+// HTTP2-Settings): the request then goes to the app as plain HTTP/1.1.
+// Another protocol would open a tunnel whose requests the proxy never
+// sees, and so never audits; websocket is one stream of messages, and
+// audited as one request.
+func onlyWebsocketUpgrade(h http.Header) {
+	delete(h, "Http2-Settings")
+	if up, ok := h["Upgrade"]; ok && (len(up) != 1 || !strings.EqualFold(strings.TrimSpace(up[0]), "websocket")) {
+		delete(h, "Upgrade")
+		delete(h, "Connection")
+	}
 }
 
 // DefaultTransport is http.DefaultTransport cloned with a pool of idle

@@ -31,6 +31,10 @@ func (p *Proxy) modifyResponse(resp *http.Response) error {
 		return nil
 	}
 	x.audit.take(resp.Header)
+	if resp.Body != nil && resp.Body != http.NoBody && resp.StatusCode != http.StatusSwitchingProtocols {
+		x.body.rc = resp.Body
+		resp.Body = &x.body
+	}
 	for k := range resp.Trailer {
 		// Not announced to the client: the values, read after the body,
 		// then reach the exchange under http.TrailerPrefix and are taken
@@ -87,7 +91,9 @@ func (p *Proxy) errorHandler(w http.ResponseWriter, r *http.Request, err error) 
 	if x != nil {
 		x.upstreamErr = err
 	}
-	p.log.Warn("upstream request failed", "reason", reason, "method", r.Method, "path", r.URL.Path, "err", err)
+	// Debug, not Warn: an app that is down fails every request, and the
+	// prober logs (and records) the outage once.
+	p.log.Debug("upstream request failed", "reason", reason, "method", r.Method, "path", r.URL.Path, "err", err)
 	if p.opts.UpstreamFailed != nil {
 		p.opts.UpstreamFailed(err)
 	}
@@ -96,6 +102,26 @@ func (p *Proxy) errorHandler(w http.ResponseWriter, r *http.Request, err error) 
 		status = http.StatusGatewayTimeout
 	}
 	jsonhttp.Error(w, status, "upstream unreachable: "+reason)
+}
+
+// upstreamErrorText is an upstream error as the event keeps it: a header
+// line the upstream sent malformed is named, never quoted (it may be a
+// Set-Cookie with a session in it), and the text is bounded.
+func upstreamErrorText(err error) string {
+	s := err.Error()
+	const malformed = "malformed MIME header line: "
+	if i := strings.Index(s, malformed); i >= 0 {
+		line := s[i+len(malformed):]
+		name, _, _ := strings.Cut(line, ":")
+		if len(name) > 64 || strings.ContainsAny(name, " \t") {
+			name = "(unnamed)"
+		}
+		s = s[:i+len(malformed)] + name + ": (value not logged)"
+	}
+	if len(s) > 512 {
+		s = s[:512] + "…"
+	}
+	return s
 }
 
 // upstreamReason classifies an upstream error for the metric label.
@@ -159,13 +185,24 @@ func (p *Proxy) record(x *exchange, r *http.Request, status int, elapsed time.Du
 			details.String("invalid_audit_details", a.details)
 		}
 	}
+	if a.level != "" && !strings.EqualFold(a.level, event.LevelInfo) && !strings.EqualFold(a.level, event.LevelError) {
+		details.String("invalid_audit_level", a.level) // the computed level stays
+	}
 	switch {
 	case x.refused:
 		details.String("refused", "audit log unavailable (on_write_error: fail_closed)")
 	case x.upstreamErr != nil:
-		details.String("upstream_error", x.upstreamErr.Error())
-	}
-	if panicked != nil {
+		details.String("upstream_error", upstreamErrorText(x.upstreamErr))
+	case x.body.err != nil && r.Context().Err() == nil:
+		// The upstream cut its body short (the client is still there: a
+		// client that leaves cancels the read too): the client got less
+		// than the app meant to send, whatever the status said.
+		details.String("upstream_error", "response body cut short: "+upstreamErrorText(x.body.err))
+		e.Outcome = event.OutcomeFailure
+		if a.level == "" {
+			e.Level = event.LevelError
+		}
+	case panicked != nil:
 		details.String("aborted", "the client went away before the response was complete")
 	}
 	e.Details = details.Object()

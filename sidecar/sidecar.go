@@ -68,7 +68,6 @@ type Sidecar struct {
 	// done is closed when shutdown begins: admin streams (follow, SSE) end.
 	done       chan struct{}
 	doneOnce   sync.Once
-	forwarders sync.WaitGroup // goroutines feeding subscribers from the writer
 }
 
 // New builds the sidecar and opens its listeners and audit file, so that a
@@ -107,10 +106,10 @@ func New(cfg Config, opts Options) (_ *Sidecar, err error) {
 	if err = s.loadToken(); err != nil {
 		return nil, err
 	}
-	if err = s.openAudit(); err != nil {
+	if err = s.startWebhooks(); err != nil { // before the writer, which publishes to it
 		return nil, err
 	}
-	if err = s.startWebhooks(); err != nil {
+	if err = s.openAudit(); err != nil {
 		return nil, err
 	}
 	if err = s.buildProxy(); err != nil {
@@ -166,6 +165,9 @@ func (s *Sidecar) openAudit() error {
 	if s.file != nil {
 		opts.File = s.file // a nil *rotate.File in the interface would not be nil
 	}
+	if s.webhooks != nil {
+		opts.Publish = s.webhooks.Publish // never blocks: queues, or drops and counts
+	}
 	s.writer = audit.New(opts)
 	return nil
 }
@@ -183,17 +185,6 @@ func (s *Sidecar) startWebhooks() error {
 		return fmt.Errorf("webhooks: %w", err)
 	}
 	s.webhooks = d
-	sub := s.writer.Subscribe(s.cfg.Webhooks.Queue)
-	s.forwarders.Add(1)
-	go func() {
-		defer s.forwarders.Done()
-		for line := range sub.C {
-			d.Publish(line)
-		}
-		if err := sub.Err(); err != nil {
-			s.log.Error("webhooks fell behind the audit log; restart to resubscribe", "err", err)
-		}
-	}()
 	return nil
 }
 
@@ -374,7 +365,6 @@ func (s *Sidecar) closeAll() error {
 	if s.writer != nil {
 		errs = append(errs, s.writer.Close(ctx))
 	}
-	s.forwarders.Wait() // the writer closed their subscriptions
 	if s.webhooks != nil {
 		wctx, wcancel := context.WithTimeout(ctx, 5*time.Second)
 		errs = append(errs, s.webhooks.Close(wctx))

@@ -2,7 +2,7 @@
 // queue that stamps each event's time as it is queued (so lines are in
 // eventTime order), and one goroutine that writes everything queued with one
 // write per batch (group commit), then hands the written lines to
-// subscribers (the event stream, webhooks).
+// the publisher (webhooks) and wakes the followers of the files.
 //
 // Guarantees: an event accepted by Emit is written exactly once, whole, in
 // queue order, unless the process dies; a write error never crashes
@@ -43,8 +43,13 @@ type replacementNotifier interface {
 // Options configure a Writer.
 type Options struct {
 	// File receives the lines. If nil, events are not persisted, only
-	// handed to subscribers (the activity tracker is disabled).
+	// published (the activity tracker is disabled).
 	File File
+	// Publish, if set, is called from the writer's goroutine with each
+	// line written, newline included, in order. It must not block (the
+	// webhook dispatcher queues, or drops and counts); the line is its to
+	// keep and must not be modified.
+	Publish func(line []byte)
 	// Queue is how many events may wait to be written; 0 means 10000.
 	Queue int
 	// Drop, when the queue is full, drops the event (counted) instead of
@@ -66,7 +71,7 @@ type Options struct {
 	// Linger is how long the writer waits, after the first event of a
 	// batch arrives, for more to join it (group commit): fewer, larger
 	// writes under load, at the cost of events reaching the file (and
-	// subscribers) up to Linger later. 0 means 1ms; negative means none.
+	// webhooks) up to Linger later. 0 means 1ms; negative means none.
 	Linger time.Duration
 }
 
@@ -107,9 +112,8 @@ type Writer struct {
 	abandon atomic.Bool // Close's deadline passed: stop retrying
 	lost    atomic.Int64
 
-	subsMu  sync.Mutex
-	subs    map[*Subscription]struct{}
-	written chan struct{} // closed at the next write; see Written
+	writtenMu sync.Mutex
+	written   chan struct{} // closed at the next write; see Written
 
 	done chan struct{}
 }
@@ -152,7 +156,6 @@ func New(opts Options) *Writer {
 	w := &Writer{
 		opts: opts, now: opts.Now, ids: opts.IDs, log: opts.Logger, m: opts.Metrics,
 		counts: newEventCounters(opts.Metrics.Events),
-		subs:   map[*Subscription]struct{}{},
 		done:   make(chan struct{}),
 	}
 	w.pool.New = func() any { b := make([]byte, 0, 1024); return &b }
@@ -387,7 +390,6 @@ func (w *Writer) Close(ctx context.Context) error {
 		w.abandon.Store(true)
 		<-w.done
 	}
-	w.closeSubscriptions()
 	if n := w.lost.Load(); n > 0 {
 		return fmt.Errorf("close audit writer: %d events could not be written", n)
 	}
