@@ -66,8 +66,8 @@ type Sidecar struct {
 	proxySrv, adminSrv *http.Server
 
 	// done is closed when shutdown begins: admin streams (follow, SSE) end.
-	done       chan struct{}
-	doneOnce   sync.Once
+	done     chan struct{}
+	doneOnce sync.Once
 }
 
 // New builds the sidecar and opens its listeners and audit file, so that a
