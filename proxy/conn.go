@@ -19,6 +19,7 @@ type Streams struct {
 }
 
 type connState struct {
+	conn   net.Conn
 	cancel context.CancelFunc
 	cur    *exchange // the request in progress (HTTP/1 requests on a connection are sequential)
 }
@@ -27,9 +28,9 @@ type connKey struct{}
 
 // ConnContext is for http.Server.ConnContext: it gives each connection a
 // context that EndAll can cancel.
-func (s *Streams) ConnContext(ctx context.Context, _ net.Conn) context.Context {
+func (s *Streams) ConnContext(ctx context.Context, c net.Conn) context.Context {
 	ctx, cancel := context.WithCancel(ctx)
-	return context.WithValue(ctx, connKey{}, &connState{cancel: cancel})
+	return context.WithValue(ctx, connKey{}, &connState{conn: c, cancel: cancel})
 }
 
 // markStream records that the connection of ctx now carries a stream.

@@ -109,6 +109,7 @@ type exchange struct {
 	refused     bool // answered 503 because the audit log cannot be written (fail_closed)
 	route       rules.Route
 	body        upstreamBody // the upstream's response body, watched for a cut
+	reqBody     slowBody     // the client's request body, bounded in time
 }
 
 // upstreamBody is the upstream's response body as ReverseProxy copies it:

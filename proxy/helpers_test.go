@@ -111,6 +111,7 @@ type harnessOptions struct {
 	policy    *rules.Policy // nil: defaultPolicy
 	configure func(*proxy.Options)
 	http2     bool // serve the front over TLS with HTTP/2
+	listener  bool // the front listens through proxy.Listener, as the sidecar's proxy port
 }
 
 func newHarness(t *testing.T, upstream http.Handler, ho harnessOptions) *harness {
@@ -160,8 +161,17 @@ func newHarness(t *testing.T, upstream http.Handler, ho harnessOptions) *harness
 	}))
 	h.front.Config.MaxHeaderBytes = 64 << 10 // as the sidecar's proxy port
 	h.front.Config.ReadHeaderTimeout = 10 * time.Second
+	if ho.listener && opts.Streams == nil {
+		t.Fatal("harnessOptions.listener needs Options.Streams")
+	}
 	if opts.Streams != nil {
 		h.front.Config.ConnContext = opts.Streams.ConnContext
+	}
+	if ho.listener {
+		ln := proxy.NewListener(h.front.Listener, 0)
+		ln.Refused = h.proxy.Refused
+		h.front.Listener = ln
+		h.front.Config.ConnState = proxy.ConnState
 	}
 	if ho.http2 {
 		h.front.EnableHTTP2 = true

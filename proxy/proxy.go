@@ -68,6 +68,11 @@ type Options struct {
 	// Streams, if set, tracks long-lived responses so shutdown can end
 	// them; its ConnContext must then be the server's ConnContext.
 	Streams *Streams
+	// BodyGrace and BodyMinRate bound how slowly a client may send a
+	// request body: at BodyMinRate bytes a second on average after
+	// BodyGrace, else 408. 0 means the defaults (10s, 1 KiB/s).
+	BodyGrace   time.Duration
+	BodyMinRate int
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 	// Logger; nil means slog.Default().
@@ -187,12 +192,14 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	r.Header[p.requestIDHeader] = []string{x.id}
 
 	if cs, ok := r.Context().Value(connKey{}).(*connState); ok && r.ProtoMajor == 1 {
+		markHandled(cs.conn)
 		cs.cur = x
 		defer func() { cs.cur = nil }()
 	} else {
 		r = r.WithContext(context.WithValue(r.Context(), exchangeKey{}, x))
 	}
 	defer p.finish(x, r)
+	x.boundBody(r)
 
 	if h := p.intercept(r); h != nil {
 		h.ServeHTTP(x, r)

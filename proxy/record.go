@@ -1,8 +1,10 @@
 package proxy
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"net/netip"
@@ -72,6 +74,9 @@ func isEventStream(h http.Header) bool {
 func (p *Proxy) errorHandler(w http.ResponseWriter, r *http.Request, err error) {
 	x := exchangeOf(r.Context())
 	switch {
+	case x != nil && x.reqBody.timedOut:
+		jsonhttp.Error(w, http.StatusRequestTimeout, "request body sent too slowly")
+		return
 	case errors.Is(err, errRefused):
 		jsonhttp.Error(w, http.StatusServiceUnavailable, "audit log unavailable: request refused (on_write_error: fail_closed)")
 		return
@@ -109,14 +114,31 @@ func (p *Proxy) errorHandler(w http.ResponseWriter, r *http.Request, err error) 
 // Set-Cookie with a session in it), and the text is bounded.
 func upstreamErrorText(err error) string {
 	s := err.Error()
-	const malformed = "malformed MIME header line: "
+	const malformed = "malformed MIME header"
 	if i := strings.Index(s, malformed); i >= 0 {
-		line := s[i+len(malformed):]
-		name, _, _ := strings.Cut(line, ":")
-		if len(name) > 64 || strings.ContainsAny(name, " \t") {
-			name = "(unnamed)"
+		rest := s[i+len(malformed):]
+		// The line follows, quoted (`: missing colon: "Set-Cookie x"`) or
+		// not (` line: Set-Cookie: x`): keep the reason, name the header.
+		line := rest
+		if q := strings.IndexByte(rest, '"'); q >= 0 {
+			line = strings.Trim(rest[q:], `"`)
+			rest = strings.TrimSuffix(rest[:q], ": ")
+		} else if l := strings.Index(rest, " line: "); l >= 0 {
+			line, rest = rest[l+len(" line: "):], ""
+		} else {
+			line, rest = "", ""
 		}
-		s = s[:i+len(malformed)] + name + ": (value not logged)"
+		name := line
+		if k := strings.IndexAny(line, ": \t"); k >= 0 {
+			name = line[:k]
+		}
+		if len(name) > 64 {
+			name = name[:64]
+		}
+		s = s[:i+len(malformed)] + rest
+		if name != "" {
+			s += fmt.Sprintf(" (header %q; its line is not logged)", name)
+		}
 	}
 	if len(s) > 512 {
 		s = s[:512] + "…"
@@ -189,6 +211,8 @@ func (p *Proxy) record(x *exchange, r *http.Request, status int, elapsed time.Du
 		details.String("invalid_audit_level", a.level) // the computed level stays
 	}
 	switch {
+	case x.reqBody.timedOut:
+		details.String("refused", "request body sent too slowly (under 1 KiB/s after 10 s)")
 	case x.refused:
 		details.String("refused", "audit log unavailable (on_write_error: fail_closed)")
 	case x.upstreamErr != nil:
@@ -212,3 +236,39 @@ func (p *Proxy) record(x *exchange, r *http.Request, status int, elapsed time.Du
 }
 
 func netipParse(s string) (netip.Addr, error) { return netip.ParseAddr(s) }
+
+// Refused records a request net/http refused before any handler ran (see
+// Listener): one event, action trailcar.request.refused, with what can be
+// read of the request line; its query string is never kept.
+func (p *Proxy) Refused(remote string, status int, sent []byte, reason string) {
+	method, path := "-", "-"
+	if line, _, ok := bytes.Cut(sent, []byte("\r\n")); ok || len(sent) > 0 {
+		if m, rest, ok := bytes.Cut(line, []byte(" ")); ok && len(m) <= 16 {
+			method = string(m)
+			target, _, _ := bytes.Cut(rest, []byte(" "))
+			target, _, _ = bytes.Cut(target, []byte("?"))
+			path = string(target)
+		}
+	}
+	mi := methodIndex(method)
+	p.requestCounter(mi, status).Inc()
+	addr := remote
+	if host, _, err := net.SplitHostPort(remote); err == nil {
+		addr = host
+	}
+	e := &event.Event{
+		ID: p.ids.New(), Type: event.TypeHTTP, Level: event.LevelError, Outcome: event.OutcomeFailure,
+		Action:  ActionRefused,
+		Creds:   event.Creds{Type: identity.TypePublicAccess},
+		Address: addr,
+		Req:     event.Request{Method: method, Path: path},
+		Res:     event.Response{StatusCode: status},
+		Details: (&event.Details{}).String("refused_by", "net/http").String("reason", reason).Object(),
+	}
+	if err := p.opts.Sink.Emit(e); err != nil {
+		p.log.Warn("audit event not recorded", "id", e.ID, "err", err)
+	}
+}
+
+// ActionRefused is the action of a request refused before any handler ran.
+const ActionRefused = "trailcar.request.refused"

@@ -42,6 +42,11 @@ type Options struct {
 	Transport http.RoundTripper
 }
 
+// MaxProxyConns bounds the proxy port's open connections; more wait in
+// the kernel's backlog. Each costs some 40 KiB (its goroutines and
+// buffers, and the one to the app), so the bound is also one on memory.
+const MaxProxyConns = 1024
+
 // Sidecar is a running trailcar.
 type Sidecar struct {
 	cfg      Config
@@ -115,9 +120,13 @@ func New(cfg Config, opts Options) (_ *Sidecar, err error) {
 	if err = s.buildProxy(); err != nil {
 		return nil, err
 	}
-	if s.proxyLn, err = net.Listen("tcp", cfg.Listen); err != nil {
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
 		return nil, fmt.Errorf("listen (proxy port): %w", err)
 	}
+	proxyLn := proxy.NewListener(ln, MaxProxyConns)
+	proxyLn.Refused = s.proxy.Refused
+	s.proxyLn = proxyLn
 	if s.adminLn, err = net.Listen("tcp", cfg.Admin.Listen); err != nil {
 		return nil, fmt.Errorf("admin.listen: %w", err)
 	}
@@ -127,6 +136,7 @@ func New(cfg Config, opts Options) (_ *Sidecar, err error) {
 		IdleTimeout:       120 * time.Second,
 		MaxHeaderBytes:    64 << 10,
 		ConnContext:       s.streams.ConnContext,
+		ConnState:         proxy.ConnState,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 	}
 	admin, err := s.adminHandler()
