@@ -257,6 +257,9 @@ func kindWant(k reflect.Kind) string {
 }
 
 func joinKey(path, key string) string {
+	if key == "" {
+		key = `""` // an empty key still names a place
+	}
 	if path == "" {
 		return key
 	}
