@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/trailcar/trailcar/internal/jsonhttp"
@@ -88,9 +89,9 @@ type Proxy struct {
 	now             func() time.Time
 	log             *slog.Logger
 	redact          *identity.Redactor
-	counters        sync.Map // requestKey -> prometheus.Counter
-	durations       [len(knownMethods) + 1]prometheus.Observer
-	events          sync.Pool // *event.Event
+	counters        sync.Map                                                   // requestKey -> prometheus.Counter
+	durations       [len(knownMethods) + 1]atomic.Pointer[prometheus.Observer] // made on first use: no empty buckets
+	events          sync.Pool                                                  // *event.Event
 }
 
 // New builds a Proxy.
@@ -118,8 +119,8 @@ func New(opts Options) (*Proxy, error) {
 		requestIDHeader: http.CanonicalHeaderKey(opts.RequestIDHeader),
 		redact:          identity.NewRedactor(opts.RedactQuery),
 	}
-	for i := range p.durations {
-		p.durations[i] = opts.Metrics.HTTPRequestDuration.WithLabelValues(methodLabel(i))
+	for _, reason := range upstreamReasons {
+		opts.Metrics.UpstreamErrors.WithLabelValues(reason) // exported at 0: increase() sees the first burst
 	}
 	p.events.New = func() any { return new(event.Event) }
 	target := opts.Upstream
@@ -242,7 +243,7 @@ func (p *Proxy) finish(x *exchange, r *http.Request) {
 	elapsed := p.now().Sub(x.start)
 	mi := methodIndex(r.Method)
 	p.requestCounter(mi, status).Inc()
-	p.durations[mi].Observe(elapsed.Seconds())
+	p.duration(mi).Observe(elapsed.Seconds())
 	p.record(x, r, status, elapsed, rec)
 	if x.stream && p.opts.Streams != nil {
 		p.opts.Streams.unmarkStream(r.Context()) // after record: Streams.Wait covers the event
@@ -274,9 +275,21 @@ func (p *Proxy) requestCounter(mi, status int) prometheus.Counter {
 	return c
 }
 
-// knownMethods label http metrics; anything else is "other", so a client
-// cannot grow the label set.
-var knownMethods = [...]string{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "CONNECT", "TRACE"}
+// duration is the histogram child of a method index, made on its first
+// observation: a method never seen costs no series.
+func (p *Proxy) duration(mi int) prometheus.Observer {
+	if o := p.durations[mi].Load(); o != nil {
+		return *o
+	}
+	o := p.opts.Metrics.HTTPRequestDuration.WithLabelValues(methodLabel(mi))
+	p.durations[mi].Store(&o)
+	return o
+}
+
+// knownMethods label http metrics; anything else (CONNECT, TRACE, any
+// token a client makes up) is "other", so a client cannot grow the label
+// set.
+var knownMethods = [...]string{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}
 
 func methodIndex(m string) int {
 	for i, k := range knownMethods {

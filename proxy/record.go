@@ -146,6 +146,9 @@ func upstreamErrorText(err error) string {
 	return s
 }
 
+// upstreamReasons are every value upstreamReason gives.
+var upstreamReasons = [...]string{"refused", "reset", "timeout", "dns", "other"}
+
 // upstreamReason classifies an upstream error for the metric label.
 func upstreamReason(err error) string {
 	var ne net.Error

@@ -66,8 +66,11 @@ func (s *Sidecar) adminHandler() (http.Handler, error) {
 // the last probe.
 func (s *Sidecar) readyz(w http.ResponseWriter, r *http.Request) {
 	var reasons []string
-	if !s.writer.Healthy() {
-		reasons = append(reasons, "audit log not writable")
+	// Only fail_closed turns a write error into unreadiness: with
+	// fail_open the pod keeps serving on purpose (the error shows in
+	// metrics and alerts), and an unready pod would leave the Service.
+	if s.cfg.ActivityTracker.OnWriteError == "fail_closed" && !s.writer.Healthy() {
+		reasons = append(reasons, "audit log not writable (on_write_error: fail_closed)")
 	}
 	if ok, err := s.prober.Reachable(); !ok {
 		reasons = append(reasons, fmt.Sprintf("upstream %s unreachable: %v", s.upstream, err))

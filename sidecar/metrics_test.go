@@ -211,8 +211,10 @@ trailcar_http_requests_total{code="404",method="DELETE"} 1
 	})
 
 	t.Run("nothing dropped or failed", func(t *testing.T) {
-		if got := sidecartest.Counters(t, s.Reg, "trailcar_events_dropped_total"); len(got) != 0 {
-			t.Errorf("events_dropped_total = %v, want no series", got)
+		// Exported at 0 from the start, so that increase() sees a first burst.
+		if got := sidecartest.Counters(t, s.Reg, "trailcar_events_dropped_total"); len(got) != 2 ||
+			got["reason=queue_full"] != 0 || got["reason=write_error"] != 0 {
+			t.Errorf("events_dropped_total = %v, want both reasons at 0", got)
 		}
 		if got := sidecartest.Counters(t, s.Reg, "trailcar_audit_write_errors_total")[""]; got != 0 {
 			t.Errorf("audit_write_errors_total = %v", got)
@@ -233,7 +235,11 @@ func TestUpstreamErrorsCounted(t *testing.T) {
 	want := `
 # HELP trailcar_upstream_errors_total Proxied requests that failed to reach the upstream, by reason.
 # TYPE trailcar_upstream_errors_total counter
+trailcar_upstream_errors_total{reason="dns"} 0
+trailcar_upstream_errors_total{reason="other"} 0
 trailcar_upstream_errors_total{reason="refused"} 3
+trailcar_upstream_errors_total{reason="reset"} 0
+trailcar_upstream_errors_total{reason="timeout"} 0
 `
 	if err := testutil.GatherAndCompare(s.Reg, strings.NewReader(want), "trailcar_upstream_errors_total"); err != nil {
 		t.Error(err)

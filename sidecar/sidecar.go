@@ -97,6 +97,7 @@ func New(cfg Config, opts Options) (_ *Sidecar, err error) {
 		streams:  &proxy.Streams{},
 		done:     make(chan struct{}),
 	}
+	s.metrics.SetBuildInfo(opts.Version)
 	defer func() {
 		if err != nil {
 			s.closeAll() // s, not the nil *Sidecar returned
@@ -243,10 +244,12 @@ func (s *Sidecar) buildProxy() error {
 
 func (s *Sidecar) upstreamChanged(reachable bool, err error) {
 	if reachable {
+		s.metrics.UpstreamUp.Set(1)
 		s.log.Info("upstream reachable again", "upstream", s.upstream)
 		s.emitSystem("system.upstream.recovered", event.LevelInfo, "upstream reachable again: "+s.upstream, nil)
 		return
 	}
+	s.metrics.UpstreamUp.Set(0)
 	s.log.Error("upstream unreachable", "upstream", s.upstream, "err", err)
 	s.emitSystem("system.upstream.unreachable", event.LevelError,
 		"upstream unreachable: "+s.upstream, (&event.Details{}).String("error", err.Error()).Object())
@@ -376,8 +379,13 @@ func (s *Sidecar) closeAll() error {
 		errs = append(errs, s.writer.Close(ctx))
 	}
 	if s.webhooks != nil {
+		// Deliveries still retrying after 5 s are given up: logged and
+		// counted (dropped), not a failed shutdown. The events are in the
+		// audit log; a webhook is a copy.
 		wctx, wcancel := context.WithTimeout(ctx, 5*time.Second)
-		errs = append(errs, s.webhooks.Close(wctx))
+		if err := s.webhooks.Close(wctx); err != nil {
+			s.log.Warn("webhooks at shutdown", "err", err)
+		}
 		wcancel()
 	}
 	if s.file != nil {

@@ -208,3 +208,26 @@ func TestHangingWebhookDoesNotSlowTheProxy(t *testing.T) {
 	}
 	release() // let the receiver go, so shutdown does not wait on it
 }
+
+// TestShutdownWithStuckWebhookSucceeds: deliveries still pending at
+// shutdown are given up (logged, counted as dropped); Run returns nil, so
+// SIGTERM exits 0 as the contract says.
+func TestShutdownWithStuckWebhookSucceeds(t *testing.T) {
+	up := metricsUpstream(t)
+	recv, _ := newHangingReceiver(t)
+	cfg := sidecartest.Config(t, up.URL)
+	cfg.Webhooks.Enabled = true
+	cfg.Webhooks.Endpoints.EventLog.URL = recv.URL
+	cfg.Webhooks.Timeout = time.Minute
+	s := sidecartest.Start(t, cfg)
+	for range 3 {
+		sidecartest.Do(t, "POST", s.ProxyURL()+"/api/v3/widgets", `{}`)
+	}
+	start := time.Now()
+	if err := s.Stop(); err != nil {
+		t.Fatalf("Run = %v after %v, want nil", err, time.Since(start))
+	}
+	if !strings.Contains(s.Log.String(), "webhooks at shutdown") {
+		t.Errorf("the abandoned deliveries are not logged:\n%s", s.Log.String())
+	}
+}

@@ -95,6 +95,7 @@ type Writer struct {
 	log    *slog.Logger
 	m      *metrics.Metrics
 	counts eventCounters
+	drops  [2]prometheus.Counter // events_dropped_total by reason, made (and so exported at 0) at start
 	pool   sync.Pool // *[]byte encode buffers
 
 	mu       sync.Mutex
@@ -104,8 +105,9 @@ type Writer struct {
 	spare    batch      // the buffer the writer goroutine last wrote
 	last     time.Time  // time stamped on the last queued event
 	closed   bool
-	dropped  int64 // drops not yet reported by a system.audit.dropped event
-	lastDrop time.Time
+	dropped   [2]int64 // drops not yet reported by system.audit.dropped, by reason (dropFull, dropWriteError)
+	lastDrop  time.Time
+	dropTimer *time.Timer // wakes the writer when a drop report falls due, traffic or not
 
 	healthy atomic.Bool
 	failing atomic.Bool // the disk refuses writes right now
@@ -157,6 +159,9 @@ func New(opts Options) *Writer {
 		opts: opts, now: opts.Now, ids: opts.IDs, log: opts.Logger, m: opts.Metrics,
 		counts: newEventCounters(opts.Metrics.Events),
 		done:   make(chan struct{}),
+	}
+	for i, r := range dropReasons {
+		w.drops[i] = opts.Metrics.EventsDropped.WithLabelValues(r)
 	}
 	w.pool.New = func() any { b := make([]byte, 0, 1024); return &b }
 	w.notFull = sync.NewCond(&w.mu)
@@ -234,13 +239,13 @@ func (w *Writer) emit(e *event.Event, force bool) error {
 	w.mu.Lock()
 	for !force && !w.closed && len(w.pending.lines) >= w.opts.Queue {
 		if w.opts.Drop || w.failing.Load() {
-			w.noteDropLocked()
-			w.mu.Unlock()
-			reason := "queue_full"
+			reason := dropFull
 			if w.failing.Load() {
-				reason = "write_error"
+				reason = dropWriteError
 			}
-			w.m.EventsDropped.WithLabelValues(reason).Inc()
+			w.noteDropLocked(reason)
+			w.mu.Unlock()
+			w.drops[reason].Inc()
 			return ErrDropped
 		}
 		w.notFull.Wait()
@@ -263,9 +268,28 @@ func (w *Writer) emit(e *event.Event, force bool) error {
 	return nil
 }
 
-func (w *Writer) noteDropLocked() {
-	w.dropped++
+// Why an event was dropped: the label of events_dropped_total.
+const (
+	dropFull       = 0 // when_full: drop, and the queue was full
+	dropWriteError = 1 // the disk refuses writes and the queue is full
+)
+
+var dropReasons = [2]string{"queue_full", "write_error"}
+
+func (w *Writer) noteDropLocked(reason int) {
+	w.dropped[reason]++
 	w.notEmpty.Signal() // let the writer report it
+	if w.dropTimer == nil {
+		// Reports are at most one a second; the one due later must be
+		// written even if no other event comes to wake the writer.
+		wait := max(time.Second-w.now().Sub(w.lastDrop), 0)
+		w.dropTimer = time.AfterFunc(wait+time.Millisecond, func() {
+			w.mu.Lock()
+			w.dropTimer = nil
+			w.notEmpty.Signal()
+			w.mu.Unlock()
+		})
+	}
 }
 
 // run is the writer goroutine.
@@ -277,12 +301,12 @@ func (w *Writer) run() {
 			w.notEmpty.Wait()
 		}
 		if w.dropReportDue() { // before the closed check: the last drops are reported too
-			n := w.dropped
-			w.dropped = 0
+			full, failed := w.dropped[dropFull], w.dropped[dropWriteError]
+			w.dropped = [2]int64{}
 			w.lastDrop = w.now()
 			w.mu.Unlock()
-			w.emitSystem("system.audit.dropped", event.LevelError,
-				fmt.Sprintf("%d events dropped: audit queue full", n), (&event.Details{}).Int("count", n).Object())
+			w.emitSystem("system.audit.dropped", event.LevelError, dropMessage(full, failed),
+				(&event.Details{}).Int("count", full+failed).Int("queue_full", full).Int("write_error", failed).Object())
 			continue
 		}
 		if len(w.pending.lines) == 0 && w.closed {
@@ -315,7 +339,17 @@ func (w *Writer) run() {
 // dropReportDue: drops happened and the last report is over a second old
 // (or we are closing, so report now). mu is held.
 func (w *Writer) dropReportDue() bool {
-	return w.dropped > 0 && (w.closed || w.now().Sub(w.lastDrop) >= time.Second)
+	return w.dropped != [2]int64{} && (w.closed || w.now().Sub(w.lastDrop) >= time.Second)
+}
+
+func dropMessage(full, failed int64) string {
+	switch {
+	case failed == 0:
+		return fmt.Sprintf("%d events dropped: audit queue full (when_full: drop)", full)
+	case full == 0:
+		return fmt.Sprintf("%d events dropped: the audit log refuses writes and the queue is full", failed)
+	}
+	return fmt.Sprintf("%d events dropped: %d with the audit queue full, %d while the audit log refused writes", full+failed, full, failed)
 }
 
 // write writes b, retrying while the disk refuses, in chunks that end at

@@ -177,7 +177,7 @@ func TestDropModeCountsAndReports(t *testing.T) {
 		event.Decode([]byte(l), &e)
 		if e.Type == "system.audit.dropped" {
 			var n int
-			fmt.Sscanf(string(e.Details), `{"count":%d}`, &n)
+			fmt.Sscanf(string(e.Details), `{"count":%d`, &n)
 			reported += n
 			reports++
 		}
@@ -388,5 +388,51 @@ func TestFileReplacedIsRecordedByTheWriter(t *testing.T) {
 	}
 	if n != 1 {
 		t.Fatalf("%d file_replaced events, want 1", n)
+	}
+}
+
+// TestDropsAreReportedWithoutMoreTraffic: drops made within a second of
+// the last report are reported when the second is over, even if no event
+// comes to wake the writer (a queue of 1 in drop mode, then silence).
+func TestDropsAreReportedWithoutMoreTraffic(t *testing.T) {
+	gate := make(chan struct{})
+	f := &slowFile{gate: gate}
+	m := metrics.Discard()
+	w := audit.New(audit.Options{File: f, Queue: 1, Drop: true, Metrics: m})
+	defer w.Close(context.Background())
+	dropped := 0
+	for round := 0; round < 2; round++ { // the second round falls inside the first report's second
+		for i := 0; i < 50; i++ {
+			if errors.Is(w.Emit(httpEvent(i)), audit.ErrDropped) {
+				dropped++
+			}
+		}
+		if round == 0 {
+			close(gate)
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		reported := 0
+		for _, l := range f.lines() {
+			var e event.Event
+			if event.Decode([]byte(l), &e) == nil && e.Type == "system.audit.dropped" {
+				var n int
+				fmt.Sscanf(string(e.Details), `{"count":%d`, &n)
+				reported += n
+				if !strings.Contains(e.Message, "queue full") {
+					t.Errorf("message %q", e.Message)
+				}
+			}
+		}
+		if reported == dropped {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("reported %d drops 5s after the last event, metric %v, want %d", reported,
+				testutil.ToFloat64(m.EventsDropped.WithLabelValues("queue_full")), dropped)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }

@@ -4,6 +4,9 @@
 package metrics
 
 import (
+	"cmp"
+	"runtime"
+
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 )
@@ -23,6 +26,9 @@ type Metrics struct {
 	AuditBytesWritten   prometheus.Counter
 	AuditRotations      prometheus.Counter
 	WebhookDeliveries   *prometheus.CounterVec // endpoint, result
+	UpstreamUp          prometheus.Gauge       // 1 when the last probe (or request) reached the app
+	AdminRefused        *prometheus.CounterVec // reason: token, host, streams
+	BuildInfo           *prometheus.GaugeVec   // version, goversion; always 1
 
 	reg prometheus.Registerer
 }
@@ -69,14 +75,36 @@ func New(reg prometheus.Registerer) *Metrics {
 			Namespace: Namespace, Name: "webhook_deliveries_total",
 			Help: "Webhook deliveries by endpoint and result (delivered, retried, failed, dropped).",
 		}, []string{"endpoint", "result"}),
+		UpstreamUp: prometheus.NewGauge(prometheus.GaugeOpts{
+			Namespace: Namespace, Name: "upstream_up",
+			Help: "1 when the upstream app answered the last probe, 0 when it is unreachable.",
+		}),
+		AdminRefused: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: Namespace, Name: "admin_refused_total",
+			Help: "Admin port requests refused, by reason (token: no or bad token; host: Host not allowed; streams: too many streams).",
+		}, []string{"reason"}),
+		BuildInfo: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Namespace: Namespace, Name: "build_info",
+			Help: "Always 1; the labels say which trailcar this is.",
+		}, []string{"version", "goversion"}),
+	}
+	m.UpstreamUp.Set(1) // the app is taken as up until a probe says otherwise
+	for _, reason := range []string{"token", "host", "streams"} {
+		m.AdminRefused.WithLabelValues(reason) // exported at 0: increase() sees the first refusal
 	}
 	reg.MustRegister(
 		m.HTTPRequests, m.HTTPRequestDuration, m.UpstreamErrors, m.Events, m.EventsDropped,
 		m.AuditWriteErrors, m.AuditBytesWritten, m.AuditRotations, m.WebhookDeliveries,
+		m.UpstreamUp, m.AdminRefused, m.BuildInfo,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
 	return m
+}
+
+// SetBuildInfo sets build_info's labels.
+func (m *Metrics) SetBuildInfo(version string) {
+	m.BuildInfo.WithLabelValues(cmp.Or(version, "dev"), runtime.Version()).Set(1)
 }
 
 // Discard returns Metrics registered on a throwaway registry, for code and
