@@ -15,9 +15,12 @@ FROM gcr.io/distroless/static-debian12:nonroot
 COPY --from=build /out/trailcar /trailcar
 # The audit log directory; mount a volume (an emptyDir in Kubernetes) here.
 WORKDIR /var/log/trailcar
-ENV TRAILCAR_CONFIG=""
+# The image's config: both ports on every address, the admin port behind a
+# token that must be mounted (see examples/config/container.yaml).
+COPY examples/config/container.yaml /etc/trailcar/config.yaml
+ENV TRAILCAR_CONFIG=/etc/trailcar/config.yaml
 # 8080: proxy port (what clients use). 9090: admin port (metrics, health, events API, viewer).
 EXPOSE 8080 9090
 USER nonroot:nonroot
 ENTRYPOINT ["/trailcar"]
-CMD ["serve", "--log-dir", "/var/log/trailcar", "--admin-listen", ":9090"]
+CMD ["serve"]

@@ -4,7 +4,9 @@ import (
 	"crypto/subtle"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"strings"
 	"time"
@@ -24,22 +26,32 @@ const (
 	ActionEventsRead          = "trailcar.events.read"
 	ActionEventsDelete        = "trailcar.events.delete"
 	ActionNotificationsCreate = "trailcar.notifications.create"
+	ActionNotificationsPurge  = "trailcar.notifications.purge"
 )
 
 func (s *Sidecar) loadToken() error {
-	if s.cfg.Admin.TokenFile == "" {
-		return nil
+	var err error
+	if s.token, err = readToken("admin.token_file", s.cfg.Admin.TokenFile); err != nil {
+		return err
 	}
-	data, err := os.ReadFile(s.cfg.Admin.TokenFile)
+	s.deleteToken, err = readToken("admin.delete_token_file", s.cfg.Admin.DeleteTokenFile)
+	return err
+}
+
+// readToken reads a token file (trimmed); nil when path is "".
+func readToken(key, path string) ([]byte, error) {
+	if path == "" {
+		return nil, nil
+	}
+	data, err := os.ReadFile(path)
 	if err != nil {
-		return &ConfigError{Key: "admin.token_file", Value: s.cfg.Admin.TokenFile, Err: err}
+		return nil, &ConfigError{Key: key, Value: path, Err: err}
 	}
 	tok := strings.TrimSpace(string(data))
 	if tok == "" {
-		return &ConfigError{Key: "admin.token_file", Value: s.cfg.Admin.TokenFile, Err: errors.New("the file is empty")}
+		return nil, &ConfigError{Key: key, Value: path, Err: errors.New("the file is empty")}
 	}
-	s.token = []byte(tok)
-	return nil
+	return []byte(tok), nil
 }
 
 // adminHandler routes the admin port (README "Admin API").
@@ -50,6 +62,7 @@ func (s *Sidecar) adminHandler() (http.Handler, error) {
 		jsonhttp.Write(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
 	mux.HandleFunc("GET /readyz", s.readyz)
+	s.streamSlots = make(chan struct{}, s.cfg.Admin.MaxStreams)
 	trail := s.trailStore()
 	s.mountEvents(mux, trail)
 	s.mountLogs(mux, trail)
@@ -59,7 +72,9 @@ func (s *Sidecar) adminHandler() (http.Handler, error) {
 	if err := s.mountViewer(mux); err != nil {
 		return nil, err
 	}
-	return logs.CanonicalPathsOnly(mux), nil // a non-canonical path is 404, never a redirect
+	// A non-canonical path is 404, never a redirect; a Host that is not
+	// allowed is 421 (the /api routes check it themselves, to audit it).
+	return s.checkHost(logs.CanonicalPathsOnly(mux)), nil
 }
 
 // readyz: ready when the audit file takes writes and the upstream answered
@@ -89,7 +104,8 @@ func (s *Sidecar) guarded(action string, stream func(*http.Request) bool, h http
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		aw := &adminWriter{ResponseWriter: w}
-		if stream != nil && stream(r) {
+		isStream := stream != nil && stream(r)
+		if isStream {
 			aw.onHeader = func(status int) { s.auditAdmin(r, action, status, 0, time.Since(start)) }
 		}
 		defer func() {
@@ -101,26 +117,108 @@ func (s *Sidecar) guarded(action string, stream func(*http.Request) bool, h http
 				s.auditAdmin(r, action, status, aw.bytes, time.Since(start))
 			}
 		}()
-		if !s.authorized(r) {
+		if status, msg := s.admit(r, action); status != 0 {
 			aw.onHeader = nil
-			w.Header().Set("WWW-Authenticate", `Bearer realm="trailcar"`)
-			jsonhttp.Error(aw, http.StatusUnauthorized, "missing or wrong bearer token")
+			if status == http.StatusUnauthorized {
+				w.Header().Set("WWW-Authenticate", `Bearer realm="trailcar"`)
+			}
+			jsonhttp.Error(aw, status, msg)
 			return
+		}
+		if isStream {
+			select {
+			case s.streamSlots <- struct{}{}:
+				defer func() { <-s.streamSlots }()
+			default:
+				aw.onHeader = nil
+				s.metrics.AdminRefused.WithLabelValues("streams").Inc()
+				w.Header().Set("Retry-After", "10")
+				jsonhttp.Error(aw, http.StatusTooManyRequests, fmt.Sprintf("too many streams open (admin.max_streams: %d)", s.cfg.Admin.MaxStreams))
+				return
+			}
 		}
 		h.ServeHTTP(aw, r)
 	})
 }
 
-// authorized compares the bearer token in constant time.
-func (s *Sidecar) authorized(r *http.Request) bool {
-	if s.token == nil {
+// admit checks a request to an audited admin route: its Host, then its
+// token (the delete token for a delete, when one is set). It returns 0 or
+// the status and message of the refusal, which it counts.
+func (s *Sidecar) admit(r *http.Request, action string) (int, string) {
+	if !s.hostAllowed(r.Host) {
+		s.metrics.AdminRefused.WithLabelValues("host").Inc()
+		return http.StatusMisdirectedRequest, fmt.Sprintf("host %q is not served here (admin.allowed_hosts)", r.Host)
+	}
+	deleting := action == ActionEventsDelete || action == ActionNotificationsPurge
+	switch {
+	case deleting && s.deleteToken != nil:
+		if !bearerIs(r, s.deleteToken) {
+			s.metrics.AdminRefused.WithLabelValues("token").Inc()
+			if bearerIs(r, s.token) {
+				return http.StatusForbidden, "deleting needs the delete token (admin.delete_token_file)"
+			}
+			return http.StatusUnauthorized, "missing or wrong bearer token (deleting needs the delete token)"
+		}
+	case s.token != nil && !bearerIs(r, s.token):
+		s.metrics.AdminRefused.WithLabelValues("token").Inc()
+		return http.StatusUnauthorized, "missing or wrong bearer token"
+	}
+	return 0, ""
+}
+
+// checkHost answers 421 to a request whose Host is not allowed, except on
+// the /api routes, whose guard checks (and audits) it.
+func (s *Sidecar) checkHost(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !strings.HasPrefix(r.URL.Path, "/api/") && !s.hostAllowed(r.Host) {
+			s.metrics.AdminRefused.WithLabelValues("host").Inc()
+			jsonhttp.Error(w, http.StatusMisdirectedRequest, fmt.Sprintf("host %q is not served here (admin.allowed_hosts)", r.Host))
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// hostAllowed reports whether a Host header may reach the admin port: an
+// IP literal, localhost, the listen address's host, or a name in
+// admin.allowed_hosts. A page a browser loaded from another name (DNS
+// rebinding) sends that name, and is refused.
+func (s *Sidecar) hostAllowed(hostport string) bool {
+	host := hostport
+	if h, _, err := net.SplitHostPort(hostport); err == nil {
+		host = h
+	}
+	host = strings.TrimSuffix(strings.Trim(host, "[]"), ".")
+	if host == "" {
+		return true // no Host (HTTP/1.0): not a browser
+	}
+	if _, err := netip.ParseAddr(host); err == nil {
+		return true
+	}
+	if strings.EqualFold(host, "localhost") || strings.HasSuffix(strings.ToLower(host), ".localhost") {
+		return true
+	}
+	if lh, _, err := net.SplitHostPort(s.cfg.Admin.Listen); err == nil && lh != "" && strings.EqualFold(lh, host) {
+		return true
+	}
+	for _, h := range s.cfg.Admin.AllowedHosts {
+		if strings.EqualFold(h, host) {
+			return true
+		}
+	}
+	return false
+}
+
+// bearerIs compares the request's bearer token with want, in constant time.
+func bearerIs(r *http.Request, want []byte) bool {
+	if want == nil {
 		return true
 	}
 	scheme, tok, ok := strings.Cut(r.Header.Get("Authorization"), " ")
 	if !ok || !strings.EqualFold(scheme, "Bearer") {
 		return false
 	}
-	return subtle.ConstantTimeCompare([]byte(strings.TrimSpace(tok)), s.token) == 1
+	return subtle.ConstantTimeCompare([]byte(strings.TrimSpace(tok)), want) == 1
 }
 
 func (s *Sidecar) auditAdmin(r *http.Request, action string, status int, bytes int64, d time.Duration) {

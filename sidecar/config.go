@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/netip"
 	"net/url"
 	"os"
 	"strconv"
@@ -37,9 +38,22 @@ type Config struct {
 
 // AdminConfig is the admin port.
 type AdminConfig struct {
-	Listen      string `yaml:"listen"`
-	TokenFile   string `yaml:"token_file"`
-	AllowDelete bool   `yaml:"allow_delete"`
+	Listen    string `yaml:"listen"`
+	TokenFile string `yaml:"token_file"`
+	// DeleteTokenFile, when set, holds the token deleting needs (the read
+	// token is not enough).
+	DeleteTokenFile string `yaml:"delete_token_file"`
+	AllowDelete     bool   `yaml:"allow_delete"`
+	// AllowedHosts are host names served besides localhost and the listen
+	// address's; IP-literal Hosts are always served. Others get 421: a
+	// page in a browser on the machine cannot reach the port by DNS
+	// rebinding.
+	AllowedHosts []string `yaml:"allowed_hosts"`
+	// Insecure lets the admin port listen beyond loopback without a token.
+	Insecure bool `yaml:"insecure"`
+	// MaxStreams bounds the follow and SSE streams open at once (429 past
+	// it).
+	MaxStreams int `yaml:"max_streams"`
 }
 
 // TrackerConfig is the activity tracker: which requests become events and
@@ -86,9 +100,9 @@ func DefaultConfig() Config {
 		Listen:          ":8080",
 		Upstream:        "http://127.0.0.1:3000",
 		Service:         "console",
-		TrustProxy:      []string{"loopback", "linklocal", "uniquelocal"},
+		TrustProxy:      []string{"loopback"},
 		RequestIDHeader: "X-Request-Id",
-		Admin:           AdminConfig{Listen: "127.0.0.1:9090", AllowDelete: true},
+		Admin:           AdminConfig{Listen: "127.0.0.1:9090", AllowDelete: true, MaxStreams: 256},
 		ActivityTracker: TrackerConfig{
 			Enabled:      true,
 			Dir:          "./logs",
@@ -233,6 +247,7 @@ func (c *Config) Validate() error {
 	checks := []func() error{
 		func() error { return checkAddr("listen", c.Listen) },
 		func() error { return checkAddr("admin.listen", c.Admin.Listen) },
+		c.Admin.validate,
 		func() error { return checkUpstream(c.Upstream) },
 		func() error { return required("service", c.Service) },
 		func() error { _, err := identity.ParseTrusted(c.TrustProxy); return asConfigError(err) },
@@ -248,6 +263,35 @@ func (c *Config) Validate() error {
 		}
 	}
 	return nil
+}
+
+func (a *AdminConfig) validate() error {
+	if a.TokenFile == "" && !a.Insecure && !loopbackListen(a.Listen) {
+		return &ConfigError{Key: "admin.token_file", Err: fmt.Errorf(
+			"required: admin.listen %q is reachable beyond loopback, and without a token anyone there could read and erase the audit trail (set admin.insecure: true to allow it anyway)", a.Listen)}
+	}
+	if a.MaxStreams < 1 {
+		return &ConfigError{Key: "admin.max_streams", Value: a.MaxStreams, Err: errors.New("want at least 1")}
+	}
+	for i, h := range a.AllowedHosts {
+		if h == "" || strings.ContainsAny(h, " /:@") {
+			return &ConfigError{Key: fmt.Sprintf("admin.allowed_hosts[%d]", i), Value: h, Err: errors.New("want a host name, without port or scheme")}
+		}
+	}
+	return nil
+}
+
+// loopbackListen reports whether addr (host:port) listens on loopback only.
+func loopbackListen(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.IsLoopback()
 }
 
 func (t *TrackerConfig) validate() error {

@@ -45,7 +45,11 @@ request_id_header: X-Correlation-Id
 admin:
   listen: "0.0.0.0:19090"
   token_file: /run/secrets/token
+  delete_token_file: /run/secrets/delete-token
   allow_delete: false
+  allowed_hosts: [trailcar.console.svc]
+  insecure: true
+  max_streams: 16
 activity_tracker:
   enabled: false
   dir: /var/log/trailcar
@@ -97,7 +101,8 @@ func TestParseConfigEveryKey(t *testing.T) {
 	want.Host = "node-1"
 	want.TrustProxy = []string{"loopback", "192.0.2.0/24", "2001:db8::1"}
 	want.RequestIDHeader = "X-Correlation-Id"
-	want.Admin = sidecar.AdminConfig{Listen: "0.0.0.0:19090", TokenFile: "/run/secrets/token", AllowDelete: false}
+	want.Admin = sidecar.AdminConfig{Listen: "0.0.0.0:19090", TokenFile: "/run/secrets/token", DeleteTokenFile: "/run/secrets/delete-token",
+		AllowDelete: false, AllowedHosts: []string{"trailcar.console.svc"}, Insecure: true, MaxStreams: 16}
 	at := &want.ActivityTracker
 	at.Enabled = false
 	at.Dir = "/var/log/trailcar"

@@ -158,7 +158,7 @@ func TestLogsOnlyListedFiles(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer conn.Close()
-			io.WriteString(conn, "GET "+target+" HTTP/1.1\r\nHost: admin\r\nAuthorization: Bearer "+logsTestToken+"\r\nConnection: close\r\n\r\n")
+			io.WriteString(conn, "GET "+target+" HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer "+logsTestToken+"\r\nConnection: close\r\n\r\n")
 			res, err := http.ReadResponse(bufio.NewReader(conn), nil)
 			if err != nil {
 				t.Fatal(err)

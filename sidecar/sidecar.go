@@ -49,23 +49,25 @@ const MaxProxyConns = 1024
 
 // Sidecar is a running trailcar.
 type Sidecar struct {
-	cfg      Config
-	opts     Options
-	log      *slog.Logger
-	reg      *prometheus.Registry
-	metrics  *metrics.Metrics
-	rules    *rules.Rules
-	trusted  identity.Trusted
-	redact   *identity.Redactor // of the admin port's own audit events
-	ids      *event.IDs
-	file     *rotate.File // nil when the activity tracker is disabled
-	writer   *audit.Writer
-	prober   *proxy.Prober
-	streams  *proxy.Streams
-	proxy    *proxy.Proxy
-	webhooks *webhook.Dispatcher // nil when disabled
-	token    []byte              // admin bearer token; nil: none needed
-	upstream string              // the upstream URL to show: its password, if any, redacted
+	cfg         Config
+	opts        Options
+	log         *slog.Logger
+	reg         *prometheus.Registry
+	metrics     *metrics.Metrics
+	rules       *rules.Rules
+	trusted     identity.Trusted
+	redact      *identity.Redactor // of the admin port's own audit events
+	ids         *event.IDs
+	file        *rotate.File // nil when the activity tracker is disabled
+	writer      *audit.Writer
+	prober      *proxy.Prober
+	streams     *proxy.Streams
+	proxy       *proxy.Proxy
+	webhooks    *webhook.Dispatcher // nil when disabled
+	token       []byte              // admin bearer token; nil: none needed
+	deleteToken []byte              // the token deletes need; nil: the read token
+	streamSlots chan struct{}       // one per open follow or SSE stream
+	upstream    string              // the upstream URL to show: its password, if any, redacted
 
 	proxyLn, adminLn   net.Listener
 	proxySrv, adminSrv *http.Server
@@ -111,6 +113,10 @@ func New(cfg Config, opts Options) (_ *Sidecar, err error) {
 	}
 	if err = s.loadToken(); err != nil {
 		return nil, err
+	}
+	if s.token == nil && !loopbackListen(cfg.Admin.Listen) {
+		s.log.Warn("the admin port listens beyond loopback without a token (admin.insecure: true): anyone who reaches it can read and delete the audit trail",
+			"admin.listen", cfg.Admin.Listen)
 	}
 	if err = s.startWebhooks(); err != nil { // before the writer, which publishes to it
 		return nil, err

@@ -172,6 +172,9 @@ func TestServeExitCodes(t *testing.T) {
 		{"bad flag value", []string{"serve", "--config", write("ok.yaml", base), "--listen", "nope"}, 2, "listen"},
 		{"bad upstream flag", []string{"serve", "--config", write("ok2.yaml", base), "--listen", "127.0.0.1:0", "--upstream", "http://"}, 2, "upstream"},
 		{"port in use", []string{"serve", "--config", write("busy.yaml", base), "--listen", busy.Addr().String()}, 1, "listen"},
+		{"admin beyond loopback without a token", []string{"serve", "--config", write("open.yaml", base), "--listen", "127.0.0.1:0", "--admin-listen", "0.0.0.0:0"}, 2, "admin.token_file"},
+		{"the image's config without its mounted token", []string{"serve", "--config", "../../examples/config/container.yaml",
+			"--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0", "--log-dir", filepath.Join(dir, "img")}, 2, "admin.token_file"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
