@@ -4,7 +4,7 @@ import (
 	"errors"
 	"strings"
 
-	"github.com/gobwas/glob"
+	"github.com/trailcar/trailcar/internal/glob"
 )
 
 var (
@@ -27,7 +27,7 @@ type pattern struct {
 // compilePattern compiles a path glob. A pattern must start with "/", as
 // paths do, and may not end with one, as cleaned paths do not (but for the
 // root): such a pattern would silently never match. Nor may it be one whose
-// matching could take more than about linear time; see checkCost.
+// matching could take more than about linear time; see internal/glob.
 func compilePattern(s string) (pattern, error) {
 	if !strings.HasPrefix(s, "/") {
 		return pattern{}, errNoLeadingSlash
@@ -35,11 +35,8 @@ func compilePattern(s string) (pattern, error) {
 	if len(s) > 1 && strings.HasSuffix(s, "/") {
 		return pattern{}, errTrailingSlash
 	}
-	g, err := glob.Compile(s, '/')
+	g, err := glob.Compile(s)
 	if err != nil {
-		return pattern{}, err
-	}
-	if err := checkCost(s); err != nil {
 		return pattern{}, err
 	}
 	literal := s
@@ -101,7 +98,7 @@ func (l patternList) match(p string) bool {
 }
 
 // Glob is one path glob compiled as the rules compile theirs: '/' as the
-// separator, a leading "/", and the cost bounds of checkCost. Other path
+// separator, a leading "/", and the cost bounds of internal/glob. Other path
 // matchers (the client events route, filter globs) use it, so that every
 // path glob of trailcar means the same and costs the same.
 type Glob struct{ p pattern }

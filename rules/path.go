@@ -8,7 +8,7 @@ import (
 // maxMatchedPath is the length beyond which a path is not matched against
 // the patterns at all: it is then never ignored and always tracked, with the
 // template's action. Matching is a backtracking walk whose time may grow with
-// the square of the length of the path (see checkCost), which clients
+// the square of the length of the path (see internal/glob), which clients
 // choose. Real paths are far shorter than 4 KiB, so only a probe gets there,
 // and a probe is worth an event.
 const maxMatchedPath = 4 << 10

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/gobwas/glob"
+	"github.com/trailcar/trailcar/internal/glob"
 )
 
 // Filter selects events (README "Commands" filters). The zero Filter matches every
@@ -22,6 +22,11 @@ type Filter struct {
 	User                                  string // creds.name or creds.uuid
 	Type, Action, Resource                string // globs; see Glob
 	Status                                string // "404", or a class "4xx"
+
+	// Now resolves durations ("15m": that long before now); nil means
+	// time.Now. A duration is resolved when it is set, once, so every
+	// page and every peer of one question shares one absolute time.
+	Now func() time.Time
 
 	typ, action, resource *glob.Pattern
 	statusExact           int
@@ -63,7 +68,11 @@ func (f *Filter) Set(param, value string) error {
 	bad := func(err error) error { return &ParamError{Param: param, Value: value, Err: err} }
 	switch param {
 	case "since", "before":
-		t, err := ParseTime(value)
+		now := time.Now
+		if f.Now != nil {
+			now = f.Now
+		}
+		t, err := ParseTime(value, now())
 		if err != nil {
 			return bad(err)
 		}
@@ -73,15 +82,17 @@ func (f *Filter) Set(param, value string) error {
 			f.Before = t
 		}
 	case "level":
-		if value != LevelInfo && value != LevelError {
+		v := strings.ToLower(value) // anchore-cli users type ERROR
+		if v != LevelInfo && v != LevelError {
 			return bad(errors.New("want info or error"))
 		}
-		f.Level = value
+		f.Level = v
 	case "outcome":
-		if value != OutcomeSuccess && value != OutcomeFailure {
+		v := strings.ToLower(value)
+		if v != OutcomeSuccess && v != OutcomeFailure {
 			return bad(errors.New("want success or failure"))
 		}
-		f.Outcome = value
+		f.Outcome = v
 	case "service":
 		f.Service = value
 	case "host":
@@ -104,14 +115,49 @@ func (f *Filter) Set(param, value string) error {
 	return nil
 }
 
-// ParseTime parses RFC 3339 with an optional fraction, e.g.
-// 2026-11-22T08:00:00Z or 2026-11-22T08:00:00.5+01:00.
-func ParseTime(s string) (time.Time, error) {
-	t, err := time.Parse(time.RFC3339Nano, s)
-	if err != nil {
-		return time.Time{}, errors.New("want RFC 3339 time, e.g. 2026-11-22T08:00:00Z")
+// ParseTime parses a time as the filters take it: RFC 3339 with an
+// optional fraction (2026-11-22T08:00:00Z, 2026-11-22T08:00:00.5+01:00);
+// ISO 8601 without a zone, taken as UTC, as anchore-cli users type it
+// (2026-11-22T08:00:00, fraction optional); a date, its midnight UTC
+// (2026-11-22); or a duration back from now in Go's syntax plus d for days
+// (90s, 15m, 1h30m, 7d, 1d12h).
+func ParseTime(s string, now time.Time) (time.Time, error) {
+	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
+		return t.UTC(), nil
 	}
-	return t.UTC(), nil
+	for _, layout := range []string{"2006-01-02T15:04:05.999999999", "2006-01-02"} {
+		if t, err := time.ParseInLocation(layout, s, time.UTC); err == nil {
+			return t, nil
+		}
+	}
+	if d, ok := parseAgo(s); ok {
+		return now.Add(-d).UTC(), nil
+	}
+	return time.Time{}, errors.New("want a time (2026-11-22T08:00:00Z, 2026-11-22T08:00:00 in UTC, 2026-11-22) or a duration back from now (15m, 1h30m, 7d)")
+}
+
+// parseAgo parses a positive Go duration, with d (24h) allowed as a unit.
+func parseAgo(s string) (time.Duration, bool) {
+	var days int64
+	if i := strings.IndexByte(s, 'd'); i > 0 {
+		n, err := strconv.ParseInt(s[:i], 10, 32)
+		if err != nil || n < 0 {
+			return 0, false
+		}
+		days, s = n, s[i+1:]
+	}
+	var d time.Duration
+	if s != "" {
+		var err error
+		if d, err = time.ParseDuration(s); err != nil {
+			return 0, false
+		}
+	}
+	total := time.Duration(days)*24*time.Hour + d
+	if total <= 0 || days > 365*100 {
+		return 0, false
+	}
+	return total, true
 }
 
 // Compile checks the parameters together and compiles the globs; Set
@@ -125,7 +171,9 @@ func (f *Filter) Compile() error {
 		if err != nil || pattern == "" {
 			return
 		}
-		if *g, err = glob.Compile(pattern, '/'); err != nil {
+		// The same compile and cost bounds as the config's globs: a filter
+		// glob is matched against paths clients chose.
+		if *g, err = glob.Compile(pattern); err != nil {
 			err = &ParamError{Param: param, Value: pattern, Err: fmt.Errorf("bad glob: %v", err)}
 		}
 	}

@@ -99,3 +99,59 @@ func TestFilterQueryRoundTrip(t *testing.T) {
 		t.Fatalf("%s != %s", back.Query().Encode(), f.Query().Encode())
 	}
 }
+
+func TestParseTimeForms(t *testing.T) {
+	now := time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
+	tests := []struct {
+		in   string
+		want time.Time
+		bad  bool
+	}{
+		{"2026-11-22T08:00:00Z", time.Date(2026, 11, 22, 8, 0, 0, 0, time.UTC), false},
+		{"2026-11-22T08:00:00.5+01:00", time.Date(2026, 11, 22, 7, 0, 0, 5e8, time.UTC), false},
+		{"2026-11-22T08:00:00", time.Date(2026, 11, 22, 8, 0, 0, 0, time.UTC), false},
+		{"2026-11-22T08:00:00.123456", time.Date(2026, 11, 22, 8, 0, 0, 123456000, time.UTC), false},
+		{"2026-11-22", time.Date(2026, 11, 22, 0, 0, 0, 0, time.UTC), false},
+		{"90s", now.Add(-90 * time.Second), false},
+		{"1h30m", now.Add(-90 * time.Minute), false},
+		{"7d", now.Add(-7 * 24 * time.Hour), false},
+		{"1d12h", now.Add(-36 * time.Hour), false},
+		{"yesterday", time.Time{}, true},
+		{"-5m", time.Time{}, true},
+		{"0s", time.Time{}, true},
+		{"2026-13-01", time.Time{}, true},
+		{"d", time.Time{}, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.in, func(t *testing.T) {
+			got, err := event.ParseTime(tc.in, now)
+			if tc.bad != (err != nil) || !got.Equal(tc.want) {
+				t.Errorf("ParseTime(%q) = %v, %v; want %v (bad %v)", tc.in, got, err, tc.want, tc.bad)
+			}
+		})
+	}
+}
+
+func TestFilterParamsRefused(t *testing.T) {
+	tests := []struct {
+		param, value string
+	}{
+		{"resource", "/**/*a*a*a*a*a*a*a*a*z*"}, // matching would cost a polynomial in the path's length
+		{"action", "{a,b}{a,b}{a,b}{a,b}{a,b}{a,b}{a,b}{a,b}{a,b}"},
+		{"level", "warn"},
+		{"since", "soon"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.param, func(t *testing.T) {
+			_, err := event.ParseFilter(url.Values{tc.param: {tc.value}})
+			var pe *event.ParamError
+			if !errors.As(err, &pe) || pe.Param != tc.param {
+				t.Fatalf("ParseFilter(%s=%s) = %v, want a ParamError naming %s", tc.param, tc.value, err, tc.param)
+			}
+		})
+	}
+	f, err := event.ParseFilter(url.Values{"level": {"ERROR"}, "outcome": {"Failure"}})
+	if err != nil || f.Level != "error" || f.Outcome != "failure" {
+		t.Errorf("level=ERROR: %+v, %v", f, err)
+	}
+}

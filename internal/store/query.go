@@ -12,6 +12,10 @@ import (
 const (
 	DefaultLimit = 100
 	MaxLimit     = 1000
+	// PageBytes bounds the events of one page: a page stops before the
+	// event that would pass it (its cursor goes on from there), so 1000
+	// events of 200 KiB each do not make a 200 MB answer.
+	PageBytes = 8 << 20
 )
 
 // Query asks for one page of events, newest first.
@@ -22,6 +26,9 @@ type Query struct {
 	Limit int
 	// After, if set, is the cursor of the previous page.
 	After *Cursor
+	// MaxBytes bounds the page's events; 0 means PageBytes. A page holds
+	// at least one event whatever its size.
+	MaxBytes int
 }
 
 // Page is one page of events.
@@ -44,19 +51,25 @@ func (st *Store) List(ctx context.Context, q Query) (Page, error) {
 	if q.Limit < 1 || q.Limit > MaxLimit {
 		return Page{}, fmt.Errorf("limit %d: want 1 to %d", q.Limit, MaxLimit)
 	}
+	budget := q.MaxBytes
+	if budget <= 0 {
+		budget = PageBytes
+	}
 	var page Page
 	var last mark
 	var lastTime, lastID [64]byte
+	size := 0
 	stats, err := st.walk(ctx, q.Filter, q.After, func(line []byte, at mark) error {
-		if len(page.Lines) == q.Limit {
+		if len(page.Lines) == q.Limit || len(page.Lines) > 0 && size+len(line) > budget {
 			page.Next = &Cursor{Time: string(last.time), ID: string(last.id), N: last.n}
 			return errStop
 		}
+		size += len(line)
 		page.Lines = append(page.Lines, append([]byte(nil), line...))
 		// at's slices point into the reader's buffer: keep copies.
 		last = mark{time: append(lastTime[:0], at.time...), id: append(lastID[:0], at.id...), n: at.n}
 		return nil
-	}, func() { page = Page{} }, false)
+	}, func() { page, size = Page{}, 0 }, false)
 	page.Stats = stats
 	return page, err
 }

@@ -296,3 +296,41 @@ func TestListRejectsBadLimit(t *testing.T) {
 		t.Fatalf("empty dir: %+v, %v", p, err)
 	}
 }
+
+// TestPageStopsAtItsByteBudget: a page stops before the event that would
+// pass MaxBytes, and its cursor goes on from there: every event once.
+func TestPageStopsAtItsByteBudget(t *testing.T) {
+	l := openLog(t, false)
+	ids := l.emitN(t, 0, 300) // ~700 bytes each
+	l.flush(t)
+	st := l.store(store.Options{})
+	seen := map[string]bool{}
+	var after *store.Cursor
+	pages := 0
+	for {
+		p, err := st.List(context.Background(), store.Query{Limit: 1000, MaxBytes: 10 << 10, After: after})
+		if err != nil {
+			t.Fatal(err)
+		}
+		pages++
+		size := 0
+		for _, line := range p.Lines {
+			size += len(line)
+			id, _ := event.LineID(line)
+			if seen[string(id)] {
+				t.Fatalf("event %s on two pages", id)
+			}
+			seen[string(id)] = true
+		}
+		if size > 10<<10 {
+			t.Fatalf("page of %d bytes, budget 10 KiB", size)
+		}
+		if p.Next == nil {
+			break
+		}
+		after = p.Next
+	}
+	if len(seen) != len(ids) || pages < 20 {
+		t.Fatalf("%d events over %d pages, want %d over 20+", len(seen), pages, len(ids))
+	}
+}

@@ -13,7 +13,7 @@ import (
 
 	"github.com/trailcar/trailcar/internal/httptoken"
 
-	"github.com/gobwas/glob"
+	"github.com/trailcar/trailcar/internal/glob"
 
 	"github.com/trailcar/trailcar/internal/event"
 )
@@ -135,7 +135,7 @@ func (c Config) Validate() error {
 func compileTypes(types []string) ([]*glob.Pattern, error) {
 	var patterns []*glob.Pattern
 	for i, t := range types {
-		p, err := glob.Compile(t, '/')
+		p, err := glob.Compile(t)
 		if err != nil {
 			return nil, &FieldError{Key: fmt.Sprintf("webhooks.types[%d]", i), Value: t, Err: err}
 		}

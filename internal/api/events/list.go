@@ -1,7 +1,7 @@
 package events
 
 import (
-	"bytes"
+	"bufio"
 	"errors"
 	"fmt"
 	"net/http"
@@ -49,17 +49,14 @@ func (h *Handler) List(w http.ResponseWriter, r *http.Request) {
 		h.logger().Warn("skipped audit lines that do not decode", "count", page.Stats.Invalid)
 	}
 	w.Header().Set("Content-Type", "application/json")
-	w.Write(pageJSON(page))
+	bw := bufio.NewWriterSize(w, 64<<10)
+	writePage(bw, page)
+	bw.Flush()
 }
 
-// pageJSON writes the page with the stored lines as they are: they are
-// already JSON objects.
-func pageJSON(p store.Page) []byte {
-	size := 64
-	for _, l := range p.Lines {
-		size += len(l) + 1
-	}
-	b := bytes.NewBuffer(make([]byte, 0, size))
+// writePage writes the page with the stored lines as they are (they are
+// already JSON objects), as it goes: the answer is never held whole.
+func writePage(b *bufio.Writer, p store.Page) {
 	b.WriteString(`{"results":[`)
 	for i, l := range p.Lines {
 		if i > 0 {
@@ -74,7 +71,6 @@ func pageJSON(p store.Page) []byte {
 		b.WriteString(strconv.Quote(p.Next.String())) // URL-safe base64: no escapes
 	}
 	fmt.Fprintf(b, `,"item_count":%d}`+"\n", len(p.Lines))
-	return b.Bytes()
 }
 
 // badParam answers 400 for a filter parameter; the message starts with
