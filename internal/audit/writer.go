@@ -96,15 +96,15 @@ type Writer struct {
 	m      *metrics.Metrics
 	counts eventCounters
 	drops  [2]prometheus.Counter // events_dropped_total by reason, made (and so exported at 0) at start
-	pool   sync.Pool // *[]byte encode buffers
+	pool   sync.Pool             // *[]byte encode buffers
 
-	mu       sync.Mutex
-	notFull  *sync.Cond // producers wait here when the queue is full
-	notEmpty *sync.Cond // the writer goroutine waits here
-	pending  batch      // queued, not yet taken by the writer goroutine
-	spare    batch      // the buffer the writer goroutine last wrote
-	last     time.Time  // time stamped on the last queued event
-	closed   bool
+	mu        sync.Mutex
+	notFull   *sync.Cond // producers wait here when the queue is full
+	notEmpty  *sync.Cond // the writer goroutine waits here
+	pending   batch      // queued, not yet taken by the writer goroutine
+	spare     batch      // the buffer the writer goroutine last wrote
+	last      time.Time  // time stamped on the last queued event
+	closed    bool
 	dropped   [2]int64 // drops not yet reported by system.audit.dropped, by reason (dropFull, dropWriteError)
 	lastDrop  time.Time
 	dropTimer *time.Timer // wakes the writer when a drop report falls due, traffic or not
