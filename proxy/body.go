@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"sync"
 	"time"
 )
 
@@ -82,4 +83,94 @@ func (x *exchange) boundBody(r *http.Request) {
 		return // not supported (HTTP/2's own flow control bounds it)
 	}
 	r.Body = &x.reqBody
+}
+
+// BodyPrefetch is how much of a request body is read before the app is
+// called (as nginx's proxy_request_buffering does): a client that sends
+// its body slowly then holds only its own connection, never one to the
+// app, until the body is in or it is cut for being too slow. Bodies longer
+// than this stream on after it.
+const BodyPrefetch = 64 << 10
+
+// smallBodies hold the first 4 KiB of request bodies, most requests' whole
+// body: reading it costs no allocation.
+var smallBodies = sync.Pool{New: func() any { b := make([]byte, 4<<10); return &b }}
+
+// prefetched is a request body whose head was read ahead. It lives in the
+// exchange: no allocation per request.
+type prefetched struct {
+	head   []byte
+	pooled *[]byte // given back at Close, when the transport is done with it
+	rest   io.ReadCloser
+	ended  bool // the body ended within head
+	closed bool
+}
+
+func (p *prefetched) Read(b []byte) (int, error) {
+	if len(p.head) > 0 {
+		n := copy(b, p.head)
+		p.head = p.head[n:]
+		return n, nil
+	}
+	if p.ended || p.closed {
+		return 0, io.EOF
+	}
+	return p.rest.Read(b)
+}
+
+func (p *prefetched) Close() error {
+	if p.closed {
+		return nil
+	}
+	p.closed, p.head = true, nil
+	if p.pooled != nil {
+		smallBodies.Put(p.pooled)
+		p.pooled = nil
+	}
+	return p.rest.Close()
+}
+
+// prefetch reads up to BodyPrefetch of r's body before the app is called.
+func (x *exchange) prefetch(r *http.Request) error {
+	if r.Body == nil || r.Body == http.NoBody || r.ContentLength == 0 {
+		return nil
+	}
+	bp := smallBodies.Get().(*[]byte)
+	n, err := io.ReadFull(r.Body, *bp)
+	if err == io.EOF || err == io.ErrUnexpectedEOF {
+		x.pre = prefetched{head: (*bp)[:n], pooled: bp, rest: r.Body, ended: true}
+		r.Body = &x.pre
+		return nil
+	}
+	if err != nil {
+		smallBodies.Put(bp)
+		return err
+	}
+	// More than 4 KiB: read on, into a buffer that grows with what comes
+	// (a client trickling bytes holds little), up to BodyPrefetch.
+	want := BodyPrefetch
+	if r.ContentLength > 0 && r.ContentLength < BodyPrefetch {
+		want = int(r.ContentLength)
+	}
+	data := make([]byte, n, min(want, 2*n))
+	copy(data, (*bp)[:n])
+	smallBodies.Put(bp)
+	ended := false
+	for len(data) < want {
+		if len(data) == cap(data) {
+			data = append(data, 0)[:len(data)] // grow
+		}
+		m, err := r.Body.Read(data[len(data):min(cap(data), want)])
+		data = data[:len(data)+m]
+		if err == io.EOF {
+			ended = true
+			break
+		}
+		if err != nil {
+			return err
+		}
+	}
+	x.pre = prefetched{head: data, rest: r.Body, ended: ended}
+	r.Body = &x.pre
+	return nil
 }

@@ -110,6 +110,8 @@ type exchange struct {
 	route       rules.Route
 	body        upstreamBody // the upstream's response body, watched for a cut
 	reqBody     slowBody     // the client's request body, bounded in time
+	pre         prefetched   // the request body's head, read before the app is called
+	clientGone  bool         // the client left while sending its body
 }
 
 // upstreamBody is the upstream's response body as ReverseProxy copies it:

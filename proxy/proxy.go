@@ -201,6 +201,10 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	defer p.finish(x, r)
 	x.boundBody(r)
+	if err := x.prefetch(r); err != nil {
+		p.refuseBody(x, err)
+		return
+	}
 
 	if h := p.intercept(r); h != nil {
 		h.ServeHTTP(x, r)
@@ -234,6 +238,8 @@ func (p *Proxy) finish(x *exchange, r *http.Request) {
 		// another protocol than asked for, was answered with an error
 		// status through WriteHeader instead.)
 		status = http.StatusSwitchingProtocols
+	case status == 0 && x.clientGone:
+		status = 499 // nginx's "client closed request": nothing was answered
 	case status == 0 && rec == nil:
 		status = http.StatusOK // nothing written: net/http sends 200
 	}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/netip"
@@ -63,6 +64,21 @@ func (p *Proxy) modifyResponse(resp *http.Response) error {
 }
 
 var errShuttingDown = errors.New("shutting down")
+
+// refuseBody answers a request whose body could not be read ahead: 408
+// when it came too slowly, 400 when it was malformed; a client that left
+// gets nothing (its event says it went away).
+func (p *Proxy) refuseBody(x *exchange, err error) {
+	switch {
+	case x.reqBody.timedOut || errors.Is(err, errBodyTooSlow):
+		x.reqBody.timedOut = true
+		jsonhttp.Error(x, http.StatusRequestTimeout, "request body sent too slowly")
+	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, net.ErrClosed), errors.Is(err, io.EOF):
+		x.clientGone = true
+	default:
+		jsonhttp.Error(x, http.StatusBadRequest, "bad request body: "+err.Error())
+	}
+}
 
 func isEventStream(h http.Header) bool {
 	ct := h["Content-Type"]
@@ -229,7 +245,7 @@ func (p *Proxy) record(x *exchange, r *http.Request, status int, elapsed time.Du
 		if a.level == "" {
 			e.Level = event.LevelError
 		}
-	case panicked != nil:
+	case panicked != nil || x.clientGone:
 		details.String("aborted", "the client went away before the response was complete")
 	}
 	e.Details = details.Object()
