@@ -72,6 +72,10 @@ func (s *Sidecar) adminHandler() (http.Handler, error) {
 	if err := s.mountViewer(mux); err != nil {
 		return nil, err
 	}
+	// Anything else is a JSON 404, as every other error of the port.
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		jsonhttp.Error(w, http.StatusNotFound, "no such route: "+r.URL.Path)
+	})
 	// A non-canonical path is 404, never a redirect; a Host that is not
 	// allowed is 421 (the /api routes check it themselves, to audit it).
 	return s.checkHost(logs.CanonicalPathsOnly(mux)), nil

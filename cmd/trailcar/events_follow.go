@@ -16,9 +16,11 @@ func newEventsFollowCmd(s streams, ef *eventsFlags) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "follow [RESOURCE]",
 		Short: "Print new matching events as they are written, until Ctrl-C",
-		Long: `Print new matching events as they are written, until Ctrl-C. With --server
-it reads the sidecar's event stream; with --dir it polls the live file
-(across rotation). -o json prints JSON Lines.`,
+		Long: `Print new matching events as they are written, until Ctrl-C. With --since,
+first the matching events from that time on (rotated files included); with
+--before, it ends once that time has passed. With --server it reads the
+sidecar's event stream; with --dir it follows the files itself (across
+rotation). -o json prints JSON Lines.`,
 		Args: maxArgs(1, "[RESOURCE]"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 1 {
@@ -42,7 +44,14 @@ it reads the sidecar's event stream; with --dir it polls the live file
 			if err != nil {
 				return err
 			}
-			return src.follow(cmd.Context(), &f, p.print)
+			if err := src.follow(cmd.Context(), &f, p.print); err != nil {
+				return err
+			}
+			if rp, ok := p.(*rowPrinter); ok && !rp.header && !f.Before.IsZero() {
+				fmt.Fprintf(rp.w, rowFormat, "Timestamp", "Level", "Service", "Host", "Event", "ID")
+				fmt.Fprintln(rp.w, "No events")
+			}
+			return nil
 		},
 	}
 	addFilterFlags(cmd.Flags(), &f)
@@ -68,10 +77,7 @@ func (p *rowPrinter) print(line []byte) error {
 	if err := event.Decode(line, &e); err != nil {
 		return errors.New("the server sent an event that does not decode")
 	}
-	what := e.Type
-	if e.Type == event.TypeHTTP {
-		what = e.Action
-	}
+	what := eventColumn(&e)
 	_, err := fmt.Fprintf(p.w, rowFormat, event.FormatTime(e.Time), e.Level, dash(e.Service), dash(e.Host), dash(what), e.ID)
 	return err
 }

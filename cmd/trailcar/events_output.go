@@ -50,7 +50,7 @@ type tablePrinter struct {
 	header bool
 }
 
-func (p *tablePrinter) print(line []byte) error {
+func (p *tablePrinter) writeHeader() {
 	if !p.header {
 		p.header = true
 		h := "Timestamp\tLevel\tService\tHost\tEvent\tID"
@@ -59,14 +59,27 @@ func (p *tablePrinter) print(line []byte) error {
 		}
 		fmt.Fprintln(p.tw, h)
 	}
+}
+
+// eventColumn is what the Event column says: the action when the event
+// has one, else its type; a notification says its message.
+func eventColumn(e *event.Event) string {
+	switch {
+	case e.Type == event.TypeNotification && e.Message != "":
+		return e.Message
+	case e.Action != "":
+		return e.Action
+	}
+	return e.Type
+}
+
+func (p *tablePrinter) print(line []byte) error {
+	p.writeHeader()
 	var e event.Event
 	if err := event.Decode(line, &e); err != nil {
 		return err
 	}
-	what := e.Type
-	if e.Type == event.TypeHTTP {
-		what = e.Action
-	}
+	what := eventColumn(&e)
 	fmt.Fprintf(p.tw, "%s\t%s\t%s\t%s\t%s\t%s", event.FormatTime(e.Time), e.Level, dash(e.Service), dash(e.Host), dash(what), e.ID)
 	if p.full {
 		user := e.Creds.Name
@@ -86,7 +99,14 @@ func (p *tablePrinter) print(line []byte) error {
 	return nil
 }
 
-func (p *tablePrinter) flush() error { return p.tw.Flush() }
+// flush writes the rows; with none at all, the header and "No events".
+func (p *tablePrinter) flush() error {
+	if p.rows == 0 {
+		p.writeHeader()
+		fmt.Fprintln(p.tw, "No events")
+	}
+	return p.tw.Flush()
+}
 
 func dash(s string) string {
 	if s == "" {

@@ -72,7 +72,7 @@ func (d *dirSource) deleteMatching(ctx context.Context, f *event.Filter, _ bool)
 func (d *dirSource) follow(ctx context.Context, f *event.Filter, fn func([]byte) error) error {
 	rest := *f
 	rest.Since = time.Time{}
-	return d.st.FollowEvents(ctx, &rest, store.FollowOptions{Since: f.Since}, fn)
+	return d.st.FollowEvents(ctx, &rest, store.FollowOptions{Since: f.Since, Until: f.Before}, fn)
 }
 
 // serverSource talks to a sidecar's admin port.

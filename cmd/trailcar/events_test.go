@@ -172,7 +172,6 @@ func TestEventsUsageErrors(t *testing.T) {
 		{[]string{"events", "list", "--server", "localhost:9090"}, "--server"},
 		{[]string{"events", "get", "0193", "--dir", dir}, "ID"},
 		{[]string{"events", "get", "--dir", dir}, "ID"},
-		{[]string{"events", "delete", "--dir", dir}, "--all"},
 		{[]string{"events", "delete", "--dir", dir, "--all", "--level", "error"}, "--all"},
 		{[]string{"events", "follow", "--dir", dir, "-o", "yaml"}, "-o"},
 	}

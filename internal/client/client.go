@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/trailcar/trailcar/internal/event"
 )
@@ -122,6 +123,9 @@ func (c *Client) Stream(ctx context.Context, f *event.Filter, fn func(line []byt
 	}
 	if err != nil {
 		return fmt.Errorf("follow events: %w", err)
+	}
+	if !f.Before.IsZero() && time.Now().After(f.Before) {
+		return nil // the stream ended at before, as asked
 	}
 	return errors.New("follow events: the server ended the stream")
 }

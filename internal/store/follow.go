@@ -44,6 +44,9 @@ type FollowOptions struct {
 	Whole bool
 	Tail  int
 	Since time.Time
+	// Until, if set, ends the follow (nil) once every line written
+	// before it has been read: at the first pass a second after it.
+	Until time.Time
 	// Poll is how often the files are checked; 0 means 250ms.
 	Poll time.Duration
 	// Wake, if set, returns a channel that is closed when something new
@@ -58,6 +61,10 @@ type FollowOptions struct {
 	// keep-alives, there. An error ends the follow.
 	Tick func() error
 }
+
+// untilSettle is how long after Until a follow keeps reading: a line is
+// stamped when its response completes and written a moment later.
+const untilSettle = time.Second
 
 // ErrShutdown ends a follow whose Done was closed.
 var ErrShutdown = errors.New("shutting down")
@@ -89,6 +96,9 @@ func (st *Store) Follow(ctx context.Context, opts FollowOptions, fn func(line []
 			if err := opts.Tick(); err != nil {
 				return err
 			}
+		}
+		if !opts.Until.IsZero() && time.Since(opts.Until) >= untilSettle {
+			return nil // nothing written from now on can be before Until
 		}
 		select {
 		case <-ctx.Done():

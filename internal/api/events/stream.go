@@ -34,12 +34,12 @@ func (h *Handler) Stream(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("X-Accel-Buffering", "no") // no proxy buffering
 	defer rc.SetWriteDeadline(time.Time{})    // the connection may serve other requests
 	s := &sse{w: w, rc: rc, beat: beat}
-	// The filter's since is where the stream starts; its before, if any,
-	// would end it, so a stream takes only since.
+	// The filter's since is where the stream starts (a replay); its
+	// before is where it ends.
 	from := f.Since
 	f.Since = time.Time{}
 	err = h.Store.FollowEvents(r.Context(), &f, store.FollowOptions{
-		Since: from, Poll: h.Poll, Wake: h.Wake, Done: h.Done, Tick: s.tick,
+		Since: from, Until: f.Before, Poll: h.Poll, Wake: h.Wake, Done: h.Done, Tick: s.tick,
 	}, s.event)
 	switch {
 	case !s.started && err != nil:
