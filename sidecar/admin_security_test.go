@@ -119,7 +119,7 @@ func TestStreamsAreCapped(t *testing.T) {
 func TestUnknownAdminPathsAnswerJSON(t *testing.T) {
 	up := sidecartest.Upstream(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
 	s := sidecartest.Start(t, sidecartest.Config(t, up.URL))
-	for _, p := range []string{"/nope", "/api/v3/nope", "/api/v2/events", "/ui"} {
+	for _, p := range []string{"/nope", "/api/v3/nope", "/api/v2/events", "/ui/", "/ui/nope.js"} {
 		code, header, body := sidecartest.Do(t, "GET", s.AdminURL()+p, "")
 		if code != 404 || header.Get("Content-Type") != "application/json" || !strings.Contains(body, `"error"`) {
 			t.Errorf("GET %s: %d %s %s", p, code, header.Get("Content-Type"), body)

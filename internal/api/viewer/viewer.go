@@ -20,6 +20,8 @@ import (
 	"path"
 	"strings"
 	"time"
+
+	"github.com/trailcar/trailcar/internal/jsonhttp"
 )
 
 //go:embed static
@@ -103,7 +105,7 @@ func (v *Viewer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case isUI && v.assets[name].body != nil:
 		a = v.assets[name]
 	default:
-		http.NotFound(w, r)
+		jsonhttp.Error(w, http.StatusNotFound, "no such file: "+r.URL.Path)
 		return
 	}
 	h := w.Header()
