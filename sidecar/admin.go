@@ -22,11 +22,13 @@ import (
 
 // Admin actions (README "Which requests become events"): every request to these routes is an event.
 const (
-	ActionLogsRead            = "trailcar.logs.read"
-	ActionEventsRead          = "trailcar.events.read"
-	ActionEventsDelete        = "trailcar.events.delete"
-	ActionNotificationsCreate = "trailcar.notifications.create"
-	ActionNotificationsPurge  = "trailcar.notifications.purge"
+	ActionLogsRead             = "trailcar.logs.read"
+	ActionEventsRead           = "trailcar.events.read"
+	ActionEventsDelete         = "trailcar.events.delete"
+	ActionNotificationsCreate  = "trailcar.notifications.create"
+	ActionNotificationsRead    = "trailcar.notifications.read"
+	ActionNotificationsArchive = "trailcar.notifications.archive"
+	ActionNotificationsPurge   = "trailcar.notifications.purge"
 )
 
 func (s *Sidecar) loadToken() error {
@@ -64,9 +66,10 @@ func (s *Sidecar) adminHandler() (http.Handler, error) {
 	mux.HandleFunc("GET /readyz", s.readyz)
 	s.streamSlots = make(chan struct{}, s.cfg.Admin.MaxStreams)
 	trail := s.trailStore()
-	s.mountEvents(mux, trail)
+	events := s.eventsHandler(trail)
+	s.mountEvents(mux, events)
 	s.mountLogs(mux, trail)
-	if err := s.mountNotifications(mux); err != nil {
+	if err := s.mountNotifications(mux, trail, events); err != nil {
 		return nil, err
 	}
 	if err := s.mountViewer(mux); err != nil {

@@ -42,7 +42,7 @@ func TestNotificationsRoute(t *testing.T) {
 		{"bad status", "POST", `{"message":"m","status":"warning"}`, auth, 400, "status: "},
 		{"unknown field", "POST", `{"message":"m","msg":"x"}`, auth, 400, `unknown field "msg"`},
 		{"details not an object", "POST", `{"message":"m","details":[]}`, auth, 400, "details: want a JSON object"},
-		{"GET", "GET", "", auth, 405, "GET: only POST creates a notification"},
+		{"PUT", "PUT", "", auth, 405, "method PUT not allowed; allowed: GET, POST"},
 	}
 	var createdID string
 	for _, tc := range tests {

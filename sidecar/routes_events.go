@@ -12,8 +12,7 @@ import (
 // mountEvents mounts the events routes of the admin port (README "Admin API"). Each
 // is guarded (token, and its own audit event: the stream's at connect);
 // other methods on these paths answer 405.
-func (s *Sidecar) mountEvents(mux *http.ServeMux, trail *store.Store) {
-	h := s.eventsHandler(trail)
+func (s *Sidecar) mountEvents(mux *http.ServeMux, h *eventsapi.Handler) {
 	read := func(fn http.HandlerFunc) http.Handler { return s.guarded(ActionEventsRead, nil, fn) }
 	del := func(fn http.HandlerFunc) http.Handler { return s.guarded(ActionEventsDelete, nil, fn) }
 	always := func(*http.Request) bool { return true }
@@ -25,6 +24,11 @@ func (s *Sidecar) mountEvents(mux *http.ServeMux, trail *store.Store) {
 	mux.Handle("GET /api/v3/events/{id}", read(h.Get))
 	mux.Handle("DELETE /api/v3/events/{id}", del(h.Delete))
 	mux.Handle("/api/v3/events/{id}", s.guarded(ActionEventsRead, nil, eventsapi.MethodNotAllowed("GET, DELETE")))
+}
+
+// who says who made an admin request: creds and client address.
+func (s *Sidecar) who(r *http.Request) (event.Creds, string) {
+	return identity.FromRequest(r.Header), s.trusted.ClientIP(r.RemoteAddr, r.Header["X-Forwarded-For"])
 }
 
 // trailStore is the one reader of the audit files that every admin route
@@ -44,10 +48,8 @@ func (s *Sidecar) eventsHandler(trail *store.Store) *eventsapi.Handler {
 		Wake:        s.writer.Written,
 		AllowDelete: s.cfg.Admin.AllowDelete,
 		Record:      s.emit,
-		Who: func(r *http.Request) (event.Creds, string) {
-			return identity.FromRequest(r.Header), s.trusted.ClientIP(r.RemoteAddr, r.Header["X-Forwarded-For"])
-		},
-		Done:   s.done,
-		Logger: s.log,
+		Who:         s.who,
+		Done:        s.done,
+		Logger:      s.log,
 	}
 }

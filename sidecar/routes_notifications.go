@@ -4,20 +4,30 @@ import (
 	"fmt"
 	"net/http"
 
+	eventsapi "github.com/trailcar/trailcar/internal/api/events"
 	"github.com/trailcar/trailcar/internal/api/notifications"
+	"github.com/trailcar/trailcar/internal/store"
 )
 
-// mountNotifications mounts the notifications routes of the admin port (README
-// "Notifications"): POST /api/v3/notifications, behind the token and audited as
-// trailcar.notifications.create. Every method is routed here, so that a
-// wrong one is answered 405 in JSON and audited like the rest.
-func (s *Sidecar) mountNotifications(mux *http.ServeMux) error {
+// mountNotifications mounts the notifications routes of the admin port
+// (README "Notifications"): create, list, bulk archive and purge, each
+// behind the token and audited with its own action. Other methods on
+// these paths answer 405 in JSON, audited like the rest.
+func (s *Sidecar) mountNotifications(mux *http.ServeMux, trail *store.Store, events *eventsapi.Handler) error {
 	h, err := notifications.New(notifications.Options{
-		Sink: s.writer, IDs: s.ids, Trusted: s.trusted, Logger: s.log,
+		Sink: s.writer, Store: trail, IDs: s.ids, Trusted: s.trusted, Logger: s.log,
+		AllowDelete: s.cfg.Admin.AllowDelete, RecordDelete: events.RecordDelete, Who: s.who,
 	})
 	if err != nil {
 		return fmt.Errorf("notifications: %w", err)
 	}
-	mux.Handle("/api/v3/notifications", s.guarded(ActionNotificationsCreate, nil, h))
+	route := func(action string, h http.Handler) http.Handler { return s.guarded(action, nil, h) }
+	mux.Handle("POST /api/v3/notifications", route(ActionNotificationsCreate, http.HandlerFunc(h.Create)))
+	mux.Handle("GET /api/v3/notifications", route(ActionNotificationsRead, http.HandlerFunc(h.ListNotifications)))
+	mux.Handle("/api/v3/notifications", route(ActionNotificationsCreate, eventsapi.MethodNotAllowed("GET, POST")))
+	mux.Handle("POST /api/v3/notifications/bulk", route(ActionNotificationsArchive, http.HandlerFunc(h.Archive)))
+	mux.Handle("/api/v3/notifications/bulk", route(ActionNotificationsArchive, eventsapi.MethodNotAllowed("POST")))
+	mux.Handle("DELETE /api/v3/notifications/purge", route(ActionNotificationsPurge, http.HandlerFunc(h.Purge)))
+	mux.Handle("/api/v3/notifications/purge", route(ActionNotificationsPurge, eventsapi.MethodNotAllowed("DELETE")))
 	return nil
 }

@@ -56,7 +56,7 @@ func (h *Handler) Delete(w http.ResponseWriter, r *http.Request) {
 	case err != nil:
 		h.internalError(w, r, err)
 	default:
-		h.recordDelete(r, url.Values{"id": {id}}.Encode(), n)
+		h.RecordDelete(r, url.Values{"id": {id}}.Encode(), n)
 		jsonhttp.Write(w, http.StatusOK, map[string]int{"deleted": n})
 	}
 }
@@ -91,7 +91,7 @@ func (h *Handler) DeleteMatching(w http.ResponseWriter, r *http.Request) {
 	if f.IsZero() {
 		query.Set("all", "true")
 	}
-	h.recordDelete(r, query.Encode(), n)
+	h.RecordDelete(r, query.Encode(), n)
 	jsonhttp.Write(w, http.StatusOK, map[string]int{"deleted": n})
 }
 
@@ -102,9 +102,10 @@ func (h *Handler) deleteAllowed(w http.ResponseWriter) bool {
 	return h.AllowDelete
 }
 
-// recordDelete records system.events.deleted: who, the filter as a query
-// string, and how many.
-func (h *Handler) recordDelete(r *http.Request, filter string, n int) {
+// RecordDelete records system.events.deleted: who made r, the filter as a
+// query string, and how many events went. Every delete of the trail is
+// recorded here (the notifications purge too).
+func (h *Handler) RecordDelete(r *http.Request, filter string, n int) {
 	if h.Record == nil {
 		return
 	}

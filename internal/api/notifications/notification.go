@@ -1,10 +1,12 @@
-// Package notification records what an app reports itself (README "Notifications" and "Client events"):
-// POST /api/v3/notifications on the admin port with
+// Package notifications records what an app reports itself, and manages
+// those records as the IBM console's notification APIs do (README
+// "Notifications"). POST /api/v3/notifications on the admin port with
 //
 //	{"message":"channel MyChannel created","status":"success","by":"alice",
 //	 "component_id":"MyChannel","component_type":"channel","details":{…}}
 //
-// becomes one event of type notification, answered 201 {"id":"<event id>"}.
+// becomes one event of type notification, answered
+// 201 {"message":"ok","id":"<event id>"}.
 //
 // Fields: message (required, a string of 1 to 4096 bytes); status
 // (optional, "success", the default, or "error": level error, outcome
@@ -17,6 +19,7 @@
 package notifications
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -25,6 +28,7 @@ import (
 	"net/http"
 
 	"github.com/trailcar/trailcar/internal/jsonhttp"
+	"github.com/trailcar/trailcar/internal/store"
 
 	"github.com/trailcar/trailcar/internal/event"
 	"github.com/trailcar/trailcar/internal/identity"
@@ -48,9 +52,24 @@ type Sink interface {
 	Emit(e *event.Event) error
 }
 
-// Options configure a Handler. Sink is required.
+// Store is what managing notifications needs of the trail (*store.Store).
+type Store interface {
+	Each(ctx context.Context, f *event.Filter, from *store.Cursor, fn func(line []byte) error) (store.Stats, error)
+	Delete(ctx context.Context, f *event.Filter) (int, error)
+}
+
+// Options configure a Handler. Sink is required; Store for the list,
+// archive and purge routes.
 type Options struct {
-	Sink Sink
+	Sink  Sink
+	Store Store
+	// AllowDelete: when false, purge answers 403.
+	AllowDelete bool
+	// RecordDelete records the system.events.deleted of a purge (the
+	// events API's, so every delete is recorded alike).
+	RecordDelete func(r *http.Request, filter string, n int)
+	// Who says who made a request, for the archive record.
+	Who func(*http.Request) (event.Creds, string)
 	// IDs makes the event id, which the answer returns; nil means a new
 	// event.IDs. Pass the one the rest of trailcar uses, so that ids stay
 	// in order.
@@ -62,7 +81,7 @@ type Options struct {
 	Logger *slog.Logger
 }
 
-// Handler answers POST /api/v3/notifications. Authentication is not its
+// Handler answers the notifications routes. Authentication is not its
 // business: the admin port's guard runs first.
 type Handler struct {
 	opts Options
@@ -83,13 +102,9 @@ func New(opts Options) (*Handler, error) {
 	return &Handler{opts: opts, log: opts.Logger}, nil
 }
 
-// ServeHTTP records the notification in r's body.
-func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodPost {
-		w.Header().Set("Allow", http.MethodPost)
-		jsonhttp.Error(w, http.StatusMethodNotAllowed, r.Method+": only POST creates a notification")
-		return
-	}
+// Create answers POST /api/v3/notifications: it records the notification
+// in r's body.
+func (h *Handler) Create(w http.ResponseWriter, r *http.Request) {
 	if !isJSON(r.Header.Get("Content-Type")) {
 		jsonhttp.Error(w, http.StatusUnsupportedMediaType,
 			fmt.Sprintf("Content-Type: %q: want application/json", r.Header.Get("Content-Type")))
@@ -118,7 +133,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		jsonhttp.Error(w, http.StatusServiceUnavailable, "notification not recorded: "+err.Error())
 		return
 	}
-	jsonhttp.Write(w, http.StatusCreated, map[string]string{"id": e.ID})
+	jsonhttp.Write(w, http.StatusCreated, map[string]string{"message": "ok", "id": e.ID})
 }
 
 // isJSON accepts application/json and any application/*+json, with

@@ -20,10 +20,13 @@ type Notification struct {
 	ComponentID   string
 	ComponentType string
 	Details       json.RawMessage // compact object, or nil
+	// TSDisplay is the app's own time of the notification, Unix ms; 0
+	// when not given.
+	TSDisplay int64
 }
 
 // fields are the keys a body may have, in the order errors are reported.
-var fields = []string{"message", "status", "by", "component_id", "component_type", "details"}
+var fields = []string{"message", "status", "by", "component_id", "component_type", "details", "ts_display"}
 
 // Parse validates a request body. The error names the first bad field
 // ("message: required") or every unknown key ("unknown field(s): colour,
@@ -65,6 +68,15 @@ func Parse(body []byte) (Notification, error) {
 	if v := raw["details"]; !isNull(v) {
 		if n.Details, err = event.CompactObject(v); err != nil {
 			return Notification{}, errors.New("details: want a JSON object")
+		}
+		var keys map[string]json.RawMessage
+		if json.Unmarshal(n.Details, &keys) == nil && keys["ts_display"] != nil {
+			return Notification{}, errors.New("details: ts_display is set at the top level, not in details")
+		}
+	}
+	if v := raw["ts_display"]; !isNull(v) {
+		if err := json.Unmarshal(v, &n.TSDisplay); err != nil || n.TSDisplay < 0 {
+			return Notification{}, fmt.Errorf("ts_display: %s: want a Unix time in milliseconds", short(string(v)))
 		}
 	}
 	return n, nil
@@ -137,6 +149,15 @@ func (n Notification) Event() *event.Event {
 		Message:  n.Message,
 		Resource: event.Resource{Type: n.ComponentType, ID: n.ComponentID},
 		Details:  n.Details,
+	}
+	if n.TSDisplay > 0 {
+		// Kept in details, first: {"ts_display":N, …the app's details}.
+		d := (&event.Details{}).Int("ts_display", n.TSDisplay).Object()
+		if len(n.Details) > 2 {
+			d = append(d[:len(d)-1], ',')
+			d = append(d, n.Details[1:]...)
+		}
+		e.Details = d
 	}
 	return e
 }
