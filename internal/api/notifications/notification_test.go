@@ -174,7 +174,6 @@ func TestNotificationRefused(t *testing.T) {
 	}
 }
 
-
 func TestNotificationSinkFails(t *testing.T) {
 	srv, sk := newServer(t)
 	sk.err = errors.New("audit writer closed")
