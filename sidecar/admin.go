@@ -65,11 +65,10 @@ func (s *Sidecar) adminHandler() (http.Handler, error) {
 	})
 	mux.HandleFunc("GET /readyz", s.readyz)
 	s.streamSlots = make(chan struct{}, s.cfg.Admin.MaxStreams)
-	trail := s.trailStore()
-	events := s.eventsHandler(trail)
+	events := s.eventsHandler(s.trail)
 	s.mountEvents(mux, events)
-	s.mountLogs(mux, trail)
-	if err := s.mountNotifications(mux, trail, events); err != nil {
+	s.mountLogs(mux)
+	if err := s.mountNotifications(mux, s.trail, events); err != nil {
 		return nil, err
 	}
 	if err := s.mountViewer(mux); err != nil {

@@ -32,6 +32,7 @@ type Config struct {
 
 	Admin           AdminConfig        `yaml:"admin"`
 	ActivityTracker TrackerConfig      `yaml:"activity_tracker"`
+	ConsoleLogs     ConsoleLogsConfig  `yaml:"console_logs"`
 	ClientEvents    ClientEventsConfig `yaml:"client_events"`
 	Webhooks        webhook.Config     `yaml:"webhooks"`
 }
@@ -83,6 +84,23 @@ type TrackConfig struct {
 	Methods  []string `yaml:"methods"`
 	Always   []string `yaml:"always"`
 	Statuses []int    `yaml:"statuses"`
+}
+
+// ConsoleLogsConfig serves the logs routes on the proxy port too, each
+// request authorized by the app at AuthPath.
+type ConsoleLogsConfig struct {
+	Enabled  bool   `yaml:"enabled"`
+	AuthPath string `yaml:"auth_path"`
+}
+
+func (c *ConsoleLogsConfig) validate() error {
+	switch {
+	case c.Enabled && c.AuthPath == "":
+		return &ConfigError{Key: "console_logs.auth_path", Err: errors.New("required when console_logs is enabled: an app path that answers 2xx to callers allowed to read the logs")}
+	case c.AuthPath != "" && !strings.HasPrefix(c.AuthPath, "/"):
+		return &ConfigError{Key: "console_logs.auth_path", Value: c.AuthPath, Err: errors.New(`want a path on the app, starting with "/"`)}
+	}
+	return nil
 }
 
 // ClientEventsConfig is the browser-side events route on the proxy port.
@@ -253,6 +271,7 @@ func (c *Config) Validate() error {
 		func() error { _, err := identity.ParseTrusted(c.TrustProxy); return asConfigError(err) },
 		func() error { return checkHeaderName("request_id_header", c.RequestIDHeader) },
 		c.ActivityTracker.validate,
+		c.ConsoleLogs.validate,
 		c.ClientEvents.validate,
 		func() error { return asConfigError(c.Webhooks.Validate()) },
 		func() error { _, err := c.Rules(); return err },

@@ -50,6 +50,9 @@ admin:
   allowed_hosts: [trailcar.console.svc]
   insecure: true
   max_streams: 16
+console_logs:
+  enabled: true
+  auth_path: /auth/can-read-logs
 activity_tracker:
   enabled: false
   dir: /var/log/trailcar
@@ -103,6 +106,7 @@ func TestParseConfigEveryKey(t *testing.T) {
 	want.RequestIDHeader = "X-Correlation-Id"
 	want.Admin = sidecar.AdminConfig{Listen: "0.0.0.0:19090", TokenFile: "/run/secrets/token", DeleteTokenFile: "/run/secrets/delete-token",
 		AllowDelete: false, AllowedHosts: []string{"trailcar.console.svc"}, Insecure: true, MaxStreams: 16}
+	want.ConsoleLogs = sidecar.ConsoleLogsConfig{Enabled: true, AuthPath: "/auth/can-read-logs"}
 	at := &want.ActivityTracker
 	at.Enabled = false
 	at.Dir = "/var/log/trailcar"

@@ -5,17 +5,22 @@ import (
 
 	eventsapi "github.com/trailcar/trailcar/internal/api/events"
 	"github.com/trailcar/trailcar/internal/api/logs"
-	"github.com/trailcar/trailcar/internal/store"
 )
 
 // mountLogs mounts the logs routes of the admin port (README "Admin API"). Every
 // request is an event (trailcar.logs.read); a follow stream's is written
 // when it connects. Follow streams end at shutdown (s.done). Other methods
 // answer 405 in JSON, audited like the rest.
-func (s *Sidecar) mountLogs(mux *http.ServeMux, trail *store.Store) {
-	h := &logs.Handler{Store: trail, Wake: s.writer.Written, Done: s.done, Logger: s.log}
+func (s *Sidecar) mountLogs(mux *http.ServeMux) {
+	h := s.logsHandler()
 	mux.Handle("GET /api/v3/logs", s.guarded(ActionLogsRead, nil, http.HandlerFunc(h.ServeIndex)))
 	mux.Handle("GET /api/v3/logs/{name}", s.guarded(ActionLogsRead, logs.IsFollow, http.HandlerFunc(h.ServeFile)))
 	mux.Handle("/api/v3/logs", s.guarded(ActionLogsRead, nil, eventsapi.MethodNotAllowed("GET, HEAD")))
 	mux.Handle("/api/v3/logs/{name}", s.guarded(ActionLogsRead, nil, eventsapi.MethodNotAllowed("GET, HEAD")))
+}
+
+// logsHandler serves the log files, on the admin port and (console_logs)
+// on the proxy port.
+func (s *Sidecar) logsHandler() *logs.Handler {
+	return &logs.Handler{Store: s.trail, Wake: s.writer.Written, Done: s.done, Logger: s.log}
 }

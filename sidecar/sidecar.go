@@ -10,15 +10,18 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/trailcar/trailcar/internal/api/logs"
 	"github.com/trailcar/trailcar/internal/audit"
 	"github.com/trailcar/trailcar/internal/event"
 	"github.com/trailcar/trailcar/internal/identity"
 	"github.com/trailcar/trailcar/internal/metrics"
+	"github.com/trailcar/trailcar/internal/store"
 	"github.com/trailcar/trailcar/internal/webhook"
 	"github.com/trailcar/trailcar/proxy"
 	"github.com/trailcar/trailcar/rotate"
@@ -56,6 +59,7 @@ type Sidecar struct {
 	metrics     *metrics.Metrics
 	rules       *rules.Rules
 	trusted     identity.Trusted
+	trail       *store.Store       // the one reader of the files, for every route
 	redact      *identity.Redactor // of the admin port's own audit events
 	ids         *event.IDs
 	file        *rotate.File // nil when the activity tracker is disabled
@@ -124,6 +128,7 @@ func New(cfg Config, opts Options) (_ *Sidecar, err error) {
 	if err = s.openAudit(); err != nil {
 		return nil, err
 	}
+	s.trail = s.trailStore()
 	if err = s.buildProxy(); err != nil {
 		return nil, err
 	}
@@ -220,9 +225,22 @@ func (s *Sidecar) buildProxy() error {
 	if s.cfg.ActivityTracker.OnWriteError == "fail_closed" {
 		failClosed = func() bool { return !s.writer.Healthy() }
 	}
-	intercept, err := s.interceptClientEvents()
+	clientEvents, err := s.interceptClientEvents()
 	if err != nil {
 		return err
+	}
+	intercept := clientEvents
+	if s.cfg.ConsoleLogs.Enabled {
+		console := logs.NewConsole(s.logsHandler(), strings.TrimSuffix(s.cfg.Upstream, "/")+s.cfg.ConsoleLogs.AuthPath)
+		intercept = func(r *http.Request) http.Handler {
+			if console.Match(r) {
+				return console
+			}
+			if clientEvents != nil {
+				return clientEvents(r)
+			}
+			return nil
+		}
 	}
 	p, err := proxy.New(proxy.Options{
 		Upstream:        up,
