@@ -358,7 +358,7 @@ func (f *File) checkReplaced() string {
 	}
 	f.log.Warn("audit file was "+reason+" from outside; reopening", "path", f.path)
 	f.lj.Close()
-	f.open = false
+	f.open, f.info = false, nil // reported here: the reopen is no news
 	return reason
 }
 
@@ -397,6 +397,33 @@ func (f *File) watch() {
 		f.mu.Unlock()
 		f.notify(rotated, replaced)
 	}
+}
+
+// Remaining is how many bytes the live file takes before the next write
+// rotates it.
+func (f *File) Remaining() int64 {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.max - f.size
+}
+
+// Rotate rotates the live file now, unless it is empty: a writer that
+// seals files (internal/integrity) ends each with its checkpoint, and
+// then moves on.
+func (f *File) Rotate() error {
+	f.mu.Lock()
+	if f.closed {
+		f.mu.Unlock()
+		return ErrClosed
+	}
+	rotated, replaced, err := f.ensureOpen()
+	if err == nil && f.size > 0 {
+		err = f.rotate()
+		rotated = err == nil
+	}
+	f.mu.Unlock()
+	f.notify(rotated, replaced)
+	return err
 }
 
 // Reopen closes the live file and opens the path again (SIGHUP), e.g.

@@ -10,6 +10,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/trailcar/trailcar/internal/httptoken"
 
@@ -33,6 +34,7 @@ type Config struct {
 	Admin           AdminConfig        `yaml:"admin"`
 	ActivityTracker TrackerConfig      `yaml:"activity_tracker"`
 	ConsoleLogs     ConsoleLogsConfig  `yaml:"console_logs"`
+	Integrity       IntegrityConfig    `yaml:"integrity"`
 	ClientEvents    ClientEventsConfig `yaml:"client_events"`
 	Webhooks        webhook.Config     `yaml:"webhooks"`
 }
@@ -84,6 +86,23 @@ type TrackConfig struct {
 	Methods  []string `yaml:"methods"`
 	Always   []string `yaml:"always"`
 	Statuses []int    `yaml:"statuses"`
+}
+
+// IntegrityConfig is the tamper evidence of the trail (README "Integrity").
+type IntegrityConfig struct {
+	Enabled bool `yaml:"enabled"`
+	// Interval: a checkpoint at most this long after a line is written.
+	Interval time.Duration `yaml:"interval"`
+	// KeyFile is an Ed25519 private key (PEM, PKCS #8) that signs every
+	// checkpoint; "" leaves them unsigned.
+	KeyFile string `yaml:"key_file"`
+}
+
+func (c *IntegrityConfig) validate() error {
+	if c.Interval < time.Second || c.Interval > 24*time.Hour {
+		return &ConfigError{Key: "integrity.interval", Value: shape(c.Interval.String()), Err: errors.New("want 1s to 24h")}
+	}
+	return nil
 }
 
 // ConsoleLogsConfig serves the logs routes on the proxy port too, each
@@ -151,6 +170,7 @@ func DefaultConfig() Config {
 			ActionTemplate: "{service}.{resource}.{verb}",
 			RedactQuery:    []string{"token", "access_token", "apikey", "api_key", "password", "secret"},
 		},
+		Integrity:    IntegrityConfig{Enabled: true, Interval: time.Minute},
 		ClientEvents: ClientEventsConfig{Enabled: true, Path: "/api/v[123]/events/*/*", Rate: 20, Burst: 40},
 		Webhooks:     webhook.DefaultConfig(),
 	}
@@ -272,6 +292,7 @@ func (c *Config) Validate() error {
 		func() error { return checkHeaderName("request_id_header", c.RequestIDHeader) },
 		c.ActivityTracker.validate,
 		c.ConsoleLogs.validate,
+		c.Integrity.validate,
 		c.ClientEvents.validate,
 		func() error { return asConfigError(c.Webhooks.Validate()) },
 		func() error { _, err := c.Rules(); return err },

@@ -80,7 +80,7 @@ func TestConsoleLogs(t *testing.T) {
 	}
 	mu.Unlock()
 	reads := 0
-	for _, l := range s.Lines() {
+	for _, l := range s.Events() {
 		if l.Action == sidecar.ActionLogsRead {
 			reads++
 			if l.Creds.Type != "apikey" && l.Creds.Type != "user" {

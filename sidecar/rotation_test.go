@@ -76,7 +76,7 @@ func TestRotationUnderLoad(t *testing.T) {
 			t.Errorf("%s: %v bytes, %v; want at most 1 MiB", f.Name, fi.Size(), err)
 		}
 	}
-	lines := c.Lines() // checks each line is whole and valid
+	lines := c.Events() // checks each line is whole and valid
 	seen := map[string]bool{}
 	var httpLines int
 	for i, l := range lines {

@@ -4,6 +4,7 @@ package sidecar
 
 import (
 	"context"
+	"crypto/ed25519"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -20,6 +21,7 @@ import (
 	"github.com/trailcar/trailcar/internal/audit"
 	"github.com/trailcar/trailcar/internal/event"
 	"github.com/trailcar/trailcar/internal/identity"
+	"github.com/trailcar/trailcar/internal/integrity"
 	"github.com/trailcar/trailcar/internal/metrics"
 	"github.com/trailcar/trailcar/internal/store"
 	"github.com/trailcar/trailcar/internal/webhook"
@@ -62,7 +64,8 @@ type Sidecar struct {
 	trail       *store.Store       // the one reader of the files, for every route
 	redact      *identity.Redactor // of the admin port's own audit events
 	ids         *event.IDs
-	file        *rotate.File // nil when the activity tracker is disabled
+	file        *rotate.File      // nil when the activity tracker is disabled
+	seal        *integrity.Sealer // nil when integrity is off
 	writer      *audit.Writer
 	prober      *proxy.Prober
 	streams     *proxy.Streams
@@ -178,6 +181,9 @@ func (s *Sidecar) openAudit() error {
 			return fmt.Errorf("activity_tracker.dir: %w", err)
 		}
 		s.file = f
+		if err := s.openSeal(); err != nil {
+			return err
+		}
 	}
 	opts := audit.Options{
 		Queue: t.Queue, Drop: t.WhenFull == "drop",
@@ -190,7 +196,33 @@ func (s *Sidecar) openAudit() error {
 	if s.webhooks != nil {
 		opts.Publish = s.webhooks.Publish // never blocks: queues, or drops and counts
 	}
+	if s.seal != nil {
+		opts.Seal, opts.CheckpointEvery = s.seal, s.cfg.Integrity.Interval
+	}
 	s.writer = audit.New(opts)
+	return nil
+}
+
+// openSeal loads the signing key and finds where the chain of the log dir
+// stands (README "Integrity").
+func (s *Sidecar) openSeal() error {
+	in := s.cfg.Integrity
+	if !in.Enabled {
+		return nil
+	}
+	var key ed25519.PrivateKey
+	if in.KeyFile != "" {
+		var err error
+		if key, err = integrity.LoadPrivateKey(in.KeyFile); err != nil {
+			return &ConfigError{Key: "integrity.key_file", Value: in.KeyFile, Err: err}
+		}
+	}
+	t := s.cfg.ActivityTracker
+	st, err := integrity.Recover(t.Dir, t.Filename)
+	if err != nil {
+		return fmt.Errorf("integrity: find where the chain stands: %w", err)
+	}
+	s.seal = integrity.NewSealer(st, key, t.Filename)
 	return nil
 }
 

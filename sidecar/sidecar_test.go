@@ -92,7 +92,7 @@ func TestSidecarLifecycle(t *testing.T) {
 		t.Fatalf("Run: %v", err)
 	}
 
-	lines := c.Lines()
+	lines := c.Events()
 	if len(lines) != 3 {
 		t.Fatalf("got %d lines, want started, the POST, stopped: %+v", len(lines), lines)
 	}
@@ -193,7 +193,7 @@ func TestAuditFileDeleted(t *testing.T) {
 	if err := c.Stop(); err != nil {
 		t.Fatal(err)
 	}
-	lines := c.Lines()
+	lines := c.Events()
 	if len(lines) != 3 || lines[0].Type != "system.audit.file_replaced" || lines[0].DetailsMap["reason"] != "deleted" ||
 		lines[2].Type != "system.trailcar.stopped" {
 		t.Errorf("new file: %+v", lines)
@@ -280,7 +280,7 @@ func TestShutdownFinishesInFlight(t *testing.T) {
 	if err := <-stopped; err != nil {
 		t.Fatal(err)
 	}
-	lines := c.Lines()
+	lines := c.Events()
 	last := len(lines) - 1
 	if last < 1 || lines[last].Type != "system.trailcar.stopped" || lines[last-1].ID != r.id {
 		t.Fatalf("want the slow request's event just before stopped: %+v", lines)
@@ -359,7 +359,7 @@ func TestShutdownEndsStreams(t *testing.T) {
 	}
 	sidecartest.Eventually(t, "both streams to be ended", func() bool { return ended.Load() == 2 })
 
-	lines := c.Lines()
+	lines := c.Events()
 	last := len(lines) - 1
 	if lines[last].Type != "system.trailcar.stopped" {
 		t.Fatalf("last line %+v", lines[last].Event)

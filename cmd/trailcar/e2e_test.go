@@ -157,8 +157,9 @@ func TestProcess(t *testing.T) {
 				t.Errorf("request %d (%s) has no event", i, id)
 			}
 		}
-		if len(after) == 0 || after[len(after)-1].Type != "system.trailcar.stopped" {
-			t.Errorf("the live file does not end with stopped: %+v", after)
+		// A cleanly stopped file ends sealed: stopped, then its checkpoint.
+		if n := len(after); n < 2 || after[n-2].Type != "system.trailcar.stopped" || after[n-1].Type != "system.audit.checkpoint" {
+			t.Errorf("the live file does not end with stopped and a checkpoint: %+v", after)
 		}
 	})
 

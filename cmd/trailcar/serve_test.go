@@ -139,7 +139,7 @@ func TestServe(t *testing.T) {
 		t.Fatal("serve did not return after the cancel")
 	}
 	lines := coreReadAudit(t, path)
-	if len(lines) != 3 || lines[1].ID != id || lines[2].Type != "system.trailcar.stopped" {
+	if len(lines) != 4 || lines[1].ID != id || lines[2].Type != "system.trailcar.stopped" || lines[3].Type != "system.audit.checkpoint" {
 		t.Errorf("audit file: %+v", lines)
 	}
 	if _, err := os.Stat(filepath.Join(dir, "file-logs")); err == nil {

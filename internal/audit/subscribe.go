@@ -1,7 +1,5 @@
 package audit
 
-import "bytes"
-
 // Written returns a channel that is closed when the next lines have been
 // written to the file: followers of the files (internal/store) wait on it
 // instead of waiting for their next poll. Cheap enough for every batch: a
@@ -15,10 +13,10 @@ func (w *Writer) Written() <-chan struct{} {
 	return w.written
 }
 
-// publish hands the first n lines of b to Options.Publish, and wakes the
-// followers. The lines are copied once, since b is reused.
-func (w *Writer) publish(b batch, n int) {
-	if n == 0 {
+// publish hands the lines written to Options.Publish, and wakes the
+// followers. The lines are copied once, since the batch is reused.
+func (w *Writer) publish(lines [][]byte) {
+	if len(lines) == 0 {
 		return
 	}
 	w.writtenMu.Lock()
@@ -30,10 +28,14 @@ func (w *Writer) publish(b batch, n int) {
 	if w.opts.Publish == nil {
 		return
 	}
-	data := bytes.Clone(b.buf[:b.lines[n-1].end])
-	start := 0
-	for _, l := range b.lines[:n] {
-		w.opts.Publish(data[start:l.end:l.end])
-		start = l.end
+	size := 0
+	for _, l := range lines {
+		size += len(l)
+	}
+	data := make([]byte, 0, size)
+	for _, l := range lines {
+		start := len(data)
+		data = append(data, l...)
+		w.opts.Publish(data[start:len(data):len(data)])
 	}
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/trailcar/trailcar/internal/event"
+	"github.com/trailcar/trailcar/internal/integrity"
 	"github.com/trailcar/trailcar/internal/metrics"
 )
 
@@ -68,6 +69,12 @@ type Options struct {
 	// RetryMin and RetryMax bound the wait between attempts to write a
 	// batch the disk refused; 0 means 50ms and 1s.
 	RetryMin, RetryMax time.Duration
+	// Seal, if set, chains every line written and writes checkpoints
+	// (README "Integrity"): every CheckpointEvery after a line, as the
+	// last line of a file before it rotates (File must then be a
+	// *rotate.File), and at Close.
+	Seal            *integrity.Sealer
+	CheckpointEvery time.Duration // 0 means 60s
 	// Linger is how long the writer waits, after the first event of a
 	// batch arrives, for more to join it (group commit): fewer, larger
 	// writes under load, at the cost of events reaching the file (and
@@ -116,6 +123,13 @@ type Writer struct {
 
 	writtenMu sync.Mutex
 	written   chan struct{} // closed at the next write; see Written
+
+	// What the last write put in the file, in order: lines of the batch
+	// and checkpoints, with their counter labels; published and counted.
+	rotator   Rotator // File, when it can rotate on demand
+	out       [][]byte
+	outLabels []uint8
+	cpArmed   atomic.Bool // a checkpoint is due (timer running or placeholder queued)
 
 	done chan struct{}
 }
@@ -169,6 +183,9 @@ func New(opts Options) *Writer {
 	w.healthy.Store(true)
 	opts.Metrics.GaugeFunc("audit_queue_length", "Events waiting to be written to the audit log.",
 		func() float64 { return float64(w.QueueLen()) })
+	if r, ok := opts.File.(Rotator); ok {
+		w.rotator = r
+	}
 	if n, ok := opts.File.(replacementNotifier); ok {
 		n.NotifyReplaced(func(reason string) { w.fileReplaced(reason, n.Path()) })
 	}
@@ -215,6 +232,12 @@ func (w *Writer) emitSystem(typ, level, message string, details []byte) {
 }
 
 func (w *Writer) emit(e *event.Event, force bool) error {
+	return w.emitLabeled(e, force, noLabel)
+}
+
+// emitLabeled queues e with label, or the label of its counters when
+// label is noLabel.
+func (w *Writer) emitLabeled(e *event.Event, force bool, label uint8) error {
 	if e.ID == "" {
 		e.ID = w.ids.New()
 	}
@@ -234,7 +257,9 @@ func (w *Writer) emit(e *event.Event, force bool) error {
 		line = shrink(line[:0], e)
 	}
 	*bp = line
-	label := w.counts.index(e)
+	if label == noLabel {
+		label = w.counts.index(e)
+	}
 
 	w.mu.Lock()
 	for !force && !w.closed && len(w.pending.lines) >= w.opts.Queue {
@@ -311,6 +336,7 @@ func (w *Writer) run() {
 		}
 		if len(w.pending.lines) == 0 && w.closed {
 			w.mu.Unlock()
+			w.finalCheckpoint()
 			return
 		}
 		if w.opts.Linger > 0 && !w.closed && len(w.pending.lines) < lingerBatch {
@@ -324,11 +350,12 @@ func (w *Writer) run() {
 		w.notFull.Broadcast()
 		w.mu.Unlock()
 
-		n := w.write(b)
-		w.publish(b, n)
-		for _, l := range b.lines[:n] {
-			w.counts.inc(l.label)
+		w.write(b)
+		w.publish(w.out)
+		for _, l := range w.outLabels {
+			w.counts.inc(l)
 		}
+		w.armCheckpoint()
 
 		w.mu.Lock()
 		w.spare = b
@@ -353,29 +380,124 @@ func dropMessage(full, failed int64) string {
 }
 
 // write writes b, retrying while the disk refuses, in chunks that end at
-// line ends and fit both maxChunk and the file's limit. It returns how many
-// lines were written: all of them, unless Close gave up on a failing disk.
-func (w *Writer) write(b batch) int {
+// line ends and fit both maxChunk and the file's limit; with a Seal, it
+// chains each line and writes the checkpoints that fall due. What reached
+// the file is left in w.out and w.outLabels: all of it, unless Close gave
+// up on a failing disk.
+func (w *Writer) write(b batch) {
+	w.out, w.outLabels = w.out[:0], w.outLabels[:0]
 	if w.opts.File == nil {
-		return len(b.lines)
-	}
-	limit := min(maxChunk, w.opts.File.MaxWrite())
-	start, startLine := 0, 0
-	for startLine < len(b.lines) {
-		end, endLine := start, startLine
-		for endLine < len(b.lines) && (end == start || b.lines[endLine].end-start <= limit) {
-			end = b.lines[endLine].end
-			endLine++
+		start := 0
+		for _, l := range b.lines {
+			if l.label != labelCheckpoint {
+				w.out, w.outLabels = append(w.out, b.buf[start:l.end]), append(w.outLabels, l.label)
+			}
+			start = l.end
 		}
-		if !w.writeChunk(b.buf[start:end]) {
-			lost := len(b.lines) - startLine
-			w.lost.Add(int64(lost))
-			w.log.Error("audit log still refuses writes at shutdown; events lost", "events", lost)
-			return startLine
-		}
-		start, startLine = end, endLine
+		return
 	}
-	return len(b.lines)
+	if w.opts.Seal != nil {
+		w.opts.Seal.Lock()
+		defer w.opts.Seal.Unlock()
+	}
+	c := chunker{w: w, b: b, limit: min(maxChunk, w.opts.File.MaxWrite())}
+	lineStart := 0
+	for i, l := range b.lines {
+		line := b.buf[lineStart:l.end]
+		lineStart = l.end
+		if l.label == labelCheckpoint {
+			// A checkpoint fell due (CheckpointEvery): its placeholder,
+			// stamped in queue order, becomes the checkpoint here.
+			if !c.flush() || !w.checkpoint(line) {
+				w.giveUp(b, c.first(i))
+				return
+			}
+			w.cpArmed.Store(false)
+			c.skip(l.end)
+			continue
+		}
+		if w.rotationDue(c.bytes() + len(line)) {
+			// The next line goes to a new file: seal this one first, with
+			// the time of that line (no line before has a later one).
+			if !c.flush() || !w.checkpoint(line) {
+				w.giveUp(b, c.first(i))
+				return
+			}
+			if err := w.rotator.Rotate(); err != nil {
+				w.log.Error("rotate audit file after its checkpoint", "err", err)
+			}
+			c.skip(l.end - len(line))
+		}
+		if c.bytes() > 0 && c.bytes()+len(line) > c.limit {
+			if !c.flush() {
+				w.giveUp(b, c.first(i))
+				return
+			}
+		}
+		if w.opts.Seal != nil {
+			w.opts.Seal.Line(line)
+		}
+		c.add(l)
+	}
+	if !c.flush() {
+		w.giveUp(b, c.first(len(b.lines)))
+	}
+}
+
+// chunker gathers consecutive lines of a batch into one write.
+type chunker struct {
+	w          *Writer
+	b          batch
+	limit      int
+	start, end int     // bytes of b.buf in the chunk
+	labels     []uint8 // its lines' labels
+	ends       []int
+}
+
+func (c *chunker) bytes() int { return c.end - c.start }
+
+// first is the index of the chunk's first line, i being the next line's.
+func (c *chunker) first(i int) int { return i - len(c.ends) }
+
+func (c *chunker) add(l lineMeta) {
+	c.end = l.end // the chunk starts where the last one (or a skip) ended
+	c.ends = append(c.ends, l.end)
+	c.labels = append(c.labels, l.label)
+}
+
+// skip starts the next chunk at off (after a placeholder, or at a line
+// that goes to a new file).
+func (c *chunker) skip(off int) { c.start, c.end = off, off }
+
+// flush writes the chunk; false when Close gave up.
+func (c *chunker) flush() bool {
+	if c.end == c.start {
+		return true
+	}
+	if !c.w.writeChunk(c.b.buf[c.start:c.end]) {
+		return false
+	}
+	start := c.start
+	for i, end := range c.ends {
+		c.w.out = append(c.w.out, c.b.buf[start:end])
+		c.w.outLabels = append(c.w.outLabels, c.labels[i])
+		start = end
+	}
+	c.start, c.ends, c.labels = c.end, c.ends[:0], c.labels[:0]
+	return true
+}
+
+// giveUp counts the lines from i on as lost (Close's deadline passed
+// while the disk refused writes).
+func (w *Writer) giveUp(b batch, i int) {
+	lost := 0
+	for _, l := range b.lines[i:] {
+		if l.label != labelCheckpoint {
+			lost++
+		}
+	}
+	w.lost.Add(int64(lost))
+	w.log.Error("audit log still refuses writes at shutdown; events lost", "events", lost)
 }
 
 // writeChunk writes p, retrying until it is written (true) or Close gives

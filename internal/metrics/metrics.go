@@ -30,6 +30,9 @@ type Metrics struct {
 	AdminRefused        *prometheus.CounterVec // reason: token, host, streams
 	BuildInfo           *prometheus.GaugeVec   // version, goversion; always 1
 
+	IntegrityCheckpoints    prometheus.Counter
+	IntegrityLastCheckpoint prometheus.Gauge // Unix seconds
+
 	reg prometheus.Registerer
 }
 
@@ -88,6 +91,14 @@ func New(reg prometheus.Registerer) *Metrics {
 			Help: "Always 1; the labels say which trailcar this is.",
 		}, []string{"version", "goversion"}),
 	}
+	m.IntegrityCheckpoints = prometheus.NewCounter(prometheus.CounterOpts{
+		Namespace: Namespace, Name: "integrity_checkpoints_total",
+		Help: "Checkpoints written, sealing the audit log's hash chain.",
+	})
+	m.IntegrityLastCheckpoint = prometheus.NewGauge(prometheus.GaugeOpts{
+		Namespace: Namespace, Name: "integrity_last_checkpoint_timestamp_seconds",
+		Help: "When the last checkpoint was written (its eventTime), Unix seconds; 0 before the first.",
+	})
 	m.UpstreamUp.Set(1) // the app is taken as up until a probe says otherwise
 	for _, reason := range []string{"token", "host", "streams"} {
 		m.AdminRefused.WithLabelValues(reason) // exported at 0: increase() sees the first refusal
@@ -95,7 +106,7 @@ func New(reg prometheus.Registerer) *Metrics {
 	reg.MustRegister(
 		m.HTTPRequests, m.HTTPRequestDuration, m.UpstreamErrors, m.Events, m.EventsDropped,
 		m.AuditWriteErrors, m.AuditBytesWritten, m.AuditRotations, m.WebhookDeliveries,
-		m.UpstreamUp, m.AdminRefused, m.BuildInfo,
+		m.UpstreamUp, m.AdminRefused, m.BuildInfo, m.IntegrityCheckpoints, m.IntegrityLastCheckpoint,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)

@@ -360,3 +360,21 @@ func Files(t testing.TB, dir string) []string {
 	}
 	return files
 }
+
+// Events are the lines that are not checkpoints (integrity's
+// system.audit.checkpoint lines), for tests about the events themselves.
+func (s *Sidecar) Events() []Line {
+	s.T.Helper()
+	return WithoutCheckpoints(s.Lines())
+}
+
+// WithoutCheckpoints leaves out the checkpoint lines.
+func WithoutCheckpoints(lines []Line) []Line {
+	out := lines[:0:0]
+	for _, l := range lines {
+		if l.Type != "system.audit.checkpoint" {
+			out = append(out, l)
+		}
+	}
+	return out
+}

@@ -1,0 +1,247 @@
+package integrity
+
+import (
+	"bufio"
+	"bytes"
+	"compress/gzip"
+	"crypto/ed25519"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"sync"
+
+	"github.com/trailcar/trailcar/internal/event"
+	"github.com/trailcar/trailcar/rotate"
+)
+
+// State is where the chain stands after the last line written.
+type State struct {
+	Chain  Digest // after the last line
+	Seq    uint64 // of the last checkpoint; 0 before the first
+	LastCP Digest // chain of the last checkpoint: the next one's prev
+	// The segment since the last checkpoint.
+	Lines           int
+	FirstID, LastID string
+}
+
+// Sealer keeps the running chain of a log dir. The audit writer chains
+// every line it writes and asks for checkpoints; a delete that rewrites the
+// live file sets the state it leaves. Both hold its lock (Lock, before the
+// file's own lock) while they write: lines are chained in the order they
+// reach the file.
+type Sealer struct {
+	mu   sync.Mutex
+	key  ed25519.PrivateKey
+	file string
+	st   State
+	h    Hasher
+}
+
+// NewSealer continues from st (Recover); key, if set, signs checkpoints;
+// file is the live file's name, recorded in checkpoints.
+func NewSealer(st State, key ed25519.PrivateKey, file string) *Sealer {
+	return &Sealer{st: st, key: key, file: file}
+}
+
+// Lock and Unlock guard the chain; the methods below need it held.
+func (s *Sealer) Lock()   { s.mu.Lock() }
+func (s *Sealer) Unlock() { s.mu.Unlock() }
+
+// Key is the signing key, nil when checkpoints are not signed.
+func (s *Sealer) Key() ed25519.PrivateKey { return s.key }
+
+// Line chains one line (an event, newline included) that is not a
+// checkpoint.
+func (s *Sealer) Line(line []byte) {
+	s.st.Chain = s.h.Next(s.st.Chain, line)
+	s.st.Lines++
+	if id, ok := event.LineID(line); ok {
+		if s.st.FirstID == "" {
+			s.st.FirstID = string(id)
+		}
+		s.st.LastID = string(id)
+	}
+}
+
+// Pending is how many lines the next checkpoint would seal.
+func (s *Sealer) Pending() int { return s.st.Lines }
+
+// Checkpoint is the (signed) checkpoint of the current segment. Nothing
+// changes until Sealed says its line was written.
+func (s *Sealer) Checkpoint() Checkpoint {
+	c := Checkpoint{Seq: s.st.Seq + 1, File: s.file, Lines: s.st.Lines, FirstID: s.st.FirstID, LastID: s.st.LastID,
+		Chain: s.st.Chain.String(), Prev: s.st.LastCP.String()}
+	c.Sign(s.key)
+	return c
+}
+
+// Sealed records that the checkpoint c, encoded as line (newline
+// included), was written.
+func (s *Sealer) Sealed(c Checkpoint, line []byte) {
+	s.st.Seq = c.Seq
+	s.st.LastCP = s.st.Chain
+	s.st.Chain = s.h.Next(s.st.Chain, line)
+	s.st.Lines, s.st.FirstID, s.st.LastID = 0, "", ""
+}
+
+// State is where the chain stands.
+func (s *Sealer) State() State { return s.st }
+
+// SetState sets where the chain stands, after the live file was
+// rewritten and re-sealed.
+func (s *Sealer) SetState(st State) { s.st = st }
+
+// Replay advances st over the lines of r (events, one per line), trusting
+// the checkpoints it meets: it is how a restart finds where the chain
+// stands.
+func Replay(r io.Reader, st State) (State, error) {
+	var h Hasher
+	err := forEachLine(r, func(line []byte) error {
+		if IsCheckpoint(line) {
+			if c, _, err := ParseCheckpoint(line[:len(line)-1]); err == nil {
+				cp, _ := ParseDigest(c.Chain)
+				st = State{Chain: h.Next(cp, line), Seq: c.Seq, LastCP: cp}
+				return nil
+			}
+		}
+		st.Chain = h.Next(st.Chain, line)
+		st.Lines++
+		if id, ok := event.LineID(line); ok {
+			if st.FirstID == "" {
+				st.FirstID = string(id)
+			}
+			st.LastID = string(id)
+		}
+		return nil
+	})
+	return st, err
+}
+
+// Recover finds where the chain of the dir stands: from the newest file
+// holding a checkpoint, over the files written after it; from the start
+// (a zero chain) over every file when none holds one.
+func Recover(dir, filename string) (State, error) {
+	infos, err := rotate.List(dir, filename)
+	if errors.Is(err, fs.ErrNotExist) {
+		return State{}, nil
+	}
+	if err != nil {
+		return State{}, err
+	}
+	from := len(infos) - 1 // oldest
+	for i, info := range infos {
+		has, err := holds(info, checkpointTypeText)
+		if err != nil {
+			return State{}, err
+		}
+		if has {
+			from = i
+			break
+		}
+	}
+	var st State
+	for i := from; i >= 0; i-- {
+		r, err := openText(infos[i])
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return State{}, err
+		}
+		st, err = Replay(r, st)
+		r.Close()
+		if err != nil {
+			return State{}, fmt.Errorf("%s: %w", infos[i].Name, err)
+		}
+	}
+	return st, nil
+}
+
+// holds reports whether a file's text holds b.
+func holds(info rotate.Info, b []byte) (bool, error) {
+	r, err := openText(info)
+	if errors.Is(err, fs.ErrNotExist) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	defer r.Close()
+	found := false
+	err = forEachLine(r, func(line []byte) error {
+		if bytes.Contains(line, b) {
+			found = true
+			return errStop
+		}
+		return nil
+	})
+	if errors.Is(err, errStop) {
+		err = nil
+	}
+	return found, err
+}
+
+var errStop = errors.New("stop")
+
+// openText opens an audit file's text, through gzip when compressed.
+func openText(info rotate.Info) (io.ReadCloser, error) {
+	f, err := os.Open(info.Path)
+	if err != nil {
+		return nil, err
+	}
+	if !info.Compressed {
+		return f, nil
+	}
+	zr, err := gzip.NewReader(bufio.NewReaderSize(f, 64<<10))
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("%s: %w", info.Name, err)
+	}
+	return struct {
+		io.Reader
+		io.Closer
+	}{zr, f}, nil
+}
+
+// maxLine bounds a line read here; a longer one is passed in pieces (it
+// is no event, and chains all the same).
+const maxLine = 4 << 20
+
+// forEachLine calls fn with each line of r, its newline included; bytes
+// after the last newline are passed last, as they are (a torn tail).
+func forEachLine(r io.Reader, fn func(line []byte) error) error {
+	br := bufio.NewReaderSize(r, 1<<20)
+	var long []byte
+	for {
+		frag, err := br.ReadSlice('\n')
+		if errors.Is(err, bufio.ErrBufferFull) {
+			long = append(long, frag...)
+			if len(long) > maxLine {
+				if err := fn(long); err != nil {
+					return err
+				}
+				long = long[:0]
+			}
+			continue
+		}
+		line := frag
+		if len(long) > 0 {
+			long = append(long, frag...)
+			line = long
+		}
+		if len(line) > 0 {
+			if ferr := fn(line); ferr != nil {
+				return ferr
+			}
+		}
+		long = long[:0]
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
