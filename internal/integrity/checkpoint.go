@@ -3,15 +3,15 @@ package integrity
 import (
 	"bytes"
 	"crypto/ed25519"
+	"crypto/sha256"
 	"crypto/x509"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"encoding/pem"
 	"errors"
 	"fmt"
 	"os"
-	"crypto/sha256"
-	"encoding/hex"
 
 	"github.com/trailcar/trailcar/internal/event"
 )
@@ -71,9 +71,13 @@ var checkpointTypeText = []byte(`","type":"` + CheckpointType + `"`)
 
 // IsCheckpoint reports whether line (an encoded event) is a checkpoint,
 // by the type the encoder writes at its fixed place.
-func IsCheckpoint(line []byte) bool {
+func IsCheckpoint(line []byte) bool { return hasType(line, checkpointTypeText) }
+
+// hasType reports whether line has the type text at the place the encoder
+// writes it (after the fixed-width id and eventTime).
+func hasType(line, typeText []byte) bool {
 	at := event.TimeOffset + event.TimeLen
-	return len(line) > at+len(checkpointTypeText) && bytes.Equal(line[at:at+len(checkpointTypeText)], checkpointTypeText)
+	return len(line) > at+len(typeText) && bytes.Equal(line[at:at+len(typeText)], typeText)
 }
 
 // ParseCheckpoint reads a checkpoint line (without its newline).

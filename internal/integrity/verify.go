@@ -1,0 +1,390 @@
+package integrity
+
+import (
+	"bytes"
+	"crypto/ed25519"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"strings"
+
+	"github.com/trailcar/trailcar/internal/event"
+	"github.com/trailcar/trailcar/rotate"
+)
+
+// File statuses, best first.
+const (
+	StatusOK           = "ok"
+	StatusResealed     = "resealed"      // rewritten by an audited delete, and re-sealed
+	StatusUnsealed     = "unsealed"      // lines after the last checkpoint
+	StatusBadSignature = "bad-signature" // a checkpoint's signature is not the key's
+	StatusBroken       = "broken"        // a segment's lines do not give its checkpoint's chain
+	StatusMissing      = "missing"       // a file inside the chain is gone
+)
+
+var severity = map[string]int{StatusOK: 0, StatusResealed: 1, StatusUnsealed: 2, StatusBadSignature: 3, StatusBroken: 4, StatusMissing: 5}
+
+// FileReport is the verdict on one file.
+type FileReport struct {
+	Name        string `json:"name"`
+	Status      string `json:"status"`
+	Detail      string `json:"detail,omitempty"`
+	Lines       int    `json:"lines"`
+	Checkpoints int    `json:"checkpoints"`
+	Live        bool   `json:"live,omitempty"`
+
+	resealedBy string
+}
+
+// Report is the verdict on a log dir, files oldest first.
+type Report struct {
+	// Intact is false when any file is broken, missing, badly signed, or
+	// unsealed without being the live file.
+	Intact bool `json:"intact"`
+	// KeyID names the public key signatures were checked with; "" when
+	// none was given (signatures not checked).
+	KeyID string       `json:"key_id,omitempty"`
+	Files []FileReport `json:"files"`
+}
+
+// Tampered reports whether the file's status shows tampering.
+func (f *FileReport) Tampered() bool {
+	switch f.Status {
+	case StatusOK, StatusResealed:
+		return false
+	case StatusUnsealed:
+		return !f.Live // the live file of a running sidecar is always a little ahead
+	}
+	return true
+}
+
+// set records a finding; the worst one stays, with its detail.
+func (f *FileReport) set(status, detail string) {
+	if severity[status] > severity[f.Status] {
+		f.Status, f.Detail = status, detail
+	}
+}
+
+// deletedTypeText is the type of a delete record as the encoder writes it.
+var deletedTypeText = []byte(`","type":"system.events.deleted"`)
+
+// deleteRecord is what verify needs of a system.events.deleted event.
+type deleteRecord struct {
+	Files []struct {
+		File     string `json:"file"`
+		OldChain string `json:"old_chain"`
+		NewChain string `json:"new_chain"`
+	} `json:"files"`
+}
+
+// pendingLink is a file whose first checkpoint did not follow from the
+// file before it: the one before may have been rewritten by a delete,
+// whose record (later in the trail) says what it was chained from.
+type pendingLink struct {
+	file, prevFile int // indexes in the report
+	prev           string
+	prevFinal      Digest // the chain after the file before, as read
+	// prevSealed is the chain after the last checkpoint of the file
+	// before, when lines follow it there (appended after it was sealed).
+	prevSealed *Digest
+	info       rotate.Info
+	cp         *Checkpoint
+	upto       int // lines before its first checkpoint
+}
+
+// Verify checks the chain of the audit files in dir, oldest first (README
+// "Integrity"). pub, if set, checks every checkpoint's signature. The
+// error is for files that could not be read, not for tampering.
+func Verify(dir, filename string, pub ed25519.PublicKey) (Report, error) {
+	infos, err := rotate.List(dir, filename)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return Report{}, err
+	}
+	v := &verifier{pub: pub, deletes: map[string]deleteRecord{}, s: Digest{}, startAssumed: true}
+	for i := len(infos) - 1; i >= 0; i-- {
+		if err := v.file(infos[i]); err != nil {
+			return Report{}, fmt.Errorf("%s: %w", infos[i].Name, err)
+		}
+	}
+	if err := v.resolve(); err != nil {
+		return Report{}, err
+	}
+	rep := Report{Intact: true, Files: v.files}
+	if pub != nil {
+		rep.KeyID = KeyID(pub)
+	}
+	for i := range rep.Files {
+		if rep.Files[i].Tampered() {
+			rep.Intact = false
+		}
+	}
+	return rep, nil
+}
+
+type verifier struct {
+	pub ed25519.PublicKey
+	h   Hasher
+
+	s            Digest // the chain after the last line read
+	startAssumed bool   // s is the zero chain of the dir's start, assumed: earlier files may be gone
+	haveCP       bool
+	lastSeq      uint64
+	lastCP       Digest
+	lastName     string
+	lastUnsealed bool // the file before ended with lines after its last checkpoint
+	// lastSealedState is the chain right after the last checkpoint line
+	// read.
+	lastSealedState Digest
+	afterBadCP      bool // the last checkpoint's signature was not the key's
+	// The ids of the first and last lines since the last checkpoint.
+	segFirst, segLast string
+
+	files     []FileReport
+	deletes   map[string]deleteRecord // by event id
+	resealers map[string]int          // resealed_by id -> index of a file naming it
+	pending   []pendingLink
+}
+
+func (v *verifier) file(info rotate.Info) error {
+	r, err := openText(info)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil // removed since it was listed
+	}
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	rep := FileReport{Name: info.Name, Status: StatusOK, Live: info.Live}
+	idx := len(v.files)
+	n, segStart, segLines := 0, 1, 0
+	firstCP := true
+	atStart := v.s // the chain this file starts from
+	err = forEachLine(r, func(line []byte) error {
+		n++
+		if !IsCheckpoint(line) {
+			v.s = v.h.Next(v.s, line)
+			segLines++
+			if id, ok := event.LineID(line); ok {
+				if v.segFirst == "" {
+					v.segFirst = string(id)
+				}
+				v.segLast = string(id)
+			}
+			if hasType(line, deletedTypeText) {
+				v.noteDelete(line)
+			}
+			return nil
+		}
+		c, _, perr := ParseCheckpoint(bytes.TrimSuffix(line, []byte("\n")))
+		if perr != nil {
+			rep.set(StatusBroken, fmt.Sprintf("line %d: a checkpoint that does not decode: %v", n, perr))
+			v.s = v.h.Next(v.s, line)
+			return nil
+		}
+		rep.Checkpoints++
+		v.check(&rep, idx, info, c, n, segStart, segLines, firstCP, atStart)
+		firstCP = false
+		cp, _ := ParseDigest(c.Chain)
+		v.lastCP, v.lastSeq, v.haveCP, v.startAssumed = cp, c.Seq, true, false
+		v.s = v.h.Next(cp, line) // on from the checkpoint: one broken segment does not break the rest
+		v.lastSealedState = v.s
+		segStart, segLines = n+1, 0
+		v.segFirst, v.segLast = "", ""
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	rep.Lines = n
+	if segLines > 0 {
+		rep.set(StatusUnsealed, fmt.Sprintf("%d lines after the last checkpoint", segLines))
+	}
+	if rep.Status == StatusOK && rep.resealedBy != "" {
+		rep.Status, rep.Detail = StatusResealed, "by "+rep.resealedBy
+	}
+	v.files = append(v.files, rep)
+	v.lastName, v.lastUnsealed = info.Name, segLines > 0
+	return nil
+}
+
+// check judges one checkpoint c at line n, sealing lines segStart to n-1.
+func (v *verifier) check(rep *FileReport, idx int, info rotate.Info, c *Checkpoint, n, segStart, segLines int, firstCP bool, atStart Digest) {
+	// A checkpoint line found altered makes the chain after it unknown:
+	// the segment that follows it cannot be checked (it is not blamed).
+	afterBad := v.afterBadCP
+	v.afterBadCP = false
+	if v.pub != nil && !c.VerifySig(v.pub) {
+		rep.set(StatusBadSignature, fmt.Sprintf("checkpoint seq %d", c.Seq))
+		v.afterBadCP = true
+	}
+	if c.ResealedBy != "" {
+		if v.resealers == nil {
+			v.resealers = map[string]int{}
+		}
+		v.resealers[c.ResealedBy] = idx
+		rep.resealedBy = c.ResealedBy
+	}
+	lines := fmt.Sprintf("lines %d-%d", segStart, n-1)
+	if segStart > n-1 {
+		lines = fmt.Sprintf("line %d", n)
+	}
+	gap := v.haveCP && c.Seq != v.lastSeq+1
+	switch {
+	case gap && firstCP && v.lastUnsealed:
+		// The file before ends without its last checkpoints: it was cut.
+		prev := &v.files[len(v.files)-1]
+		prev.set(StatusBroken, fmt.Sprintf("cut short: its end, with checkpoints %d to %d, is gone", v.lastSeq+1, c.Seq-1))
+		return
+	case gap && firstCP:
+		v.files = append(v.files, FileReport{Name: fmt.Sprintf("(between %s and %s)", v.lastName, info.Name), Status: StatusMissing,
+			Detail: fmt.Sprintf("missing between %s and %s: checkpoints %d to %d are gone", v.lastName, info.Name, v.lastSeq+1, c.Seq-1)})
+		return // the chain goes on from here
+	case gap:
+		rep.set(StatusBroken, fmt.Sprintf("%s: checkpoint seq %d follows %d", lines, c.Seq, v.lastSeq))
+		return
+	}
+	sealed := v.s.String() == c.Chain && segLines == c.Lines
+	if sealed && (c.FirstID != v.segFirst || c.LastID != v.segLast) && !v.startAssumed {
+		rep.set(StatusBroken, fmt.Sprintf("checkpoint seq %d: first_id/last_id are not its segment's", c.Seq))
+	}
+	switch {
+	case sealed:
+	case v.startAssumed && c.Seq > 1:
+		// Earlier files were removed (retention): the chain starts here.
+		if rep.Detail == "" {
+			rep.Detail = fmt.Sprintf("the chain starts at checkpoint seq %d (the files before were removed); %d lines before it cannot be checked", c.Seq, segLines)
+		}
+	case afterBad:
+	case firstCP && v.lastName != "":
+		// The file before may have been rewritten by a delete: its
+		// record says what this one was chained from. Judged at the end.
+		p := pendingLink{file: idx, prevFile: len(v.files) - 1, prev: v.lastName, prevFinal: atStart, info: info, cp: c, upto: n - 1}
+		if v.lastUnsealed {
+			sealed := v.lastSealedState
+			p.prevSealed = &sealed
+		}
+		v.pending = append(v.pending, p)
+	default:
+		rep.set(StatusBroken, fmt.Sprintf("%s (expected chain %s, got %s)", lines, c.Chain[:16], v.s.String()[:16]))
+	}
+	if sealed && v.haveCP && c.Prev != v.lastCP.String() && !(firstCP && v.lastName != "") {
+		rep.set(StatusBroken, fmt.Sprintf("checkpoint seq %d: prev is not the chain of checkpoint %d", c.Seq, v.lastSeq))
+	}
+}
+
+func (v *verifier) noteDelete(line []byte) {
+	var e struct {
+		ID      string       `json:"id"`
+		Type    string       `json:"type"`
+		Details deleteRecord `json:"details"`
+	}
+	if json.Unmarshal(line, &e) == nil && e.Type == "system.events.deleted" {
+		v.deletes[e.ID] = e.Details
+	}
+}
+
+// resolve judges what could only be judged with the whole trail read: the
+// links after rewritten files, and that every resealed_by names a delete.
+func (v *verifier) resolve() error {
+	for _, p := range v.pending {
+		ok, err := v.relink(p)
+		if err != nil {
+			return err
+		}
+		rep := &v.files[p.file]
+		switch {
+		case ok:
+		case v.files[p.prevFile].Tampered():
+			// The file before was tampered with (its end changed): this
+			// one's link to it cannot be checked, and is not blamed.
+			if rep.Detail == "" {
+				rep.Detail = fmt.Sprintf("lines 1-%d follow %s, which was tampered with: not checkable", p.upto, p.prev)
+			}
+		default:
+			rep.set(StatusBroken, fmt.Sprintf("lines 1-%d (expected chain %s): they do not follow from %s", p.upto, p.cp.Chain[:16], p.prev))
+		}
+	}
+	for id, idx := range v.resealers {
+		if _, ok := v.deletes[id]; !ok {
+			v.files[idx].set(StatusBroken, "resealed_by "+id+" names no system.events.deleted event in the trail")
+		}
+	}
+	return nil
+}
+
+// relink re-reads the first segment of p's file from the chain the file
+// before had ended with before a delete rewrote it, as the delete's record
+// lists it.
+func (v *verifier) relink(p pendingLink) (bool, error) {
+	prev := strings.TrimSuffix(p.prev, ".gz")
+	var starts []Digest
+	for _, d := range v.deletes {
+		for _, f := range d.Files {
+			if strings.TrimSuffix(f.File, ".gz") == prev && f.NewChain == p.prevFinal.String() {
+				if o, err := ParseDigest(f.OldChain); err == nil {
+					starts = append(starts, o)
+				}
+			}
+		}
+	}
+	if p.prevSealed != nil {
+		starts = append(starts, *p.prevSealed) // lines appended to the file before after its last checkpoint
+	}
+	for _, start := range starts {
+		if ok, err := v.chainsTo(p, start); ok || err != nil {
+			return ok, err
+		}
+	}
+	return false, nil
+}
+
+// chainsTo reports whether the first segment of p's file, chained from
+// start, gives its first checkpoint.
+func (v *verifier) chainsTo(p pendingLink, old Digest) (bool, error) {
+	r, err := openText(p.info)
+	if err != nil {
+		return false, err
+	}
+	defer r.Close()
+	s, n := old, 0
+	var h Hasher
+	err = forEachLine(r, func(line []byte) error {
+		if n++; n > p.upto {
+			return errStop
+		}
+		s = h.Next(s, line)
+		return nil
+	})
+	if err != nil && !errors.Is(err, errStop) {
+		return false, err
+	}
+	return s.String() == p.cp.Chain && p.upto == p.cp.Lines, nil
+}
+
+// WriteTable writes the report as a table: one line per file, its status,
+// and the detail.
+func (r Report) WriteTable(w io.Writer) {
+	width := 4
+	for _, f := range r.Files {
+		width = max(width, len(f.Name))
+	}
+	for _, f := range r.Files {
+		detail := f.Detail
+		if f.Status == StatusUnsealed && f.Live {
+			detail += " (the live file: normal while trailcar runs)"
+		}
+		fmt.Fprintf(w, "%-*s  %-13s  %s\n", width, f.Name, f.Status, detail)
+	}
+	switch {
+	case len(r.Files) == 0:
+		fmt.Fprintln(w, "no audit files")
+	case r.Intact && r.KeyID == "":
+		fmt.Fprintln(w, "intact (signatures not checked: give --public-key)")
+	case r.Intact:
+		fmt.Fprintf(w, "intact, signed by key %s\n", r.KeyID)
+	default:
+		fmt.Fprintln(w, "TAMPERED")
+	}
+}
