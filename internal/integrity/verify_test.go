@@ -23,8 +23,9 @@ import (
 )
 
 // trail writes a sealed trail as the sidecar does: a real rotating file
-// (1 MiB files, compressed when asked) and writer, 4 producers, (12000 events: about 6
-// rotations, interval checkpoints along the way, a clean stop.
+// (1 MiB files, compressed when asked) and writer, 4 producers of events
+// (12,000 make about 6 rotations), interval checkpoints along the way, a
+// clean stop.
 func trail(t testing.TB, dir string, key ed25519.PrivateKey, compress bool, events int) {
 	t.Helper()
 	f, err := rotate.Open(rotate.Options{Dir: dir, Filename: "audit.log", MaxSizeMB: 1, Compress: compress})
