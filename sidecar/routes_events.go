@@ -39,6 +39,7 @@ func (s *Sidecar) trailStore() *store.Store {
 	if s.file != nil {
 		opts.Lock = s.file // a nil *rotate.File in the interface would not be nil
 	}
+	opts.Seal = s.seal
 	return store.New(opts)
 }
 
@@ -48,6 +49,7 @@ func (s *Sidecar) eventsHandler(trail *store.Store) *eventsapi.Handler {
 		Wake:        s.writer.Written,
 		AllowDelete: s.cfg.Admin.AllowDelete,
 		Record:      s.emit,
+		IDs:         s.ids,
 		Who:         s.who,
 		Done:        s.done,
 		Logger:      s.log,

@@ -16,7 +16,7 @@ import (
 func (s *Sidecar) mountNotifications(mux *http.ServeMux, trail *store.Store, events *eventsapi.Handler) error {
 	h, err := notifications.New(notifications.Options{
 		Sink: s.writer, Store: trail, IDs: s.ids, Trusted: s.trusted, Logger: s.log,
-		AllowDelete: s.cfg.Admin.AllowDelete, RecordDelete: events.RecordDelete, Who: s.who,
+		AllowDelete: s.cfg.Admin.AllowDelete, AuditedDelete: events.AuditedDelete, Who: s.who,
 	})
 	if err != nil {
 		return fmt.Errorf("notifications: %w", err)

@@ -7,6 +7,7 @@ package sidecartest
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -164,8 +165,8 @@ type Line struct {
 }
 
 // ReadLines reads every audit file in dir (filename "" is audit.log),
-// oldest first, checking each line; files rotated away while reading are
-// skipped.
+// oldest first, through gzip, checking each line; files rotated away while
+// reading are skipped.
 func ReadLines(t testing.TB, dir, filename string) []Line {
 	t.Helper()
 	if filename == "" {
@@ -186,6 +187,15 @@ func ReadLines(t testing.TB, dir, filename string) []Line {
 				continue // moved away meanwhile
 			}
 			t.Fatal(err)
+		}
+		if files[i].Compressed {
+			zr, err := gzip.NewReader(bytes.NewReader(data))
+			if err != nil {
+				t.Fatalf("%s: %v", files[i].Name, err)
+			}
+			if data, err = io.ReadAll(zr); err != nil {
+				t.Fatalf("%s: %v", files[i].Name, err)
+			}
 		}
 		out = append(out, ParseLines(t, files[i].Name, data)...)
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/trailcar/trailcar/internal/event"
+	"github.com/trailcar/trailcar/internal/integrity"
 	"github.com/trailcar/trailcar/rotate"
 )
 
@@ -23,6 +24,15 @@ import (
 // only the filter's time span is read line by line, the rest is copied
 // as is.
 func (st *Store) Delete(ctx context.Context, f *event.Filter) (int, error) {
+	d, err := st.DeleteFor(ctx, f, "")
+	return d.Count, err
+}
+
+// DeleteFor is Delete for a delete that recordID, the id of its
+// system.events.deleted record, describes: with integrity on, rewritten
+// files are re-sealed resealed_by it, and the Deletion lists them for the
+// record.
+func (st *Store) DeleteFor(ctx context.Context, f *event.Filter, recordID string) (Deletion, error) {
 	if f == nil {
 		f = &event.Filter{}
 	}
@@ -33,24 +43,30 @@ func (st *Store) Delete(ctx context.Context, f *event.Filter) (int, error) {
 	if !f.Before.IsZero() {
 		cut.before = event.TimeText(f.Before)
 	}
-	return st.rewriteAll(ctx, &cut)
+	return st.rewriteAll(ctx, &cut, recordID)
 }
 
 // DeleteID removes the event with id; ErrNotFound if there is none.
 func (st *Store) DeleteID(ctx context.Context, id string) (int, error) {
+	d, err := st.DeleteIDFor(ctx, id, "")
+	return d.Count, err
+}
+
+// DeleteIDFor is DeleteID for a delete recordID describes (DeleteFor).
+func (st *Store) DeleteIDFor(ctx context.Context, id, recordID string) (Deletion, error) {
 	fd, err := st.locate(ctx, id)
 	if err != nil {
-		return 0, err
+		return Deletion{}, err
 	}
 	// Only lines at its eventTime are read; the id picks it among them.
 	var f event.Filter
 	cut := cutFilter{lf: event.NewLineFilter(&f), id: id, upto: fd.time, since: fd.time,
 		before: fd.time + "\xff"}
-	n, err := st.rewriteAll(ctx, &cut)
-	if err == nil && n == 0 {
-		return 0, ErrNotFound // deleted by someone else in between
+	d, err := st.rewriteAll(ctx, &cut, recordID)
+	if err == nil && d.Count == 0 {
+		return d, ErrNotFound // deleted by someone else in between
 	}
-	return n, err
+	return d, err
 }
 
 // cutFilter says which lines a rewrite drops.
@@ -70,8 +86,8 @@ func (c *cutFilter) inSpan(t []byte) bool {
 // drops reports whether line is deleted; it also counts lines that do
 // not decode, which are kept.
 func (c *cutFilter) drops(line []byte, t []byte) bool {
-	if t != nil && !c.inSpan(t) {
-		return false
+	if t != nil && !c.inSpan(t) || integrity.IsCheckpoint(line) {
+		return false // deletes never remove checkpoints: they seal what stays
 	}
 	if c.id != "" {
 		if id, ok := event.LineID(line); ok && string(id) != c.id {
@@ -101,13 +117,24 @@ func (noLock) Exclusive(fn func() error) error   { return fn() }
 func (noLock) WithRotated(fn func() error) error { return fn() }
 
 // rewriteAll rewrites every file that holds a line cut drops.
-func (st *Store) rewriteAll(ctx context.Context, cut *cutFilter) (int, error) {
+func (st *Store) rewriteAll(ctx context.Context, cut *cutFilter, recordID string) (Deletion, error) {
 	st.deleteMu.Lock()
 	defer st.deleteMu.Unlock()
 	var lock Locker = noLock{}
 	if st.opts.Lock != nil {
 		lock = st.opts.Lock
 	}
+	seal := st.opts.Seal
+	if seal == nil {
+		sealed, err := st.sealedFiles()
+		if err != nil {
+			return Deletion{}, fmt.Errorf("delete events: %w", err)
+		}
+		if sealed {
+			return Deletion{}, ErrSealed
+		}
+	}
+	rs := &resealer{seal: seal, id: recordID, newEnd: map[string]integrity.State{}, oldEnd: map[string]integrity.Digest{}}
 	total := 0
 	done := map[string]bool{}
 	rewrite := func(liveToo bool) error {
@@ -115,14 +142,25 @@ func (st *Store) rewriteAll(ctx context.Context, cut *cutFilter) (int, error) {
 		if err != nil {
 			return err
 		}
-		for i, info := range infos {
+		// Oldest first: a re-sealed file goes on from the file before it.
+		for i := len(infos) - 1; i >= 0; i-- {
+			info := infos[i]
 			if done[info.Name] || info.Live && !liveToo {
 				continue
 			}
 			if !st.mayHold(infos, i, cut) {
 				continue
 			}
-			n, err := st.rewriteFile(ctx, info, cut)
+			var n int
+			if seal != nil {
+				start, oldStart, serr := st.startOf(rs, infos, i)
+				if serr != nil {
+					return fmt.Errorf("delete events: %s: %w", info.Name, serr)
+				}
+				n, err = st.rewriteSealed(ctx, rs, info, cut, start, oldStart)
+			} else {
+				n, err = st.rewriteFile(ctx, info, cut)
+			}
 			if err != nil {
 				return fmt.Errorf("delete events: %s: %w", info.Name, err)
 			}
@@ -138,10 +176,16 @@ func (st *Store) rewriteAll(ctx context.Context, cut *cutFilter) (int, error) {
 			return err
 		}
 		// Files rotated meanwhile hold events older than the delete too.
+		// The writer waits, and with integrity on its chain is taken too
+		// (before the file: the writer takes them in that order).
+		if seal != nil {
+			seal.Lock()
+			defer seal.Unlock()
+		}
 		return lock.Exclusive(func() error { return rewrite(true) })
 	})
 	if errors.Is(err, rotate.ErrClosed) {
 		err = fmt.Errorf("delete events: %w", err)
 	}
-	return total, err
+	return Deletion{Count: total, Files: rs.done}, err
 }

@@ -25,6 +25,8 @@ import (
 	"os"
 	"sync"
 	"time"
+
+	"github.com/trailcar/trailcar/internal/integrity"
 )
 
 // Locker is what the store needs of the live file (*rotate.File) to
@@ -44,6 +46,10 @@ type Options struct {
 	// Lock guards rewrites (Delete) against the writer. nil means no
 	// writer runs: the files are rewritten without coordination.
 	Lock Locker
+	// Seal, with integrity on, re-seals the files a delete rewrites (and
+	// sets where the writer's chain stands after a rewrite of the live
+	// file). nil: a delete on sealed files is refused (ErrSealed).
+	Seal *integrity.Sealer
 	// TempDir holds decompressed copies of large gzip files while they
 	// are read; "" means os.TempDir().
 	TempDir string

@@ -23,6 +23,8 @@ type Store interface {
 	Get(ctx context.Context, id string) ([]byte, error)
 	Delete(ctx context.Context, f *event.Filter) (int, error)
 	DeleteID(ctx context.Context, id string) (int, error)
+	DeleteFor(ctx context.Context, f *event.Filter, recordID string) (store.Deletion, error)
+	DeleteIDFor(ctx context.Context, id, recordID string) (store.Deletion, error)
 	FollowEvents(ctx context.Context, f *event.Filter, opts store.FollowOptions, fn func(line []byte) error) error
 }
 
@@ -39,6 +41,9 @@ type Handler struct {
 	AllowDelete bool
 	// Record receives the system.events.deleted event of each delete.
 	Record func(*event.Event)
+	// IDs makes the records' ids (they are known before the delete, which
+	// marks the files it re-seals with them); nil: the writer makes them.
+	IDs *event.IDs
 	// Who says who made a request: creds and client address, recorded
 	// in system.events.deleted. If nil, nobody is named.
 	Who func(*http.Request) (event.Creds, string)

@@ -49,14 +49,15 @@ func (h *Handler) Delete(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	n, err := h.Store.DeleteID(r.Context(), id)
+	n, err := h.AuditedDelete(r, url.Values{"id": {id}}.Encode(), func(recordID string) (store.Deletion, error) {
+		return h.Store.DeleteIDFor(r.Context(), id, recordID)
+	})
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		jsonhttp.Error(w, http.StatusNotFound, "event "+id+" not found")
 	case err != nil:
 		h.internalError(w, r, err)
 	default:
-		h.RecordDelete(r, url.Values{"id": {id}}.Encode(), n)
 		jsonhttp.Write(w, http.StatusOK, map[string]int{"deleted": n})
 	}
 }
@@ -82,16 +83,17 @@ func (h *Handler) DeleteMatching(w http.ResponseWriter, r *http.Request) {
 		jsonhttp.Error(w, http.StatusBadRequest, "all: a filter (since, before, level, …) or all=true is required to delete events")
 		return
 	}
-	n, err := h.Store.Delete(r.Context(), &f)
-	if err != nil {
-		h.internalError(w, r, err)
-		return
-	}
 	query := f.Query()
 	if f.IsZero() {
 		query.Set("all", "true")
 	}
-	h.RecordDelete(r, query.Encode(), n)
+	n, err := h.AuditedDelete(r, query.Encode(), func(recordID string) (store.Deletion, error) {
+		return h.Store.DeleteFor(r.Context(), &f, recordID)
+	})
+	if err != nil {
+		h.internalError(w, r, err)
+		return
+	}
 	jsonhttp.Write(w, http.StatusOK, map[string]int{"deleted": n})
 }
 
@@ -102,25 +104,40 @@ func (h *Handler) deleteAllowed(w http.ResponseWriter) bool {
 	return h.AllowDelete
 }
 
-// RecordDelete records system.events.deleted: who made r, the filter as a
-// query string, and how many events went. Every delete of the trail is
-// recorded here (the notifications purge too).
-func (h *Handler) RecordDelete(r *http.Request, filter string, n int) {
-	if h.Record == nil {
-		return
+// AuditedDelete runs del and records system.events.deleted: who made r,
+// the filter as a query string, how many events went, and, with integrity
+// on, the files re-sealed (each with the chain it ended with before and
+// after). The record's id is made first: del marks what it re-seals with
+// it. Every delete of the trail goes through here (the notifications purge
+// too).
+func (h *Handler) AuditedDelete(r *http.Request, filter string, del func(recordID string) (store.Deletion, error)) (int, error) {
+	e := &event.Event{Type: "system.events.deleted", Level: event.LevelInfo, Outcome: event.OutcomeSuccess}
+	if h.IDs != nil {
+		e.ID = h.IDs.New()
 	}
-	var creds event.Creds
-	var addr string
+	d, err := del(e.ID)
+	if err != nil || h.Record == nil {
+		return d.Count, err
+	}
 	if h.Who != nil {
-		creds, addr = h.Who(r)
+		e.Creds, e.Address = h.Who(r)
 	}
-	by := (&event.Details{}).String("uuid", event.OrUnknown(creds.UUID)).String("name", event.OrUnknown(creds.Name)).
-		String("type", event.OrUnknown(creds.Type)).String("address", event.OrUnknown(addr)).Object()
-	details := (&event.Details{}).JSON("by", by).String("filter", filter).Int("count", int64(n)).Object()
-	h.Record(&event.Event{
-		Type: "system.events.deleted", Level: event.LevelInfo, Outcome: event.OutcomeSuccess,
-		Creds: creds, Address: addr,
-		Message: fmt.Sprintf("%d events deleted (%s)", n, filter),
-		Details: details,
-	})
+	by := (&event.Details{}).String("uuid", event.OrUnknown(e.Creds.UUID)).String("name", event.OrUnknown(e.Creds.Name)).
+		String("type", event.OrUnknown(e.Creds.Type)).String("address", event.OrUnknown(e.Address)).Object()
+	details := (&event.Details{}).JSON("by", by).String("filter", filter).Int("count", int64(d.Count))
+	if len(d.Files) > 0 {
+		files := []byte{'['}
+		for i, f := range d.Files {
+			if i > 0 {
+				files = append(files, ',')
+			}
+			files = append(files, (&event.Details{}).String("file", f.File).String("old_chain", f.OldChain.String()).
+				String("new_chain", f.NewChain.String()).Object()...)
+		}
+		details.JSON("files", append(files, ']'))
+	}
+	e.Message = fmt.Sprintf("%d events deleted (%s)", d.Count, filter)
+	e.Details = details.Object()
+	h.Record(e)
+	return d.Count, nil
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/trailcar/trailcar/internal/event"
 	"github.com/trailcar/trailcar/internal/jsonhttp"
+	"github.com/trailcar/trailcar/internal/store"
 )
 
 // TypeArchived is the record of an archive: the trail stays append-only,
@@ -238,14 +239,20 @@ func (h *Handler) Purge(w http.ResponseWriter, r *http.Request) {
 	if err := f.Compile(); err != nil {
 		panic(err)
 	}
-	n, err := h.opts.Store.Delete(r.Context(), f)
+	purge := func(recordID string) (store.Deletion, error) { return h.opts.Store.DeleteFor(r.Context(), f, recordID) }
+	var n int
+	var err error
+	if h.opts.AuditedDelete != nil {
+		n, err = h.opts.AuditedDelete(r, "type="+event.TypeNotification, purge)
+	} else {
+		var d store.Deletion
+		d, err = purge("")
+		n = d.Count
+	}
 	if err != nil {
 		h.log.Error("purge notifications", "err", err)
 		jsonhttp.Error(w, http.StatusInternalServerError, "purge notifications failed")
 		return
-	}
-	if h.opts.RecordDelete != nil {
-		h.opts.RecordDelete(r, "type="+event.TypeNotification, n)
 	}
 	jsonhttp.Write(w, http.StatusOK, map[string]any{"message": "ok", "deleted": n})
 }

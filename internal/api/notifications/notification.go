@@ -55,7 +55,7 @@ type Sink interface {
 // Store is what managing notifications needs of the trail (*store.Store).
 type Store interface {
 	Each(ctx context.Context, f *event.Filter, from *store.Cursor, fn func(line []byte) error) (store.Stats, error)
-	Delete(ctx context.Context, f *event.Filter) (int, error)
+	DeleteFor(ctx context.Context, f *event.Filter, recordID string) (store.Deletion, error)
 }
 
 // Options configure a Handler. Sink is required; Store for the list,
@@ -65,9 +65,9 @@ type Options struct {
 	Store Store
 	// AllowDelete: when false, purge answers 403.
 	AllowDelete bool
-	// RecordDelete records the system.events.deleted of a purge (the
-	// events API's, so every delete is recorded alike).
-	RecordDelete func(r *http.Request, filter string, n int)
+	// AuditedDelete runs a purge and records its system.events.deleted
+	// (the events API's, so every delete is recorded alike).
+	AuditedDelete func(r *http.Request, filter string, del func(recordID string) (store.Deletion, error)) (int, error)
 	// Who says who made a request, for the archive record.
 	Who func(*http.Request) (event.Creds, string)
 	// IDs makes the event id, which the answer returns; nil means a new

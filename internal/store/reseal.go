@@ -1,0 +1,229 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+
+	"github.com/trailcar/trailcar/internal/event"
+	"github.com/trailcar/trailcar/internal/integrity"
+	"github.com/trailcar/trailcar/rotate"
+)
+
+// With integrity on (Options.Seal), a delete rewrites each file it cuts
+// from whole, line by line: the lines kept are chained again from where the
+// file before ends, and every checkpoint of the file is made again for its
+// new segment, signed, and marked resealed_by the delete's record. Files
+// the delete does not touch are left as they are: the record lists, per
+// rewritten file, the chain it ended with before and after, which is how
+// verify follows the link from a rewritten file to the next one.
+
+// ErrSealed refuses a delete on sealed files without the sealer: it could
+// neither re-seal them nor record who deleted what (a delete from the
+// files directly, with no sidecar).
+var ErrSealed = errors.New("the files are sealed (integrity): delete through the sidecar (--server), which re-seals them and records the delete")
+
+// Resealed is one file a delete rewrote and re-sealed: the chain after its
+// last line before and after.
+type Resealed struct {
+	File     string
+	OldChain integrity.Digest
+	NewChain integrity.Digest
+}
+
+// Deletion is what a delete did.
+type Deletion struct {
+	Count int
+	// Files rewritten and re-sealed (with integrity on).
+	Files []Resealed
+}
+
+// resealer carries the chain across the files of one delete.
+type resealer struct {
+	seal *integrity.Sealer
+	id   string // resealed_by: the id of the delete's record
+	// after the rewritten files, by name: where their chain now ends
+	newEnd map[string]integrity.State
+	oldEnd map[string]integrity.Digest
+	done   []Resealed
+}
+
+// startOf is where the chain stands before file i of infos (newest first):
+// after the file before it, as rewritten or as it is.
+func (st *Store) startOf(rs *resealer, infos []rotate.Info, i int) (integrity.State, integrity.Digest, error) {
+	if i+1 >= len(infos) {
+		return integrity.State{}, integrity.Digest{}, nil // the oldest: its head is checked from a zero chain, or not at all
+	}
+	prev := infos[i+1]
+	if end, ok := rs.newEnd[prev.Name]; ok {
+		return end, rs.oldEnd[prev.Name], nil
+	}
+	r, err := openText(prev)
+	if errors.Is(err, fs.ErrNotExist) {
+		return integrity.State{}, integrity.Digest{}, nil
+	}
+	if err != nil {
+		return integrity.State{}, integrity.Digest{}, err
+	}
+	defer r.Close()
+	end, err := integrity.Replay(r, integrity.State{})
+	return end, end.Chain, err
+}
+
+// rewriteSealed rewrites one file without the lines cut drops, if it
+// holds any, re-chaining and re-sealing it from start; oldStart is where
+// the file's original chain started.
+func (st *Store) rewriteSealed(ctx context.Context, rs *resealer, info rotate.Info, cut *cutFilter, start integrity.State, oldStart integrity.Digest) (int, error) {
+	r, err := openText(info)
+	if errors.Is(err, fs.ErrNotExist) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	defer r.Close()
+	fi, err := os.Stat(info.Path)
+	if err != nil {
+		return 0, err
+	}
+	// Read first, to know whether anything goes: most files of a delete
+	// hold nothing of it.
+	data, err := io.ReadAll(r)
+	if err != nil {
+		return 0, err
+	}
+	dropped := 0
+	var h integrity.Hasher
+	old := oldStart
+	forLines(data, func(line []byte) {
+		t, _ := event.LineTime(line[:len(line)-1])
+		if !integrity.IsCheckpoint(line) && cut.drops(line[:len(line)-1], t) {
+			dropped++
+		}
+		if integrity.IsCheckpoint(line) {
+			if c, _, err := integrity.ParseCheckpoint(line[:len(line)-1]); err == nil {
+				cp, _ := integrity.ParseDigest(c.Chain)
+				old = h.Next(cp, line)
+				return
+			}
+		}
+		old = h.Next(old, line)
+	})
+	if dropped == 0 {
+		return 0, nil
+	}
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	rw := &rewriter{path: info.Path, gz: info.Compressed, mode: fi.Mode().Perm(), src: bytes.NewReader(nil)}
+	defer rw.abort()
+	if err := rw.start(0); err != nil {
+		return 0, err
+	}
+	s := start
+	var werr error
+	forLines(data, func(line []byte) {
+		if werr != nil {
+			return
+		}
+		body := line[:len(line)-1]
+		if integrity.IsCheckpoint(line) {
+			var out []byte
+			out, werr = st.resealCheckpoint(rs, body, &s)
+			if werr == nil {
+				werr = rw.line(out)
+				s.Chain = h.Next(s.Chain, append(out, '\n'))
+			}
+			return
+		}
+		t, _ := event.LineTime(body)
+		if cut.drops(body, t) {
+			return
+		}
+		s.Chain = h.Next(s.Chain, line)
+		s.Lines++
+		if id, ok := event.LineID(body); ok {
+			if s.FirstID == "" {
+				s.FirstID = string(id)
+			}
+			s.LastID = string(id)
+		}
+		werr = rw.line(body)
+	})
+	if werr != nil {
+		return 0, werr
+	}
+	if err := rw.finish(0, 0, info.Live); err != nil {
+		return 0, err
+	}
+	rs.newEnd[info.Name] = s
+	rs.oldEnd[info.Name] = old
+	rs.done = append(rs.done, Resealed{File: info.Name, OldChain: old, NewChain: s.Chain})
+	if info.Live {
+		rs.seal.SetState(s) // the writer goes on from the file as it now is
+	}
+	return dropped, nil
+}
+
+// resealCheckpoint makes a checkpoint line again for the segment s has
+// just sealed: same id, time, seq and file; new lines, ids, chain and
+// prev; signed; resealed_by the delete. s moves past it.
+func (st *Store) resealCheckpoint(rs *resealer, line []byte, s *integrity.State) ([]byte, error) {
+	c, e, err := integrity.ParseCheckpoint(line)
+	if err != nil {
+		return nil, fmt.Errorf("re-seal: %w", err)
+	}
+	c.Lines, c.FirstID, c.LastID = s.Lines, s.FirstID, s.LastID
+	c.Chain, c.Prev = s.Chain.String(), s.LastCP.String()
+	c.ResealedBy = rs.id
+	c.Sign(rs.seal.Key())
+	e.Message = fmt.Sprintf("checkpoint %d: %d lines sealed", c.Seq, c.Lines)
+	e.Details = c.Details()
+	out, err := event.AppendJSON(nil, e)
+	if err != nil {
+		return nil, fmt.Errorf("re-seal: %w", err)
+	}
+	s.Seq, s.LastCP = c.Seq, s.Chain
+	s.Lines, s.FirstID, s.LastID = 0, "", ""
+	return bytes.TrimSuffix(out, []byte("\n")), nil
+}
+
+// forLines calls fn with each line of data, its newline included; a torn
+// tail (no newline) is left out.
+func forLines(data []byte, fn func(line []byte)) {
+	for len(data) > 0 {
+		i := bytes.IndexByte(data, '\n')
+		if i < 0 {
+			return
+		}
+		fn(data[:i+1])
+		data = data[i+1:]
+	}
+}
+
+// sealedFiles reports whether any audit file holds a checkpoint.
+func (st *Store) sealedFiles() (bool, error) {
+	infos, err := st.list()
+	if err != nil {
+		return false, err
+	}
+	for _, info := range infos {
+		r, err := openText(info)
+		if err != nil {
+			continue
+		}
+		data, err := io.ReadAll(r)
+		r.Close()
+		if err != nil {
+			return false, err
+		}
+		if bytes.Contains(data, []byte(`"type":"`+integrity.CheckpointType+`"`)) {
+			return true, nil
+		}
+	}
+	return false, nil
+}

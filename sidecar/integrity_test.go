@@ -1,0 +1,144 @@
+package sidecar_test
+
+import (
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/trailcar/trailcar/internal/integrity"
+	"github.com/trailcar/trailcar/internal/sidecartest"
+)
+
+// TestAuditedDeleteReseals: a real sidecar under load with rotation and
+// compression on, a delete by id and a delete by time range through the
+// admin API; verify then says intact, names the rewritten files resealed
+// by the two system.events.deleted records, and the records list them.
+func TestAuditedDeleteReseals(t *testing.T) {
+	_, key, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	priv, _, err := integrity.EncodeKeys(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyFile := filepath.Join(t.TempDir(), "trail.key")
+	if err := os.WriteFile(keyFile, priv, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	up := sidecartest.Upstream(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(201) }))
+	cfg := sidecartest.Config(t, up.URL)
+	cfg.ActivityTracker.MaxSizeMB, cfg.ActivityTracker.Compress = 1, true
+	cfg.Integrity.KeyFile, cfg.Integrity.Interval = keyFile, time.Second
+	s := sidecartest.Start(t, cfg)
+	proxy, admin := s.ProxyURL(), s.AdminURL()
+
+	// Load: 4 clients until stopped, paths long enough to rotate often.
+	var sent atomic.Int64
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for c := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				resp, err := sidecartest.Client().Post(fmt.Sprintf("%s/api/v3/widgets/%d-%d/%s", proxy, c, i, strings.Repeat("p", 400)), "", nil)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				resp.Body.Close()
+				sent.Add(1)
+			}
+		}()
+	}
+	sidecartest.Eventually(t, "three rotations", func() bool { return len(sidecartest.Files(t, s.Dir())) >= 4 })
+
+	// Delete one event by id from a rotated (compressed) file, under load.
+	var victim string
+	for _, l := range sidecartest.ReadLines(t, s.Dir(), "audit.log")[10:] {
+		if l.Type == "http" {
+			victim = l.ID
+			break
+		}
+	}
+	if code, _, body := sidecartest.Do(t, "DELETE", admin+"/api/v3/events/"+victim, ""); code != 200 || !strings.Contains(body, `"deleted":1`) {
+		t.Fatalf("delete by id: %d %s", code, body)
+	}
+	sidecartest.Eventually(t, "two more rotations", func() bool { return len(sidecartest.Files(t, s.Dir())) >= 6 })
+	// Delete a time range that spans files, still under load.
+	lines := sidecartest.ReadLines(t, s.Dir(), "audit.log")
+	since, before := lines[len(lines)/3].Time, lines[len(lines)/2].Time
+	code, _, body := sidecartest.Do(t, "DELETE", admin+"/api/v3/events?since="+since.Format(time.RFC3339Nano)+"&before="+before.Format(time.RFC3339Nano), "")
+	if code != 200 {
+		t.Fatalf("delete by time: %d %s", code, body)
+	}
+	var res struct{ Deleted int }
+	json.Unmarshal([]byte(body), &res)
+	if res.Deleted < 100 {
+		t.Fatalf("deleted %d: want a range across files", res.Deleted)
+	}
+	time.Sleep(200 * time.Millisecond)
+	close(stop)
+	wg.Wait()
+	if err := s.Stop(); err != nil {
+		t.Fatal(err)
+	}
+
+	rep, err := integrity.Verify(s.Dir(), "audit.log", key.Public().(ed25519.PublicKey))
+	var table strings.Builder
+	rep.WriteTable(&table)
+	if err != nil || !rep.Intact {
+		t.Fatalf("after two audited deletes: %v\n%s", err, table.String())
+	}
+	records := map[string]sidecartest.Line{}
+	for _, l := range sidecartest.OfType(sidecartest.ReadLines(t, s.Dir(), "audit.log"), "system.events.deleted") {
+		records[l.ID] = l
+	}
+	if len(records) != 2 {
+		t.Fatalf("%d delete records", len(records))
+	}
+	resealedBy := map[string]int{}
+	for _, f := range rep.Files {
+		switch f.Status {
+		case integrity.StatusOK:
+		case integrity.StatusResealed:
+			id := strings.TrimPrefix(f.Detail, "by ")
+			if _, ok := records[id]; !ok {
+				t.Errorf("%s resealed by %q: not a delete record", f.Name, id)
+			}
+			resealedBy[id]++
+		default:
+			t.Errorf("%+v", f)
+		}
+	}
+	if len(resealedBy) != 2 {
+		t.Fatalf("resealed by %v; want both deletes\n%s", resealedBy, table.String())
+	}
+	for id, l := range records {
+		var d struct {
+			Count int
+			Files []struct{ File, OldChain, NewChain string } `json:"files"`
+		}
+		json.Unmarshal(l.Details, &d)
+		if len(d.Files) == 0 || d.Count == 0 {
+			t.Errorf("record %s: %s", id, l.Details)
+		}
+	}
+	t.Logf("%d requests; after the deletes:\n%s", sent.Load(), table.String())
+
+}
