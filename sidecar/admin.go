@@ -29,6 +29,7 @@ const (
 	ActionNotificationsRead    = "trailcar.notifications.read"
 	ActionNotificationsArchive = "trailcar.notifications.archive"
 	ActionNotificationsPurge   = "trailcar.notifications.purge"
+	ActionIntegrityRead        = "trailcar.integrity.read"
 )
 
 func (s *Sidecar) loadToken() error {
@@ -68,6 +69,7 @@ func (s *Sidecar) adminHandler() (http.Handler, error) {
 	events := s.eventsHandler(s.trail)
 	s.mountEvents(mux, events)
 	s.mountLogs(mux)
+	s.mountIntegrity(mux)
 	if err := s.mountNotifications(mux, s.trail, events); err != nil {
 		return nil, err
 	}

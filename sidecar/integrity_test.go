@@ -142,3 +142,35 @@ func TestAuditedDeleteReseals(t *testing.T) {
 	t.Logf("%d requests; after the deletes:\n%s", sent.Load(), table.String())
 
 }
+
+// TestIntegrityRoute: the token guards it, other methods are 405, and
+// with integrity off it says so (404), each answer audited.
+func TestIntegrityRoute(t *testing.T) {
+	up := sidecartest.Upstream(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	cfg := sidecartest.WithToken(t, sidecartest.Config(t, up.URL), "tok")
+	s := sidecartest.Start(t, cfg)
+	url := s.AdminURL() + "/api/v3/integrity"
+	if code, _, _ := sidecartest.Do(t, "GET", url, ""); code != 401 {
+		t.Fatalf("no token: %d", code)
+	}
+	if code, _, _ := sidecartest.Do(t, "POST", url, "", "Authorization", "Bearer tok"); code != 405 {
+		t.Fatalf("POST: %d", code)
+	}
+	code, _, body := sidecartest.Do(t, "GET", url, "", "Authorization", "Bearer tok")
+	var rep integrity.Report
+	if code != 200 || json.Unmarshal([]byte(body), &rep) != nil || !rep.Intact || rep.KeyID != "" || len(rep.Files) != 1 || !rep.Files[0].Live {
+		t.Fatalf("%d %s", code, body)
+	}
+	for _, status := range []int{401, 405, 200} {
+		s.WaitLine(fmt.Sprint("integrity read ", status), func(l sidecartest.Line) bool {
+			return l.Action == "trailcar.integrity.read" && l.Res.StatusCode == status
+		})
+	}
+
+	cfg = sidecartest.Config(t, up.URL)
+	cfg.Integrity.Enabled = false
+	off := sidecartest.Start(t, cfg)
+	if code, _, body := sidecartest.Do(t, "GET", off.AdminURL()+"/api/v3/integrity", ""); code != 404 || !strings.Contains(body, "integrity.enabled") {
+		t.Fatalf("integrity off: %d %s", code, body)
+	}
+}

@@ -66,7 +66,17 @@ func (ef *eventsFlags) source(cmd *cobra.Command) (source, error) {
 		}
 		return &dirSource{st: store.New(store.Options{Dir: ef.dir, Filename: ef.filename}), warn: cmd.ErrOrStderr()}, nil
 	}
-	server := ef.server
+	c, err := serverClient(ef.server, ef.tokenFile)
+	if err != nil {
+		return nil, err
+	}
+	return &serverSource{c: c}, nil
+}
+
+// serverClient is a client of the sidecar at server (else
+// $TRAILCAR_SERVER, else the default), with the token of tokenFile (else
+// $TRAILCAR_TOKEN).
+func serverClient(server, tokenFile string) (*client.Client, error) {
 	if server == "" {
 		server = os.Getenv("TRAILCAR_SERVER")
 	}
@@ -77,14 +87,14 @@ func (ef *eventsFlags) source(cmd *cobra.Command) (source, error) {
 		return nil, usagef("--server %q: want an http:// or https:// URL", server)
 	}
 	token := os.Getenv("TRAILCAR_TOKEN")
-	if ef.tokenFile != "" {
-		data, err := os.ReadFile(ef.tokenFile)
+	if tokenFile != "" {
+		data, err := os.ReadFile(tokenFile)
 		if err != nil {
 			return nil, usagef("--token-file: %v", err)
 		}
 		token = strings.TrimSpace(string(data))
 	}
-	return &serverSource{c: &client.Client{BaseURL: server, Token: strings.TrimSpace(token)}}, nil
+	return &client.Client{BaseURL: server, Token: strings.TrimSpace(token)}, nil
 }
 
 // filterFlag is one filter parameter as a flag: its value is checked as

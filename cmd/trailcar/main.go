@@ -1,5 +1,6 @@
 // Command trailcar is the audit sidecar and its CLI. main only maps errors
-// to exit codes: 0 done, 1 failed at run time, 2 bad usage or config.
+// to exit codes: 0 done, 1 failed at run time, 2 bad usage or config, 3
+// could not check (verify).
 package main
 
 import (
@@ -53,6 +54,10 @@ func run(ctx context.Context, args []string, in io.Reader, out, errOut io.Writer
 
 func exitCode(err error) int {
 	var ue usageError
+	var ee exitError
+	if errors.As(err, &ee) {
+		return ee.code
+	}
 	if errors.As(err, &ue) || errors.Is(err, sidecar.ErrInvalidConfig) {
 		return 2
 	}
@@ -71,7 +76,7 @@ func newRootCmd(s streams) *cobra.Command {
 		},
 	}
 	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error { return usageError{err} })
-	root.AddCommand(newServeCmd(s), newDemoCmd(s), newConfigCmd(s), newVersionCmd(s), newEventsCmd(s))
+	root.AddCommand(newServeCmd(s), newDemoCmd(s), newConfigCmd(s), newVersionCmd(s), newEventsCmd(s), newKeygenCmd(s), newVerifyCmd(s))
 	return root
 }
 

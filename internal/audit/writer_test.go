@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/ed25519"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"os"
@@ -18,6 +20,7 @@ import (
 
 	"github.com/trailcar/trailcar/internal/audit"
 	"github.com/trailcar/trailcar/internal/event"
+	"github.com/trailcar/trailcar/internal/integrity"
 	"github.com/trailcar/trailcar/internal/metrics"
 	"github.com/trailcar/trailcar/rotate"
 )
@@ -312,31 +315,60 @@ func TestOversizedEventIsShrunk(t *testing.T) {
 
 // BenchmarkWriter measures sustained events/s through the queue into real
 // rotating files (2 MiB, 5 files), from parallel producers.
+// BenchmarkWriter: events through the writer into a real rotating file,
+// with integrity off and on (chain + a checkpoint every second + one
+// before each rotation, signed); the ratio of the two is the integrity's
+// cost (README "Integrity").
 func BenchmarkWriter(b *testing.B) {
-	dir := b.TempDir()
-	f, err := rotate.Open(rotate.Options{Dir: dir, Filename: "audit.log", MaxSizeMB: 2, MaxFiles: 5})
+	_, key, _ := ed25519.GenerateKey(rand.Reader)
+	for _, sealed := range []bool{false, true} {
+		name := "integrity=off"
+		if sealed {
+			name = "integrity=on"
+		}
+		b.Run(name, func(b *testing.B) {
+			dir := b.TempDir()
+			f, err := rotate.Open(rotate.Options{Dir: dir, Filename: "audit.log", MaxSizeMB: 2, MaxFiles: 5})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer f.Close()
+			opts := audit.Options{File: f, Metrics: metrics.Discard(), Service: "console", Host: "bench"}
+			if sealed {
+				opts.Seal, opts.CheckpointEvery = integrity.NewSealer(integrity.State{}, key, "audit.log"), time.Second
+			}
+			w := audit.New(opts)
+			b.ReportAllocs()
+			b.SetBytes(int64(len(httpEventLine(b))))
+			b.ResetTimer()
+			start := time.Now()
+			b.RunParallel(func(pb *testing.PB) {
+				e := httpEvent(1)
+				for pb.Next() {
+					e.ID = ""
+					if err := w.Emit(e); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+			if err := w.Close(context.Background()); err != nil {
+				b.Fatal(err)
+			}
+			b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "events/s")
+		})
+	}
+}
+
+// httpEventLine is the line httpEvent(1) makes, for SetBytes.
+func httpEventLine(b *testing.B) []byte {
+	e := httpEvent(1)
+	e.ID = strings.Repeat("0", 32)
+	line, err := e.MarshalJSON()
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer f.Close()
-	w := audit.New(audit.Options{File: f, Metrics: metrics.Discard(), Service: "console", Host: "bench"})
-	b.ReportAllocs()
-	b.ResetTimer()
-	start := time.Now()
-	b.RunParallel(func(pb *testing.PB) {
-		e := httpEvent(1)
-		for pb.Next() {
-			e.ID = ""
-			if err := w.Emit(e); err != nil {
-				b.Error(err)
-				return
-			}
-		}
-	})
-	if err := w.Close(context.Background()); err != nil {
-		b.Fatal(err)
-	}
-	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "events/s")
+	return line
 }
 
 // TestFileReplacedIsRecordedByTheWriter: a live file deleted from outside

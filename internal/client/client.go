@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/trailcar/trailcar/internal/event"
+	"github.com/trailcar/trailcar/internal/integrity"
 )
 
 // Client talks to one sidecar's admin port.
@@ -210,4 +211,14 @@ func (c *Client) send(ctx context.Context, method, path string, q url.Values) (*
 		e.Error = strings.TrimSpace(string(body))
 	}
 	return nil, &APIError{Status: resp.StatusCode, Message: e.Error}
+}
+
+// Integrity returns the sidecar's verdict on its trail's chain (GET
+// /api/v3/integrity).
+func (c *Client) Integrity(ctx context.Context) (*integrity.Report, error) {
+	var rep integrity.Report
+	if err := c.do(ctx, http.MethodGet, "/api/v3/integrity", nil, &rep); err != nil {
+		return nil, err
+	}
+	return &rep, nil
 }

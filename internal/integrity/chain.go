@@ -35,36 +35,37 @@ func ParseDigest(s string) (Digest, error) {
 	return d, nil
 }
 
-// Hasher advances chains without allocating.
+// Hasher advances chains without allocating: what it hashes goes through
+// buffers of its own (a Digest passed to the hash.Hash interface would
+// escape to the heap).
 type Hasher struct {
-	h hash.Hash
+	h       hash.Hash
+	in, out Digest
 }
 
 // Next returns SHA-256(d ‖ line).
 func (hs *Hasher) Next(d Digest, line []byte) Digest {
-	if hs.h == nil {
-		hs.h = sha256.New()
-	}
-	hs.h.Reset()
-	hs.h.Write(d[:])
-	hs.h.Write(line)
-	var out Digest
-	hs.h.Sum(out[:0])
-	return out
+	return hs.sum(d, line, nil)
 }
 
 // NextLine is Next for a line given without its newline.
 func (hs *Hasher) NextLine(d Digest, line []byte) Digest {
+	return hs.sum(d, line, newline)
+}
+
+func (hs *Hasher) sum(d Digest, line, tail []byte) Digest {
 	if hs.h == nil {
 		hs.h = sha256.New()
 	}
 	hs.h.Reset()
-	hs.h.Write(d[:])
+	hs.in = d
+	hs.h.Write(hs.in[:])
 	hs.h.Write(line)
-	hs.h.Write(newline)
-	var out Digest
-	hs.h.Sum(out[:0])
-	return out
+	if tail != nil {
+		hs.h.Write(tail)
+	}
+	hs.h.Sum(hs.out[:0])
+	return hs.out
 }
 
 var newline = []byte{'\n'}

@@ -35,14 +35,19 @@ type Sealer struct {
 	mu   sync.Mutex
 	key  ed25519.PrivateKey
 	file string
-	st   State
+	st   State // its LastID is kept in lastID instead
 	h    Hasher
+	// lastID is the last line's id, in a buffer of its own: chaining a
+	// line does not allocate.
+	lastID []byte
 }
 
 // NewSealer continues from st (Recover); key, if set, signs checkpoints;
 // file is the live file's name, recorded in checkpoints.
 func NewSealer(st State, key ed25519.PrivateKey, file string) *Sealer {
-	return &Sealer{st: st, key: key, file: file}
+	s := &Sealer{key: key, file: file}
+	s.SetState(st)
+	return s
 }
 
 // Lock and Unlock guard the chain; the methods below need it held.
@@ -59,9 +64,9 @@ func (s *Sealer) Line(line []byte) {
 	s.st.Lines++
 	if id, ok := event.LineID(line); ok {
 		if s.st.FirstID == "" {
-			s.st.FirstID = string(id)
+			s.st.FirstID = string(id) // once a segment
 		}
-		s.st.LastID = string(id)
+		s.lastID = append(s.lastID[:0], id...)
 	}
 }
 
@@ -71,7 +76,7 @@ func (s *Sealer) Pending() int { return s.st.Lines }
 // Checkpoint is the (signed) checkpoint of the current segment. Nothing
 // changes until Sealed says its line was written.
 func (s *Sealer) Checkpoint() Checkpoint {
-	c := Checkpoint{Seq: s.st.Seq + 1, File: s.file, Lines: s.st.Lines, FirstID: s.st.FirstID, LastID: s.st.LastID,
+	c := Checkpoint{Seq: s.st.Seq + 1, File: s.file, Lines: s.st.Lines, FirstID: s.st.FirstID, LastID: string(s.lastID),
 		Chain: s.st.Chain.String(), Prev: s.st.LastCP.String()}
 	c.Sign(s.key)
 	return c
@@ -83,15 +88,22 @@ func (s *Sealer) Sealed(c Checkpoint, line []byte) {
 	s.st.Seq = c.Seq
 	s.st.LastCP = s.st.Chain
 	s.st.Chain = s.h.Next(s.st.Chain, line)
-	s.st.Lines, s.st.FirstID, s.st.LastID = 0, "", ""
+	s.st.Lines, s.st.FirstID, s.lastID = 0, "", s.lastID[:0]
 }
 
 // State is where the chain stands.
-func (s *Sealer) State() State { return s.st }
+func (s *Sealer) State() State {
+	st := s.st
+	st.LastID = string(s.lastID)
+	return st
+}
 
 // SetState sets where the chain stands, after the live file was
 // rewritten and re-sealed.
-func (s *Sealer) SetState(st State) { s.st = st }
+func (s *Sealer) SetState(st State) {
+	s.st, s.lastID = st, append(s.lastID[:0], st.LastID...)
+	s.st.LastID = ""
+}
 
 // Replay advances st over the lines of r (events, one per line), trusting
 // the checkpoints it meets: it is how a restart finds where the chain

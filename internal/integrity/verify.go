@@ -7,11 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"strings"
 
 	"github.com/trailcar/trailcar/internal/event"
-	"github.com/trailcar/trailcar/rotate"
 )
 
 // File statuses, best first.
@@ -89,38 +87,9 @@ type pendingLink struct {
 	// prevSealed is the chain after the last checkpoint of the file
 	// before, when lines follow it there (appended after it was sealed).
 	prevSealed *Digest
-	info       rotate.Info
+	sf         *snapFile
 	cp         *Checkpoint
 	upto       int // lines before its first checkpoint
-}
-
-// Verify checks the chain of the audit files in dir, oldest first (README
-// "Integrity"). pub, if set, checks every checkpoint's signature. The
-// error is for files that could not be read, not for tampering.
-func Verify(dir, filename string, pub ed25519.PublicKey) (Report, error) {
-	infos, err := rotate.List(dir, filename)
-	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return Report{}, err
-	}
-	v := &verifier{pub: pub, deletes: map[string]deleteRecord{}, s: Digest{}, startAssumed: true}
-	for i := len(infos) - 1; i >= 0; i-- {
-		if err := v.file(infos[i]); err != nil {
-			return Report{}, fmt.Errorf("%s: %w", infos[i].Name, err)
-		}
-	}
-	if err := v.resolve(); err != nil {
-		return Report{}, err
-	}
-	rep := Report{Intact: true, Files: v.files}
-	if pub != nil {
-		rep.KeyID = KeyID(pub)
-	}
-	for i := range rep.Files {
-		if rep.Files[i].Tampered() {
-			rep.Intact = false
-		}
-	}
-	return rep, nil
 }
 
 type verifier struct {
@@ -139,7 +108,8 @@ type verifier struct {
 	lastSealedState Digest
 	afterBadCP      bool // the last checkpoint's signature was not the key's
 	// The ids of the first and last lines since the last checkpoint.
-	segFirst, segLast string
+	segFirst string
+	segLast  []byte // a buffer of its own: no allocation per line
 
 	files     []FileReport
 	deletes   map[string]deleteRecord // by event id
@@ -147,15 +117,12 @@ type verifier struct {
 	pending   []pendingLink
 }
 
-func (v *verifier) file(info rotate.Info) error {
-	r, err := openText(info)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil // removed since it was listed
+func (v *verifier) file(sf *snapFile) error {
+	r, err := sf.text()
+	if err != nil || r == nil {
+		return err // nil: removed since it was listed
 	}
-	if err != nil {
-		return err
-	}
-	defer r.Close()
+	info := sf.info
 	rep := FileReport{Name: info.Name, Status: StatusOK, Live: info.Live}
 	idx := len(v.files)
 	n, segStart, segLines := 0, 1, 0
@@ -170,7 +137,7 @@ func (v *verifier) file(info rotate.Info) error {
 				if v.segFirst == "" {
 					v.segFirst = string(id)
 				}
-				v.segLast = string(id)
+				v.segLast = append(v.segLast[:0], id...)
 			}
 			if hasType(line, deletedTypeText) {
 				v.noteDelete(line)
@@ -184,14 +151,14 @@ func (v *verifier) file(info rotate.Info) error {
 			return nil
 		}
 		rep.Checkpoints++
-		v.check(&rep, idx, info, c, n, segStart, segLines, firstCP, atStart)
+		v.check(&rep, idx, sf, c, n, segStart, segLines, firstCP, atStart)
 		firstCP = false
 		cp, _ := ParseDigest(c.Chain)
 		v.lastCP, v.lastSeq, v.haveCP, v.startAssumed = cp, c.Seq, true, false
 		v.s = v.h.Next(cp, line) // on from the checkpoint: one broken segment does not break the rest
 		v.lastSealedState = v.s
 		segStart, segLines = n+1, 0
-		v.segFirst, v.segLast = "", ""
+		v.segFirst, v.segLast = "", v.segLast[:0]
 		return nil
 	})
 	if err != nil {
@@ -210,7 +177,7 @@ func (v *verifier) file(info rotate.Info) error {
 }
 
 // check judges one checkpoint c at line n, sealing lines segStart to n-1.
-func (v *verifier) check(rep *FileReport, idx int, info rotate.Info, c *Checkpoint, n, segStart, segLines int, firstCP bool, atStart Digest) {
+func (v *verifier) check(rep *FileReport, idx int, sf *snapFile, c *Checkpoint, n, segStart, segLines int, firstCP bool, atStart Digest) {
 	// A checkpoint line found altered makes the chain after it unknown:
 	// the segment that follows it cannot be checked (it is not blamed).
 	afterBad := v.afterBadCP
@@ -238,15 +205,15 @@ func (v *verifier) check(rep *FileReport, idx int, info rotate.Info, c *Checkpoi
 		prev.set(StatusBroken, fmt.Sprintf("cut short: its end, with checkpoints %d to %d, is gone", v.lastSeq+1, c.Seq-1))
 		return
 	case gap && firstCP:
-		v.files = append(v.files, FileReport{Name: fmt.Sprintf("(between %s and %s)", v.lastName, info.Name), Status: StatusMissing,
-			Detail: fmt.Sprintf("missing between %s and %s: checkpoints %d to %d are gone", v.lastName, info.Name, v.lastSeq+1, c.Seq-1)})
+		v.files = append(v.files, FileReport{Name: fmt.Sprintf("(between %s and %s)", v.lastName, sf.info.Name), Status: StatusMissing,
+			Detail: fmt.Sprintf("missing between %s and %s: checkpoints %d to %d are gone", v.lastName, sf.info.Name, v.lastSeq+1, c.Seq-1)})
 		return // the chain goes on from here
 	case gap:
 		rep.set(StatusBroken, fmt.Sprintf("%s: checkpoint seq %d follows %d", lines, c.Seq, v.lastSeq))
 		return
 	}
 	sealed := v.s.String() == c.Chain && segLines == c.Lines
-	if sealed && (c.FirstID != v.segFirst || c.LastID != v.segLast) && !v.startAssumed {
+	if sealed && (c.FirstID != v.segFirst || c.LastID != string(v.segLast)) && !v.startAssumed {
 		rep.set(StatusBroken, fmt.Sprintf("checkpoint seq %d: first_id/last_id are not its segment's", c.Seq))
 	}
 	switch {
@@ -260,7 +227,7 @@ func (v *verifier) check(rep *FileReport, idx int, info rotate.Info, c *Checkpoi
 	case firstCP && v.lastName != "":
 		// The file before may have been rewritten by a delete: its
 		// record says what this one was chained from. Judged at the end.
-		p := pendingLink{file: idx, prevFile: len(v.files) - 1, prev: v.lastName, prevFinal: atStart, info: info, cp: c, upto: n - 1}
+		p := pendingLink{file: idx, prevFile: len(v.files) - 1, prev: v.lastName, prevFinal: atStart, sf: sf, cp: c, upto: n - 1}
 		if v.lastUnsealed {
 			sealed := v.lastSealedState
 			p.prevSealed = &sealed
@@ -343,11 +310,10 @@ func (v *verifier) relink(p pendingLink) (bool, error) {
 // chainsTo reports whether the first segment of p's file, chained from
 // start, gives its first checkpoint.
 func (v *verifier) chainsTo(p pendingLink, old Digest) (bool, error) {
-	r, err := openText(p.info)
-	if err != nil {
+	r, err := p.sf.text()
+	if err != nil || r == nil {
 		return false, err
 	}
-	defer r.Close()
 	s, n := old, 0
 	var h Hasher
 	err = forEachLine(r, func(line []byte) error {

@@ -1,0 +1,158 @@
+package main
+
+import (
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+
+	"github.com/spf13/cobra"
+
+	"github.com/trailcar/trailcar/internal/integrity"
+)
+
+// exitError carries an exit code other than 1 or 2 (verify's 3: could
+// not check).
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e exitError) Error() string { return e.err.Error() }
+func (e exitError) Unwrap() error { return e.err }
+
+// errTampered ends verify with exit 1 once the report is printed.
+var errTampered = errors.New("the trail shows tampering")
+
+func newKeygenCmd(s streams) *cobra.Command {
+	var out string
+	var force bool
+	cmd := &cobra.Command{
+		Use:   "keygen --out FILE",
+		Short: "Make an Ed25519 key pair for integrity.key_file (FILE) and verify --public-key (FILE.pub)",
+		Args:  noArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if out == "" {
+				return usagef("keygen: --out FILE is required")
+			}
+			_, priv, err := ed25519.GenerateKey(rand.Reader)
+			if err != nil {
+				return err
+			}
+			private, public, err := integrity.EncodeKeys(priv)
+			if err != nil {
+				return err
+			}
+			flags := os.O_WRONLY | os.O_CREATE | os.O_EXCL
+			if force {
+				flags = os.O_WRONLY | os.O_CREATE | os.O_TRUNC
+			}
+			for _, f := range []struct {
+				path string
+				data []byte
+				mode os.FileMode
+			}{{out, private, 0o600}, {out + ".pub", public, 0o644}} {
+				if err := writeKeyFile(f.path, f.data, f.mode, flags); err != nil {
+					return err
+				}
+			}
+			fmt.Fprintf(s.out, "wrote %s (private, 0600) and %s.pub (public); key id %s\n", out, out, integrity.KeyID(priv.Public().(ed25519.PublicKey)))
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&out, "out", "", "where to write the private key (the public key goes to FILE.pub)")
+	cmd.Flags().BoolVar(&force, "force", false, "overwrite FILE and FILE.pub if they exist")
+	return cmd
+}
+
+func writeKeyFile(path string, data []byte, mode os.FileMode, flags int) error {
+	f, err := os.OpenFile(path, flags, mode)
+	if errors.Is(err, fs.ErrExist) {
+		return usagef("keygen: %s exists; give --force to overwrite it", path)
+	}
+	if err != nil {
+		return err
+	}
+	if err := f.Chmod(mode); err != nil { // an existing file keeps its mode otherwise
+		f.Close()
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+func newVerifyCmd(s streams) *cobra.Command {
+	var dir, filename, server, tokenFile, publicKey, output string
+	cmd := &cobra.Command{
+		Use:   "verify [--dir DIR | --server URL]",
+		Short: "Check the integrity chain of the audit files: exit 0 intact, 1 tampering, 3 could not check",
+		Args:  noArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if output != "table" && output != "json" {
+				return usagef("-o %q: want table or json", output)
+			}
+			if dir != "" && (cmd.Flags().Changed("server") || cmd.Flags().Changed("token-file")) {
+				return usagef("--dir reads the files directly: --server and --token-file do not apply")
+			}
+			var pub ed25519.PublicKey
+			if publicKey != "" {
+				var err error
+				if pub, err = integrity.LoadPublicKey(publicKey); err != nil {
+					return usagef("--public-key %s: %v", publicKey, err)
+				}
+			}
+			var rep *integrity.Report
+			if dir != "" {
+				if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
+					return usagef("--dir %q: not a directory", dir)
+				}
+				r, err := integrity.Verify(dir, filename, pub)
+				if err != nil {
+					return exitError{3, fmt.Errorf("verify %s: %w", dir, err)}
+				}
+				rep = &r
+			} else {
+				c, err := serverClient(server, tokenFile)
+				if err != nil {
+					return err
+				}
+				if rep, err = c.Integrity(cmd.Context()); err != nil {
+					return exitError{3, fmt.Errorf("verify %s: %w", c.BaseURL, err)}
+				}
+				// The sidecar checked with its own key; a key given here
+				// must be that one.
+				if pub != nil && rep.KeyID != integrity.KeyID(pub) {
+					fmt.Fprintf(s.err, "trailcar: the sidecar signs with key %q, not %s's %s\n", rep.KeyID, publicKey, integrity.KeyID(pub))
+					rep.Intact = false
+				}
+			}
+			if output == "json" {
+				enc := json.NewEncoder(s.out)
+				enc.SetIndent("", "  ")
+				if err := enc.Encode(rep); err != nil {
+					return err
+				}
+			} else {
+				rep.WriteTable(s.out)
+			}
+			if !rep.Intact {
+				return errTampered
+			}
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&dir, "dir", "", "verify the audit files in DIR directly, with no server")
+	f.StringVar(&filename, "filename", "audit.log", "with --dir: the live file's name")
+	f.StringVar(&server, "server", "", "admin URL of a running sidecar (default $TRAILCAR_SERVER or "+defaultServer+")")
+	f.StringVar(&tokenFile, "token-file", "", "file holding the admin token (default: the token in $TRAILCAR_TOKEN)")
+	f.StringVar(&publicKey, "public-key", "", "check the checkpoints' signatures with this Ed25519 public key (PEM)")
+	f.StringVarP(&output, "output", "o", "table", "table or json")
+	return cmd
+}
