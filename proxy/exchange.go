@@ -95,9 +95,16 @@ func (a *auditHeaders) takeOdd(key string, v []string) {
 // see the status and count the body bytes, and carries what the event needs.
 // Exchanges are pooled.
 type exchange struct {
-	rw          http.ResponseWriter
-	p           *Proxy
-	id          string
+	rw http.ResponseWriter
+	p  *Proxy
+	id string
+	// idv and xf are header values in the exchange (pooled), so setting
+	// them costs no allocation: idv holds id, xf X-Forwarded-For and
+	// -Host. Only headers read while the request is served may use them:
+	// net/http copies the response header at WriteHeader, the transport
+	// writes the upstream request's before the response comes.
+	idv         [1]string
+	xff, xfh    [1]string
 	start       time.Time
 	status      int
 	bytes       int64
@@ -135,6 +142,13 @@ func (b *upstreamBody) Close() error { return b.rc.Close() }
 
 var exchanges = sync.Pool{New: func() any { return new(exchange) }}
 
+// idValue is the request id as a header value, without allocating (cap 1:
+// an append makes a copy).
+func (x *exchange) idValue() []string {
+	x.idv[0] = x.id
+	return x.idv[:1:1]
+}
+
 func (x *exchange) reset() {
 	*x = exchange{}
 }
@@ -157,7 +171,7 @@ func (x *exchange) WriteHeader(code int) {
 		return
 	}
 	x.audit.take(h) // local handlers' headers; proxied ones were taken in ModifyResponse
-	h[x.p.requestIDHeader] = []string{x.id}
+	h[x.p.requestIDHeader] = x.idValue()
 	x.status = code
 	x.wroteHeader = true
 	x.rw.WriteHeader(code)

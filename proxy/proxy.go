@@ -128,18 +128,17 @@ func New(opts Options) (*Proxy, error) {
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			pr.SetURL(target)
 			pr.Out.Host = pr.In.Host // the app sees the host the client asked for, as behind any sidecar
-			if xff, ok := pr.In.Header["X-Forwarded-For"]; ok && p.trustedPeer(pr.In.RemoteAddr) {
-				pr.Out.Header["X-Forwarded-For"] = xff // keep a trusted chain; SetXForwarded appends
-			}
-			pr.SetXForwarded()
+			x := exchangeOf(pr.In.Context())
+			p.setXForwarded(pr, x)
 			// After ReverseProxy dropped the hop-by-hop headers: a client's
 			// "Connection: X-Request-Id" must not take the id away.
-			if x := exchangeOf(pr.In.Context()); x != nil {
-				pr.Out.Header[p.requestIDHeader] = []string{x.id}
+			if x != nil {
+				pr.Out.Header[p.requestIDHeader] = x.idValue()
 			}
 			onlyWebsocketUpgrade(pr.Out.Header)
 		},
-		Transport: opts.Transport,
+		Transport:  opts.Transport,
+		BufferPool: copyBuffers,
 		// FlushInterval stays 0: ReverseProxy already flushes every write of a
 		// streaming response (event-stream, or no Content-Length: chunked),
 		// and flushing every write of every response costs a syscall each.
@@ -148,6 +147,28 @@ func New(opts Options) (*Proxy, error) {
 		ErrorLog:       slog.NewLogLogger(opts.Logger.Handler(), slog.LevelWarn),
 	}
 	return p, nil
+}
+
+// copyBuffers are ReverseProxy's 32 KiB body copy buffers, reused: without
+// a pool every proxied response allocates one, and collecting them was the
+// largest cost trailcar added to a bare proxy.
+var copyBuffers = &bufferPool{}
+
+type bufferPool struct{ p sync.Pool }
+
+const copyBufferSize = 32 << 10
+
+func (b *bufferPool) Get() []byte {
+	if buf, ok := b.p.Get().(*[copyBufferSize]byte); ok {
+		return buf[:]
+	}
+	return make([]byte, copyBufferSize)
+}
+
+func (b *bufferPool) Put(buf []byte) {
+	if len(buf) == copyBufferSize {
+		b.p.Put((*[copyBufferSize]byte)(buf)) // a pointer to the array: no allocation
+	}
 }
 
 // onlyWebsocketUpgrade removes any Upgrade but websocket (and h2c's
@@ -175,6 +196,41 @@ func DefaultTransport() *http.Transport {
 	return t
 }
 
+// setXForwarded is ProxyRequest.SetXForwarded, keeping a trusted
+// peer's X-Forwarded-For chain, with the values in the exchange: X-Forwarded-For
+// (the chain, then the client's address), -Host (the host asked for) and
+// -Proto (http or https).
+func (p *Proxy) setXForwarded(pr *httputil.ProxyRequest, x *exchange) {
+	if x == nil {
+		if xff, ok := pr.In.Header["X-Forwarded-For"]; ok && p.trustedPeer(pr.In.RemoteAddr) {
+			pr.Out.Header["X-Forwarded-For"] = xff
+		}
+		pr.SetXForwarded()
+		return
+	}
+	h := pr.Out.Header
+	client, _, err := net.SplitHostPort(pr.In.RemoteAddr)
+	switch chain, ok := pr.In.Header["X-Forwarded-For"]; {
+	case err != nil:
+		delete(h, "X-Forwarded-For")
+	case ok && p.trustedPeer(pr.In.RemoteAddr):
+		h["X-Forwarded-For"] = []string{strings.Join(chain, ", ") + ", " + client}
+	default:
+		x.xff[0] = client
+		h["X-Forwarded-For"] = x.xff[:1:1]
+	}
+	x.xfh[0] = pr.In.Host
+	h["X-Forwarded-Host"] = x.xfh[:1:1]
+	if pr.In.TLS == nil {
+		h["X-Forwarded-Proto"] = protoHTTP[:1:1]
+	} else {
+		h["X-Forwarded-Proto"] = protoHTTPS[:1:1]
+	}
+}
+
+// The X-Forwarded-Proto values, shared (read only; cap 1: an append copies).
+var protoHTTP, protoHTTPS = []string{"http"}, []string{"https"}
+
 func (p *Proxy) trustedPeer(remoteAddr string) bool {
 	host, _, err := net.SplitHostPort(remoteAddr)
 	if err != nil {
@@ -190,7 +246,6 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	x.rw, x.p, x.start = w, p, p.now()
 	x.id = p.ids.New()
 	x.route = p.opts.Rules.Route(r.Method, r.URL.Path, r.URL.EscapedPath()) // the globs, once per request
-	r.Header[p.requestIDHeader] = []string{x.id}
 
 	if cs, ok := r.Context().Value(connKey{}).(*connState); ok && r.ProtoMajor == 1 {
 		markHandled(cs.conn)
@@ -207,6 +262,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 
 	if h := p.intercept(r); h != nil {
+		r.Header[p.requestIDHeader] = []string{x.id} // a local handler may record it
 		h.ServeHTTP(x, r)
 		return
 	}

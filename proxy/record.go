@@ -48,7 +48,7 @@ func (p *Proxy) modifyResponse(resp *http.Response) error {
 	}
 	if resp.StatusCode == http.StatusSwitchingProtocols {
 		x.hijacked = true // ReverseProxy hijacks and writes the 101 itself
-		resp.Header[p.requestIDHeader] = []string{x.id}
+		resp.Header[p.requestIDHeader] = x.idValue()
 	}
 	if resp.StatusCode == http.StatusSwitchingProtocols || isEventStream(resp.Header) {
 		x.stream = true

@@ -43,6 +43,7 @@ func TestConsoleLogs(t *testing.T) {
 	cfg.ConsoleLogs.Enabled, cfg.ConsoleLogs.AuthPath = true, "/auth/can-read-logs"
 	s := sidecartest.Start(t, cfg)
 	sidecartest.Do(t, "POST", s.ProxyURL()+"/api/v3/widgets", "{}") // something in the log
+	s.WaitLine("the POST's event", func(l sidecartest.Line) bool { return l.Req.Path == "/api/v3/widgets" })
 
 	good := []string{"Cookie", "session=good", "X-Api-Key", "k1", "X-Other", "not forwarded", "Accept", "text/html"}
 	bad := []string{"Cookie", "session=bad"}

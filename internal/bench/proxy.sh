@@ -16,15 +16,18 @@ trap 'rm -rf "$OUT"' EXIT
 
 (cd "$ROOT" && go build -o "$OUT/trailcar" ./cmd/trailcar)
 
-# The wrapper records the sidecar's peak RSS (VmHWM) while it runs.
+# The wrapper records the sidecar's peak RSS (VmHWM) while it runs, with bash
+# builtins only (no process started per poll: the bench counts the CPU of the
+# whole process group).
 cat >"$OUT/sidecar.sh" <<WRAP
 #!/usr/bin/env bash
 "$OUT/trailcar" serve --config "$ROOT/examples/bench.yaml" --listen "\$1" --upstream "\$2" --log-dir "\$3" &
 pid=\$!
 trap 'kill -TERM \$pid; wait \$pid' TERM INT
+exec {tick}<> <(:)
 while kill -0 \$pid 2>/dev/null; do
-	awk '/VmHWM/ {print \$2}' /proc/\$pid/status 2>/dev/null >"$OUT/hwm.tmp" && mv "$OUT/hwm.tmp" "$OUT/hwm_kb"
-	sleep 0.5
+	while read -r key value _; do [ "\$key" = VmHWM: ] && echo "\$value" >"$OUT/hwm_kb"; done </proc/\$pid/status 2>/dev/null
+	read -t 0.5 -u \$tick || true
 done
 wait \$pid
 WRAP
