@@ -177,7 +177,9 @@ func (s *Sidecar) admit(r *http.Request, action string) (int, string) {
 // checkHost answers 421 to a request whose Host is not allowed, except on
 // the /api routes, whose guard checks (and audits) it.
 func (s *Sidecar) checkHost(next http.Handler) http.Handler {
+	host := []string{s.cfg.Host}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header()["X-Trailcar-Host"] = host // which pod answered (a cluster's peers say so)
 		if !strings.HasPrefix(r.URL.Path, "/api/") && !s.hostAllowed(r.Host) {
 			s.metrics.AdminRefused.WithLabelValues("host").Inc()
 			jsonhttp.Error(w, http.StatusMisdirectedRequest, fmt.Sprintf("host %q is not served here (admin.allowed_hosts)", r.Host))

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/trailcar/trailcar/internal/cluster"
 	"github.com/trailcar/trailcar/internal/httptoken"
 
 	"go.yaml.in/yaml/v3"
@@ -34,6 +35,7 @@ type Config struct {
 	Admin           AdminConfig        `yaml:"admin"`
 	ActivityTracker TrackerConfig      `yaml:"activity_tracker"`
 	ConsoleLogs     ConsoleLogsConfig  `yaml:"console_logs"`
+	Cluster         ClusterConfig      `yaml:"cluster"`
 	Integrity       IntegrityConfig    `yaml:"integrity"`
 	ClientEvents    ClientEventsConfig `yaml:"client_events"`
 	Webhooks        webhook.Config     `yaml:"webhooks"`
@@ -105,6 +107,28 @@ func (c *IntegrityConfig) validate() error {
 	return nil
 }
 
+// ClusterConfig makes the admin API answer for every pod (README "One
+// trail across pods").
+type ClusterConfig struct {
+	// Peers are other trailcars' admin URLs, or one dns+http://NAME:PORT
+	// whose every address is a peer, looked up at each query.
+	Peers []string `yaml:"peers"`
+	// Timeout bounds each peer's answer (per peer and page).
+	Timeout time.Duration `yaml:"timeout"`
+}
+
+func (c *ClusterConfig) validate() error {
+	if c.Timeout < 10*time.Millisecond || c.Timeout > time.Minute {
+		return &ConfigError{Key: "cluster.timeout", Value: shape(c.Timeout.String()), Err: errors.New("want 10ms to 1m")}
+	}
+	for i, p := range c.Peers {
+		if err := cluster.CheckPeer(p); err != nil {
+			return &ConfigError{Key: fmt.Sprintf("cluster.peers[%d]", i), Value: p, Err: err}
+		}
+	}
+	return nil
+}
+
 // ConsoleLogsConfig serves the logs routes on the proxy port too, each
 // request authorized by the app at AuthPath.
 type ConsoleLogsConfig struct {
@@ -171,6 +195,7 @@ func DefaultConfig() Config {
 			RedactQuery:    []string{"token", "access_token", "apikey", "api_key", "password", "secret"},
 		},
 		Integrity:    IntegrityConfig{Enabled: true, Interval: time.Minute},
+		Cluster:      ClusterConfig{Timeout: 2 * time.Second},
 		ClientEvents: ClientEventsConfig{Enabled: true, Path: "/api/v[123]/events/*/*", Rate: 20, Burst: 40},
 		Webhooks:     webhook.DefaultConfig(),
 	}
@@ -292,6 +317,7 @@ func (c *Config) Validate() error {
 		func() error { return checkHeaderName("request_id_header", c.RequestIDHeader) },
 		c.ActivityTracker.validate,
 		c.ConsoleLogs.validate,
+		c.Cluster.validate,
 		c.Integrity.validate,
 		c.ClientEvents.validate,
 		func() error { return asConfigError(c.Webhooks.Validate()) },

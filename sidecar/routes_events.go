@@ -53,5 +53,7 @@ func (s *Sidecar) eventsHandler(trail *store.Store) *eventsapi.Handler {
 		Who:         s.who,
 		Done:        s.done,
 		Logger:      s.log,
+		Cluster:     s.cluster,
+		Host:        s.cfg.Host,
 	}
 }

@@ -19,6 +19,7 @@ import (
 
 	"github.com/trailcar/trailcar/internal/api/logs"
 	"github.com/trailcar/trailcar/internal/audit"
+	"github.com/trailcar/trailcar/internal/cluster"
 	"github.com/trailcar/trailcar/internal/event"
 	"github.com/trailcar/trailcar/internal/identity"
 	"github.com/trailcar/trailcar/internal/integrity"
@@ -45,6 +46,8 @@ type Options struct {
 	ProbeInterval time.Duration
 	// Transport to the upstream; nil means proxy.DefaultTransport().
 	Transport http.RoundTripper
+	// Resolver looks up dns+http cluster peers; nil means the system's.
+	Resolver *net.Resolver
 }
 
 // MaxProxyConns bounds the proxy port's open connections; more wait in
@@ -65,6 +68,7 @@ type Sidecar struct {
 	redact      *identity.Redactor // of the admin port's own audit events
 	ids         *event.IDs
 	file        *rotate.File      // nil when the activity tracker is disabled
+	cluster     *cluster.Cluster  // nil without cluster.peers
 	seal        *integrity.Sealer // nil when integrity is off
 	writer      *audit.Writer
 	prober      *proxy.Prober
@@ -144,6 +148,15 @@ func New(cfg Config, opts Options) (_ *Sidecar, err error) {
 	s.proxyLn = proxyLn
 	if s.adminLn, err = net.Listen("tcp", cfg.Admin.Listen); err != nil {
 		return nil, fmt.Errorf("admin.listen: %w", err)
+	}
+	if len(cfg.Cluster.Peers) > 0 {
+		if s.cluster, err = cluster.New(cluster.Options{
+			Peers: cfg.Cluster.Peers, Timeout: cfg.Cluster.Timeout,
+			Self: cluster.SelfCheck(s.adminLn.Addr()), Resolver: opts.Resolver,
+			PeerStates: s.metrics.ClusterPeers, PeerRequests: s.metrics.ClusterPeerRequests,
+		}); err != nil {
+			return nil, &ConfigError{Key: "cluster.peers", Err: err}
+		}
 	}
 	s.proxySrv = &http.Server{
 		Handler:           s.proxy,

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 
@@ -23,6 +24,7 @@ const defaultServer = "http://127.0.0.1:9090"
 // are.
 type eventsFlags struct {
 	server, tokenFile, dir, filename string
+	local                            bool
 }
 
 func newEventsCmd(s streams) *cobra.Command {
@@ -40,6 +42,7 @@ func newEventsCmd(s streams) *cobra.Command {
 	pf.StringVar(&ef.tokenFile, "token-file", "", "file holding the admin token (default: the token in $TRAILCAR_TOKEN)")
 	pf.StringVar(&ef.dir, "dir", "", "read the audit files in DIR directly, with no server")
 	pf.StringVar(&ef.filename, "filename", "audit.log", "with --dir: the live file's name")
+	pf.BoolVar(&ef.local, "local", false, "with --server: this pod's events only, not its cluster peers'")
 	cmd.AddCommand(newEventsListCmd(s, &ef), newEventsGetCmd(s, &ef), newEventsDeleteCmd(s, &ef), newEventsFollowCmd(s, &ef))
 	return cmd
 }
@@ -58,8 +61,8 @@ type source interface {
 // source opens the source the flags name.
 func (ef *eventsFlags) source(cmd *cobra.Command) (source, error) {
 	if ef.dir != "" {
-		if cmd.Flags().Changed("server") || cmd.Flags().Changed("token-file") {
-			return nil, usagef("--dir reads the files directly: --server and --token-file do not apply")
+		if cmd.Flags().Changed("server") || cmd.Flags().Changed("token-file") || ef.local {
+			return nil, usagef("--dir reads the files directly: --server, --token-file and --local do not apply")
 		}
 		if fi, err := os.Stat(ef.dir); err != nil || !fi.IsDir() {
 			return nil, usagef("--dir %q: not a directory", ef.dir)
@@ -70,6 +73,10 @@ func (ef *eventsFlags) source(cmd *cobra.Command) (source, error) {
 	if err != nil {
 		return nil, err
 	}
+	if ef.local {
+		c.Scope = "local"
+	}
+	c.OnPartial = warnPartial(cmd.ErrOrStderr())
 	return &serverSource{c: c}, nil
 }
 
@@ -176,4 +183,18 @@ func notFound(id string, err error) error {
 		return fmt.Errorf("event %s not found", id)
 	}
 	return err
+}
+
+// warnPartial warns, once per peer, of the cluster peers that did not
+// answer: the answer printed is partial (the exit code stays 0).
+func warnPartial(w io.Writer) func([]client.PeerState) {
+	warned := map[string]bool{}
+	return func(peers []client.PeerState) {
+		for _, p := range peers {
+			if !p.OK && !warned[p.URL] {
+				warned[p.URL] = true
+				fmt.Fprintf(w, "trailcar: warning: partial answer: peer %s did not answer: %s\n", p.URL, p.Error)
+			}
+		}
+	}
 }

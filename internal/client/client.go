@@ -27,6 +27,32 @@ type Client struct {
 	Token string
 	// HTTP is the client used; nil means http.DefaultClient.
 	HTTP *http.Client
+	// Scope, when set, is sent as scope= (local: this pod only).
+	Scope string
+	// OnPartial, when set, hears of every answer some cluster peer did not
+	// take part in, with the peers' states.
+	OnPartial func(peers []PeerState)
+}
+
+// PeerState is how one cluster peer answered.
+type PeerState struct {
+	URL    string `json:"url"`
+	Host   string `json:"host"`
+	OK     bool   `json:"ok"`
+	Error  string `json:"error"`
+	TookMS int64  `json:"took_ms"`
+}
+
+// clusterPart is what a cluster answer adds.
+type clusterPart struct {
+	Partial bool        `json:"partial"`
+	Peers   []PeerState `json:"peers"`
+}
+
+func (c *Client) partial(p clusterPart) {
+	if p.Partial && c.OnPartial != nil {
+		c.OnPartial(p.Peers)
+	}
 }
 
 // APIError is an answer other than 2xx: its status and the server's
@@ -58,6 +84,7 @@ type Page struct {
 	Results    []json.RawMessage `json:"results"`
 	NextCursor *string           `json:"next_cursor"`
 	ItemCount  int               `json:"item_count"`
+	clusterPart
 }
 
 // List returns one page of events matching f, newest first; cursor is ""
@@ -74,6 +101,7 @@ func (c *Client) List(ctx context.Context, f *event.Filter, limit int, cursor st
 	if err := c.do(ctx, http.MethodGet, "/api/v3/events", q, &p); err != nil {
 		return nil, fmt.Errorf("list events: %w", err)
 	}
+	c.partial(p.clusterPart)
 	return &p, nil
 }
 
@@ -88,10 +116,14 @@ func (c *Client) Get(ctx context.Context, id string) (json.RawMessage, error) {
 
 // Delete deletes one event.
 func (c *Client) Delete(ctx context.Context, id string) (int, error) {
-	var d struct{ Deleted int }
+	var d struct {
+		Deleted int
+		clusterPart
+	}
 	if err := c.do(ctx, http.MethodDelete, "/api/v3/events/"+url.PathEscape(id), nil, &d); err != nil {
 		return 0, fmt.Errorf("delete event %s: %w", id, err)
 	}
+	c.partial(d.clusterPart)
 	return d.Deleted, nil
 }
 
@@ -102,10 +134,14 @@ func (c *Client) DeleteMatching(ctx context.Context, f *event.Filter, all bool) 
 	if all {
 		q.Set("all", "true")
 	}
-	var d struct{ Deleted int }
+	var d struct {
+		Deleted int
+		clusterPart
+	}
 	if err := c.do(ctx, http.MethodDelete, "/api/v3/events", q, &d); err != nil {
 		return 0, fmt.Errorf("delete events: %w", err)
 	}
+	c.partial(d.clusterPart)
 	return d.Deleted, nil
 }
 
@@ -182,6 +218,12 @@ func (c *Client) do(ctx context.Context, method, path string, q url.Values, into
 
 // send sends a request; an answer other than 2xx is an *APIError.
 func (c *Client) send(ctx context.Context, method, path string, q url.Values) (*http.Response, error) {
+	if c.Scope != "" {
+		if q == nil {
+			q = url.Values{}
+		}
+		q.Set("scope", c.Scope)
+	}
 	u := strings.TrimSuffix(c.BaseURL, "/") + path
 	if len(q) > 0 {
 		u += "?" + q.Encode()

@@ -33,6 +33,9 @@ type Metrics struct {
 	IntegrityCheckpoints    prometheus.Counter
 	IntegrityLastCheckpoint prometheus.Gauge // Unix seconds
 
+	ClusterPeers        *prometheus.GaugeVec   // state: up, down (at the last cluster query)
+	ClusterPeerRequests *prometheus.CounterVec // result: ok, error, timeout
+
 	reg prometheus.Registerer
 }
 
@@ -99,6 +102,20 @@ func New(reg prometheus.Registerer) *Metrics {
 		Namespace: Namespace, Name: "integrity_last_checkpoint_timestamp_seconds",
 		Help: "When the last checkpoint was written (its eventTime), Unix seconds; 0 before the first.",
 	})
+	m.ClusterPeers = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Namespace: Namespace, Name: "cluster_peers",
+		Help: "Peers that answered (up) or not (down) the last cluster query.",
+	}, []string{"state"})
+	m.ClusterPeerRequests = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: Namespace, Name: "cluster_peer_requests_total",
+		Help: "Requests to peers, by result (ok, error, timeout).",
+	}, []string{"result"})
+	for _, st := range []string{"up", "down"} {
+		m.ClusterPeers.WithLabelValues(st)
+	}
+	for _, r := range []string{"ok", "error", "timeout"} {
+		m.ClusterPeerRequests.WithLabelValues(r)
+	}
 	m.UpstreamUp.Set(1) // the app is taken as up until a probe says otherwise
 	for _, reason := range []string{"token", "host", "streams"} {
 		m.AdminRefused.WithLabelValues(reason) // exported at 0: increase() sees the first refusal
@@ -107,6 +124,7 @@ func New(reg prometheus.Registerer) *Metrics {
 		m.HTTPRequests, m.HTTPRequestDuration, m.UpstreamErrors, m.Events, m.EventsDropped,
 		m.AuditWriteErrors, m.AuditBytesWritten, m.AuditRotations, m.WebhookDeliveries,
 		m.UpstreamUp, m.AdminRefused, m.BuildInfo, m.IntegrityCheckpoints, m.IntegrityLastCheckpoint,
+		m.ClusterPeers, m.ClusterPeerRequests,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)

@@ -29,6 +29,9 @@ type Query struct {
 	// MaxBytes bounds the page's events; 0 means PageBytes. A page holds
 	// at least one event whatever its size.
 	MaxBytes int
+	// Cursors asks for the cursor after each event (Page.Cursors): a
+	// cluster page may show only some of a pod's events.
+	Cursors bool
 }
 
 // Page is one page of events.
@@ -37,8 +40,10 @@ type Page struct {
 	// without the newline), newest first.
 	Lines [][]byte
 	// Next is the cursor of the next page; nil on the last page.
-	Next  *Cursor
-	Stats Stats
+	Next *Cursor
+	// Cursors, when asked for, are the cursors after each line.
+	Cursors []Cursor
+	Stats   Stats
 }
 
 // List returns one page. It reads backwards from the cursor (or the end)
@@ -68,6 +73,9 @@ func (st *Store) List(ctx context.Context, q Query) (Page, error) {
 		page.Lines = append(page.Lines, append([]byte(nil), line...))
 		// at's slices point into the reader's buffer: keep copies.
 		last = mark{time: append(lastTime[:0], at.time...), id: append(lastID[:0], at.id...), n: at.n}
+		if q.Cursors {
+			page.Cursors = append(page.Cursors, Cursor{Time: string(at.time), ID: string(at.id), N: at.n})
+		}
 		return nil
 	}, func() { page, size = Page{}, 0 }, false)
 	page.Stats = stats

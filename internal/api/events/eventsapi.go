@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/trailcar/trailcar/internal/cluster"
 	"github.com/trailcar/trailcar/internal/jsonhttp"
 
 	"github.com/trailcar/trailcar/internal/event"
@@ -57,6 +58,10 @@ type Handler struct {
 	Poll time.Duration
 	// Logger; nil means slog.Default().
 	Logger *slog.Logger
+	// Cluster, when set, makes scope=cluster (the default) answer for
+	// every pod; Host is this pod's, as its events carry it.
+	Cluster *cluster.Cluster
+	Host    string
 }
 
 func (h *Handler) logger() *slog.Logger {

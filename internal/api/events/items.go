@@ -18,8 +18,14 @@ func (h *Handler) Get(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	scope, ok := h.scope(w, r)
+	if !ok {
+		return
+	}
 	line, err := h.Store.Get(r.Context(), id)
 	switch {
+	case errors.Is(err, store.ErrNotFound) && scope == ScopeCluster:
+		h.getCluster(w, r, id)
 	case errors.Is(err, store.ErrNotFound):
 		jsonhttp.Error(w, http.StatusNotFound, "event "+id+" not found")
 	case err != nil:
@@ -49,10 +55,16 @@ func (h *Handler) Delete(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	scope, ok := h.scope(w, r)
+	if !ok {
+		return
+	}
 	n, err := h.AuditedDelete(r, url.Values{"id": {id}}.Encode(), func(recordID string) (store.Deletion, error) {
 		return h.Store.DeleteIDFor(r.Context(), id, recordID)
 	})
 	switch {
+	case scope == ScopeCluster && (err == nil || errors.Is(err, store.ErrNotFound)):
+		h.deleteCluster(w, r, "/api/v3/events/"+id, r.URL.Query(), n)
 	case errors.Is(err, store.ErrNotFound):
 		jsonhttp.Error(w, http.StatusNotFound, "event "+id+" not found")
 	case err != nil:
@@ -83,6 +95,10 @@ func (h *Handler) DeleteMatching(w http.ResponseWriter, r *http.Request) {
 		jsonhttp.Error(w, http.StatusBadRequest, "all: a filter (since, before, level, …) or all=true is required to delete events")
 		return
 	}
+	scope, ok := h.scope(w, r)
+	if !ok {
+		return
+	}
 	query := f.Query()
 	if f.IsZero() {
 		query.Set("all", "true")
@@ -92,6 +108,10 @@ func (h *Handler) DeleteMatching(w http.ResponseWriter, r *http.Request) {
 	})
 	if err != nil {
 		h.internalError(w, r, err)
+		return
+	}
+	if scope == ScopeCluster {
+		h.deleteCluster(w, r, "/api/v3/events", q, n)
 		return
 	}
 	jsonhttp.Write(w, http.StatusOK, map[string]int{"deleted": n})

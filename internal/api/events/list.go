@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"strconv"
 
+	"github.com/trailcar/trailcar/internal/cluster"
 	"github.com/trailcar/trailcar/internal/jsonhttp"
 
 	"github.com/trailcar/trailcar/internal/event"
@@ -23,6 +24,10 @@ func (h *Handler) List(w http.ResponseWriter, r *http.Request) {
 		badParam(w, err)
 		return
 	}
+	scope, ok := h.scope(w, r)
+	if !ok {
+		return
+	}
 	query := store.Query{Filter: &f, Limit: store.DefaultLimit}
 	if v := q.Get("limit"); v != "" {
 		n, err := strconv.Atoi(v)
@@ -31,6 +36,14 @@ func (h *Handler) List(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		query.Limit = n
+	}
+	switch {
+	case scope == ScopeCluster:
+		h.listCluster(w, r, f, query.Limit)
+		return
+	case q.Get("cursors") == "each" || cluster.IsCursor(q.Get("cursor")):
+		h.listLocalPart(w, r, f, query.Limit) // a peer's part of a cluster page
+		return
 	}
 	if v := q.Get("cursor"); v != "" {
 		c, err := store.ParseCursor(v)

@@ -1,0 +1,223 @@
+package events
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"time"
+
+	"github.com/trailcar/trailcar/internal/cluster"
+	"github.com/trailcar/trailcar/internal/event"
+	"github.com/trailcar/trailcar/internal/jsonhttp"
+	"github.com/trailcar/trailcar/internal/store"
+)
+
+// Scopes (README "One trail across pods").
+const (
+	ScopeCluster = "cluster"
+	ScopeLocal   = "local"
+)
+
+// scope is the request's scope: cluster when peers are configured and
+// the request does not say local. ok is false after a 400.
+func (h *Handler) scope(w http.ResponseWriter, r *http.Request) (string, bool) {
+	switch s := r.URL.Query().Get("scope"); s {
+	case "":
+		if h.Cluster != nil {
+			return ScopeCluster, true
+		}
+		return ScopeLocal, true
+	case ScopeLocal:
+		return ScopeLocal, true
+	case ScopeCluster:
+		if h.Cluster == nil {
+			return ScopeLocal, true // no peers: this pod is the cluster
+		}
+		return ScopeCluster, true
+	default:
+		jsonhttp.Error(w, http.StatusBadRequest, fmt.Sprintf("scope: %q: want cluster or local", s))
+		return "", false
+	}
+}
+
+// peerQuery is q as a peer is asked it: scope=local, and without the
+// caller's scope.
+func peerQuery(q url.Values) url.Values {
+	out := url.Values{}
+	for k, v := range q {
+		out[k] = v
+	}
+	out.Set("scope", ScopeLocal)
+	return out
+}
+
+// localPage is this pod's part of a cluster page: after its own entry of
+// the cluster cursor c (nil: the first page), with the cursor after each
+// event.
+func (h *Handler) localPage(ctx context.Context, f event.Filter, limit int, c *cluster.Cursor) (cluster.Page, error) {
+	p := cluster.Page{Host: h.Host, Results: []json.RawMessage{}, Cursors: []string{}}
+	q := store.Query{Filter: &f, Limit: limit, Cursors: true}
+	if c != nil {
+		switch own, ok := c.Pods[h.Host]; {
+		case own == cluster.Done:
+			return p, nil
+		case ok:
+			sc, err := store.ParseCursor(own)
+			if err != nil {
+				return p, err
+			}
+			q.After = &sc
+		case c.Before != "":
+			// Not in the walk so far: start below what was shown.
+			t, err := time.Parse("2006-01-02T15:04:05.000000Z", c.Before)
+			if err == nil && (f.Before.IsZero() || t.Before(f.Before)) {
+				f.Before = t
+				if err := f.Compile(); err != nil {
+					return p, err
+				}
+			}
+		}
+	}
+	page, err := h.Store.List(ctx, q)
+	if err != nil {
+		return p, err
+	}
+	for i, l := range page.Lines {
+		p.Results = append(p.Results, l)
+		p.Cursors = append(p.Cursors, page.Cursors[i].String())
+	}
+	p.More = page.Next != nil
+	return p, nil
+}
+
+// listLocalPart answers a peer's question (scope=local with a cluster
+// cursor or cursors=each): this pod's page with a cursor per event.
+func (h *Handler) listLocalPart(w http.ResponseWriter, r *http.Request, f event.Filter, limit int) {
+	var c *cluster.Cursor
+	if v := r.URL.Query().Get("cursor"); v != "" {
+		cc, err := cluster.ParseCursor(v)
+		if err != nil {
+			jsonhttp.Error(w, http.StatusBadRequest, "cursor: "+err.Error())
+			return
+		}
+		c = &cc
+	}
+	p, err := h.localPage(r.Context(), f, limit, c)
+	if err != nil {
+		h.internalError(w, r, err)
+		return
+	}
+	jsonhttp.Write(w, http.StatusOK, p)
+}
+
+// listCluster answers for every pod: this one and the peers, merged.
+func (h *Handler) listCluster(w http.ResponseWriter, r *http.Request, f event.Filter, limit int) {
+	q := r.URL.Query()
+	var prev cluster.Cursor
+	if v := q.Get("cursor"); v != "" {
+		c, err := cluster.ParseCursor(v)
+		if err != nil {
+			jsonhttp.Error(w, http.StatusBadRequest, "cursor: "+err.Error()+" (a cluster page's next_cursor, or scope=local for one pod's)")
+			return
+		}
+		prev = c
+	}
+	pq := peerQuery(q)
+	pq.Set("cursors", "each")
+	pq.Set("limit", strconv.Itoa(limit))
+	var local cluster.Page
+	var localErr error
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		local, localErr = h.localPage(r.Context(), f, limit, &prev)
+	}()
+	states, answers := h.Cluster.Ask(r.Context(), http.MethodGet, "/api/v3/events", pq, r.Header.Get("Authorization"))
+	<-done
+	if localErr != nil {
+		h.internalError(w, r, localErr)
+		return
+	}
+	pages := []cluster.Page{local}
+	for i, a := range answers {
+		if a == nil {
+			continue
+		}
+		var p cluster.Page
+		if err := json.Unmarshal(a.Body, &p); err != nil || p.Host == "" || len(p.Cursors) != len(p.Results) {
+			states[i].OK, states[i].Error = false, "not a trailcar page"
+			continue
+		}
+		pages = append(pages, p)
+	}
+	results, next := cluster.Merge(pages, limit, prev)
+	w.Header().Set("Content-Type", "application/json")
+	bw := bufio.NewWriterSize(w, 64<<10)
+	bw.WriteString(`{"results":[`)
+	for i, l := range results {
+		if i > 0 {
+			bw.WriteByte(',')
+		}
+		bw.Write(l)
+	}
+	bw.WriteString(`],"next_cursor":`)
+	if next == nil {
+		bw.WriteString("null")
+	} else {
+		bw.WriteString(strconv.Quote(next.String()))
+	}
+	peers, _ := json.Marshal(states)
+	fmt.Fprintf(bw, `,"item_count":%d,"partial":%t,"peers":%s}`+"\n", len(results), cluster.Partial(states), peers)
+	bw.Flush()
+}
+
+// getCluster answers an event from whichever pod has it.
+func (h *Handler) getCluster(w http.ResponseWriter, r *http.Request, id string) {
+	states, answers := h.Cluster.Ask(r.Context(), http.MethodGet, "/api/v3/events/"+id, url.Values{"scope": {ScopeLocal}},
+		r.Header.Get("Authorization"), http.StatusNotFound)
+	for _, a := range answers {
+		if a != nil && a.Status == http.StatusOK {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusOK)
+			w.Write(a.Body)
+			return
+		}
+	}
+	if cluster.Partial(states) {
+		jsonhttp.Write(w, http.StatusServiceUnavailable, map[string]any{
+			"error": "event " + id + " not found on the pods that answered", "partial": true, "peers": states})
+		return
+	}
+	jsonhttp.Error(w, http.StatusNotFound, "event "+id+" not found")
+}
+
+// deleteCluster deletes on every peer (each audits its own delete) and
+// answers the total with this pod's count n.
+func (h *Handler) deleteCluster(w http.ResponseWriter, r *http.Request, path string, q url.Values, n int) {
+	states, answers := h.Cluster.Ask(r.Context(), http.MethodDelete, path, peerQuery(q), r.Header.Get("Authorization"), http.StatusNotFound)
+	type peerDeleted struct {
+		cluster.PeerState
+		Deleted int `json:"deleted"`
+	}
+	peers := make([]peerDeleted, len(states))
+	total := n
+	for i, s := range states {
+		peers[i].PeerState = s
+		if a := answers[i]; a != nil && a.Status == http.StatusOK {
+			var d struct{ Deleted int }
+			if json.Unmarshal(a.Body, &d) == nil {
+				peers[i].Deleted = d.Deleted
+				total += d.Deleted
+			}
+		}
+	}
+	if path != "/api/v3/events" && total == 0 && !cluster.Partial(states) {
+		jsonhttp.Error(w, http.StatusNotFound, "event "+path[len("/api/v3/events/"):]+" not found on any pod")
+		return
+	}
+	jsonhttp.Write(w, http.StatusOK, map[string]any{"deleted": total, "local": n, "partial": cluster.Partial(states), "peers": peers})
+}

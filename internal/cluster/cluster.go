@@ -1,0 +1,324 @@
+// Package cluster lets one trailcar answer for every pod (README "One
+// trail across pods"): it finds the peers (static admin URLs, or every
+// address of a dns+http name, looked up at each query), asks them in
+// parallel with scope=local and the caller's Authorization, each within
+// the timeout, and merges their event pages newest first under a cursor
+// that resumes every pod where it stopped.
+package cluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/netip"
+	"net/url"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// dnsScheme names a peer set by DNS: every A/AAAA record of the name is a
+// peer at the port.
+const dnsScheme = "dns+http"
+
+// CheckPeer checks one cluster.peers entry.
+func CheckPeer(p string) error {
+	u, err := url.Parse(p)
+	if err != nil {
+		return errors.New("not a URL")
+	}
+	switch u.Scheme {
+	case "http", "https", dnsScheme:
+	default:
+		return fmt.Errorf("scheme %q: want http://, https:// or dns+http://NAME:PORT", u.Scheme)
+	}
+	if u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" || strings.Trim(u.Path, "/") != "" {
+		return errors.New("want the admin port's base URL (scheme, host, port; no path, query or user)")
+	}
+	if u.Scheme == dnsScheme {
+		if _, port, err := net.SplitHostPort(u.Host); err != nil || port == "" {
+			return errors.New("dns+http wants NAME:PORT")
+		}
+	}
+	return nil
+}
+
+// Options configure a Cluster.
+type Options struct {
+	Peers   []string
+	Timeout time.Duration
+	// Self reports whether host:port is this process's admin port (it is
+	// not asked).
+	Self func(hostport string) bool
+	// Resolver looks up dns+http names; nil is net.DefaultResolver.
+	Resolver *net.Resolver
+	// Client asks the peers; nil is a client of its own.
+	Client *http.Client
+	// PeerStates is trailcar_cluster_peers{state}; PeerRequests
+	// trailcar_cluster_peer_requests_total{result}. Either may be nil.
+	PeerStates   *prometheus.GaugeVec
+	PeerRequests *prometheus.CounterVec
+}
+
+// Cluster asks the peers.
+type Cluster struct {
+	opts Options
+}
+
+// New checks the peers and returns the cluster.
+func New(opts Options) (*Cluster, error) {
+	for _, p := range opts.Peers {
+		if err := CheckPeer(p); err != nil {
+			return nil, fmt.Errorf("%s: %w", p, err)
+		}
+	}
+	if opts.Timeout <= 0 {
+		opts.Timeout = 2 * time.Second
+	}
+	if opts.Resolver == nil {
+		opts.Resolver = net.DefaultResolver
+	}
+	if opts.Client == nil {
+		tr := &http.Transport{
+			DialContext:         (&net.Dialer{Timeout: opts.Timeout}).DialContext,
+			MaxIdleConnsPerHost: 8,
+			IdleConnTimeout:     90 * time.Second,
+		}
+		opts.Client = &http.Client{
+			Transport: tr,
+			// A peer answers itself; a redirect is not followed anywhere.
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		}
+	}
+	if opts.Self == nil {
+		opts.Self = func(string) bool { return false }
+	}
+	if opts.PeerStates != nil {
+		opts.PeerStates.WithLabelValues("up")
+		opts.PeerStates.WithLabelValues("down")
+	}
+	if opts.PeerRequests != nil {
+		for _, r := range []string{"ok", "error", "timeout"} {
+			opts.PeerRequests.WithLabelValues(r)
+		}
+	}
+	return &Cluster{opts: opts}, nil
+}
+
+// Timeout is the per-peer bound.
+func (c *Cluster) Timeout() time.Duration { return c.opts.Timeout }
+
+// PeerState is how one peer answered: in every cluster answer.
+type PeerState struct {
+	URL    string `json:"url"`
+	Host   string `json:"host,omitempty"`
+	OK     bool   `json:"ok"`
+	Error  string `json:"error,omitempty"`
+	TookMS int64  `json:"took_ms"`
+}
+
+// Peers resolves the peers now: their base URLs, without this process,
+// each once; and the states of names that did not resolve.
+func (c *Cluster) Peers(ctx context.Context) ([]string, []PeerState) {
+	var urls []string
+	var failed []PeerState
+	seen := map[string]bool{}
+	add := func(base string, hostport string) {
+		if c.opts.Self(hostport) || seen[base] {
+			return
+		}
+		seen[base] = true
+		urls = append(urls, base)
+	}
+	for _, p := range c.opts.Peers {
+		u, _ := url.Parse(p)
+		if u.Scheme != dnsScheme {
+			add(u.Scheme+"://"+u.Host, u.Host)
+			continue
+		}
+		name, port, _ := net.SplitHostPort(u.Host)
+		lctx, cancel := context.WithTimeout(ctx, c.opts.Timeout)
+		addrs, err := c.opts.Resolver.LookupHost(lctx, name)
+		cancel()
+		if err != nil {
+			failed = append(failed, PeerState{URL: p, Error: "lookup: " + err.Error()})
+			continue
+		}
+		slices.Sort(addrs)
+		for _, a := range addrs {
+			hp := net.JoinHostPort(a, port)
+			add("http://"+hp, hp)
+		}
+	}
+	return urls, failed
+}
+
+// maxAnswer bounds what is read of one peer's answer.
+const maxAnswer = 32 << 20
+
+// Answer is one peer's answer, read whole within the timeout.
+type Answer struct {
+	Status int
+	Header http.Header
+	Body   []byte
+}
+
+// Ask sends method path?q to every peer in parallel, with auth as the
+// Authorization header (when set), each bounded by the timeout, and
+// returns the states and the answers (nil where a peer failed) of every
+// peer asked, in the order of Peers. A peer answering other than 2xx is
+// a failure, except the statuses listed in accept.
+func (c *Cluster) Ask(ctx context.Context, method, path string, q url.Values, auth string, accept ...int) ([]PeerState, []*Answer) {
+	urls, failed := c.Peers(ctx)
+	states := make([]PeerState, len(urls))
+	answers := make([]*Answer, len(urls))
+	var wg sync.WaitGroup
+	for i, base := range urls {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			states[i], answers[i] = c.ask(ctx, base, method, path, q, auth, accept)
+		}()
+	}
+	wg.Wait()
+	states = append(states, failed...)
+	answers = append(answers, make([]*Answer, len(failed))...)
+	c.count(states)
+	return states, answers
+}
+
+func (c *Cluster) ask(ctx context.Context, base, method, path string, q url.Values, auth string, accept []int) (PeerState, *Answer) {
+	st := PeerState{URL: base}
+	start := time.Now()
+	defer func() { st.TookMS = time.Since(start).Milliseconds() }()
+	ctx, cancel := context.WithTimeout(ctx, c.opts.Timeout)
+	defer cancel()
+	u := base + path
+	if len(q) > 0 {
+		u += "?" + q.Encode()
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u, nil)
+	if err != nil {
+		st.Error = err.Error()
+		return st, nil
+	}
+	if auth != "" {
+		req.Header.Set("Authorization", auth)
+	}
+	resp, err := c.opts.Client.Do(req)
+	if err != nil {
+		st.Error = describe(ctx, err)
+		st.TookMS = time.Since(start).Milliseconds()
+		return st, nil
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswer))
+	if err != nil {
+		st.Error = describe(ctx, err)
+		return st, nil
+	}
+	st.Host = resp.Header.Get("X-Trailcar-Host")
+	if resp.StatusCode/100 != 2 && !slices.Contains(accept, resp.StatusCode) {
+		st.Error = fmt.Sprintf("answered %d: %s", resp.StatusCode, strings.TrimSpace(string(body[:min(len(body), 200)])))
+		return st, nil
+	}
+	st.OK = true
+	st.TookMS = time.Since(start).Milliseconds()
+	return st, &Answer{Status: resp.StatusCode, Header: resp.Header, Body: body}
+}
+
+// describe says why a request failed, "timeout" first.
+func describe(ctx context.Context, err error) string {
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return "timeout"
+	}
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return "timeout"
+	}
+	return err.Error()
+}
+
+// count records the states in the metrics.
+func (c *Cluster) count(states []PeerState) {
+	up, down := 0, 0
+	for _, s := range states {
+		result := "ok"
+		switch {
+		case s.OK:
+			up++
+		case s.Error == "timeout":
+			down++
+			result = "timeout"
+		default:
+			down++
+			result = "error"
+		}
+		if c.opts.PeerRequests != nil {
+			c.opts.PeerRequests.WithLabelValues(result).Inc()
+		}
+	}
+	if c.opts.PeerStates != nil {
+		c.opts.PeerStates.WithLabelValues("up").Set(float64(up))
+		c.opts.PeerStates.WithLabelValues("down").Set(float64(down))
+	}
+}
+
+// Partial reports whether any peer failed.
+func Partial(states []PeerState) bool {
+	for _, s := range states {
+		if !s.OK {
+			return true
+		}
+	}
+	return false
+}
+
+// SelfCheck returns a Self function for an admin listener at addr: a
+// host:port is this process when the port is addr's and the host is
+// addr's IP, or, when addr listens on every address, any of this
+// machine's addresses (or a loopback one).
+func SelfCheck(addr net.Addr) func(hostport string) bool {
+	tcp, ok := addr.(*net.TCPAddr)
+	if !ok {
+		return func(string) bool { return false }
+	}
+	own, _ := netip.AddrFromSlice(tcp.IP)
+	own = own.Unmap()
+	port := fmt.Sprint(tcp.Port)
+	return func(hostport string) bool {
+		host, p, err := net.SplitHostPort(hostport)
+		if err != nil || p != port {
+			return false
+		}
+		a, err := netip.ParseAddr(host)
+		if err != nil {
+			return host == "localhost" && (own.IsLoopback() || own.IsUnspecified())
+		}
+		a = a.Unmap()
+		if !own.IsUnspecified() {
+			return a == own
+		}
+		if a.IsLoopback() {
+			return true
+		}
+		ifaddrs, err := net.InterfaceAddrs()
+		if err != nil {
+			return false
+		}
+		for _, ia := range ifaddrs {
+			if n, ok := ia.(*net.IPNet); ok {
+				if ip, ok := netip.AddrFromSlice(n.IP); ok && ip.Unmap() == a {
+					return true
+				}
+			}
+		}
+		return false
+	}
+}

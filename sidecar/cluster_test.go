@@ -1,0 +1,148 @@
+package sidecar_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/trailcar/trailcar/internal/sidecartest"
+)
+
+type clusterPage struct {
+	Results []struct {
+		ID   string    `json:"id"`
+		Time time.Time `json:"eventTime"`
+		Host string    `json:"host"`
+		Req  struct{ Path string }
+	}
+	NextCursor *string `json:"next_cursor"`
+	Partial    bool
+	Peers      []struct {
+		URL, Host, Error string
+		OK               bool
+	}
+}
+
+// startCluster starts n sidecars that list each other (and themselves)
+// as peers, in front of one app.
+func startCluster(t *testing.T, n int, token string) []*sidecartest.Sidecar {
+	up := sidecartest.Upstream(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(201) }))
+	addrs := make([]string, n)
+	var peers []string
+	for i := range addrs {
+		addrs[i] = sidecartest.FreeAddr(t)
+		peers = append(peers, "http://"+addrs[i])
+	}
+	var out []*sidecartest.Sidecar
+	for i := range n {
+		cfg := sidecartest.Config(t, up.URL)
+		cfg.Host = fmt.Sprintf("pod-%d", i)
+		cfg.Admin.Listen = addrs[i]
+		cfg.Cluster.Peers = peers
+		cfg.Cluster.Timeout = time.Second
+		if token != "" {
+			cfg = sidecartest.WithToken(t, cfg, token)
+		}
+		out = append(out, sidecartest.Start(t, cfg))
+	}
+	return out
+}
+
+// TestClusterPagesEveryEventOnce: three pods with their own events, paged
+// through one of them 7 at a time while every pod keeps writing: newest
+// first, each event exactly once, every pod's events there.
+func TestClusterPagesEveryEventOnce(t *testing.T) {
+	pods := startCluster(t, 3, "tok")
+	auth := []string{"Authorization", "Bearer tok"}
+	for i, p := range pods {
+		for j := range 20 + 10*i {
+			sidecartest.Do(t, "POST", p.ProxyURL()+fmt.Sprintf("/api/v3/widgets/%d-%d", i, j), "")
+		}
+	}
+	for _, p := range pods {
+		sidecartest.Eventually(t, "events written", func() bool { return len(sidecartest.OfType(p.Lines(), "http")) >= 20 })
+	}
+	time.Sleep(50 * time.Millisecond)
+	before := time.Now()
+	var stop atomic.Bool
+	var wg sync.WaitGroup
+	for i, p := range pods { // writers keep writing newer events meanwhile
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := 0; !stop.Load(); j++ {
+				sidecartest.Do(t, "POST", p.ProxyURL()+fmt.Sprintf("/api/v3/late/%d-%d", i, j), "")
+				time.Sleep(5 * time.Millisecond)
+			}
+		}()
+	}
+	var got []string
+	var last time.Time
+	q := url.Values{"method": {"POST"}, "before": {before.UTC().Format(time.RFC3339Nano)}, "limit": {"7"}}
+	for pages := 0; ; pages++ {
+		code, _, body := sidecartest.Do(t, "GET", pods[1].AdminURL()+"/api/v3/events?"+q.Encode(), "", auth...)
+		var p clusterPage
+		if code != 200 || json.Unmarshal([]byte(body), &p) != nil || p.Partial || len(p.Peers) != 2 {
+			t.Fatalf("page %d: %d %s", pages, code, body)
+		}
+		for _, e := range p.Results {
+			if !last.IsZero() && e.Time.After(last) {
+				t.Fatalf("not newest first: %v after %v", e.Time, last)
+			}
+			last = e.Time
+			got = append(got, e.ID)
+		}
+		if p.NextCursor == nil {
+			break
+		}
+		q.Set("cursor", *p.NextCursor)
+	}
+	stop.Store(true)
+	wg.Wait()
+	var want []string
+	for _, p := range pods {
+		for _, l := range sidecartest.OfType(p.Lines(), "http") {
+			if l.Req.Method == "POST" && l.Time.Before(before) {
+				want = append(want, l.ID)
+			}
+		}
+	}
+	slices.Sort(want)
+	sorted := slices.Clone(got)
+	slices.Sort(sorted)
+	if len(want) != 90 || !slices.Equal(sorted, want) {
+		t.Fatalf("got %d events (%d distinct ids), want the %d of the three pods", len(got), len(slices.Compact(sorted)), len(want))
+	}
+
+	// get from whichever pod has it; scope=local asks one pod.
+	id := sidecartest.OfType(pods[2].Lines(), "http")[0].ID
+	if code, _, body := sidecartest.Do(t, "GET", pods[0].AdminURL()+"/api/v3/events/"+id, "", auth...); code != 200 || !strings.Contains(body, id) {
+		t.Fatalf("cluster get: %d %s", code, body)
+	}
+	if code, _, _ := sidecartest.Do(t, "GET", pods[0].AdminURL()+"/api/v3/events/"+id+"?scope=local", "", auth...); code != 404 {
+		t.Fatalf("local get: %d", code)
+	}
+	if code, _, body := sidecartest.Do(t, "GET", pods[0].AdminURL()+"/api/v3/events?scope=everywhere", "", auth...); code != 400 || !strings.HasPrefix(body, `{"error":"scope`) {
+		t.Fatalf("bad scope: %d %s", code, body)
+	}
+	// delete everywhere: each pod audits its own.
+	code, _, body := sidecartest.Do(t, "DELETE", pods[0].AdminURL()+"/api/v3/events?action=console.widgets.create", "", auth...)
+	var d struct {
+		Deleted, Local int
+		Partial        bool
+		Peers          []struct{ Deleted int }
+	}
+	if code != 200 || json.Unmarshal([]byte(body), &d) != nil || d.Deleted != 90 || d.Partial || len(d.Peers) != 2 {
+		t.Fatalf("cluster delete: %d %s", code, body)
+	}
+	for _, p := range pods {
+		p.WaitLine("its own delete record", func(l sidecartest.Line) bool { return l.Type == "system.events.deleted" })
+	}
+}
