@@ -1,6 +1,7 @@
 package sidecar_test
 
 import (
+	"bufio"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -144,5 +145,104 @@ func TestClusterPagesEveryEventOnce(t *testing.T) {
 	}
 	for _, p := range pods {
 		p.WaitLine("its own delete record", func(l sidecartest.Line) bool { return l.Type == "system.events.deleted" })
+	}
+}
+
+// TestClusterLogs: the cluster index lists every pod's files as
+// {host}/{name}, and a pod's file is read (tail, follow) through any pod.
+func TestClusterLogs(t *testing.T) {
+	pods := startCluster(t, 3, "tok")
+	auth := []string{"Authorization", "Bearer tok", "Accept", "application/json"}
+	for i, p := range pods {
+		sidecartest.Do(t, "POST", p.ProxyURL()+fmt.Sprintf("/api/v3/widgets/from-%d", i), "")
+		p.WaitLine("its event", func(l sidecartest.Line) bool { return l.Type == "http" })
+	}
+	code, _, body := sidecartest.Do(t, "GET", pods[0].AdminURL()+"/api/v3/logs?scope=cluster", "", auth...)
+	for i := range pods {
+		if code != 200 || !strings.Contains(body, fmt.Sprintf(`"name":"pod-%d/audit.log"`, i)) {
+			t.Fatalf("cluster index: %d %s", code, body)
+		}
+	}
+	if code, _, body := sidecartest.Do(t, "GET", pods[0].AdminURL()+"/api/v3/logs", "", auth...); code != 200 || strings.Contains(body, "pod-1") {
+		t.Fatalf("the default index is this pod's: %d %s", code, body)
+	}
+	code, _, body = sidecartest.Do(t, "GET", pods[0].AdminURL()+"/api/v3/logs/pod-2/audit.log?tail=5", "", auth...)
+	if code != 200 || !strings.Contains(body, "/api/v3/widgets/from-2") || strings.Contains(body, "from-0") {
+		t.Fatalf("pod-2's file through pod-0: %d %s", code, body)
+	}
+	if code, _, _ := sidecartest.Do(t, "GET", pods[0].AdminURL()+"/api/v3/logs/pod-9/audit.log", "", auth...); code != 404 {
+		t.Fatalf("no such pod: %d", code)
+	}
+	// follow through pod-0: a line written on pod-1 arrives.
+	req, _ := http.NewRequest("GET", pods[0].AdminURL()+"/api/v3/logs/pod-1/audit.log?follow=true", nil)
+	req.Header.Set("Authorization", "Bearer tok")
+	resp, err := sidecartest.Client().Do(req)
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("follow: %v %v", err, resp)
+	}
+	defer resp.Body.Close()
+	sidecartest.Do(t, "POST", pods[1].ProxyURL()+"/api/v3/widgets/followed", "")
+	buf := make([]byte, 0, 64<<10)
+	deadline := time.Now().Add(sidecartest.Wait)
+	for !strings.Contains(string(buf), "followed") && time.Now().Before(deadline) {
+		tmp := make([]byte, 4096)
+		n, err := resp.Body.Read(tmp)
+		buf = append(buf, tmp[:n]...)
+		if err != nil {
+			break
+		}
+	}
+	if !strings.Contains(string(buf), "/api/v3/widgets/followed") {
+		t.Fatalf("follow through a peer: %q", buf)
+	}
+}
+
+// TestClusterStream: one stream carries every pod's new events, and says
+// which peers take part.
+func TestClusterStream(t *testing.T) {
+	pods := startCluster(t, 3, "")
+	resp := sidecartest.Response(t, "GET", pods[0].AdminURL()+"/api/v3/events/stream?type=http", "")
+	defer resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("%d", resp.StatusCode)
+	}
+	lines := make(chan string, 100)
+	go func() {
+		sc := bufio.NewScanner(resp.Body)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+		close(lines)
+	}()
+	want := map[string]bool{"from-0": false, "from-1": false, "from-2": false}
+	sawPeers := false
+	deadline := time.After(sidecartest.Wait)
+	sent := false
+	for {
+		select {
+		case l, ok := <-lines:
+			if !ok {
+				t.Fatal("stream ended")
+			}
+			if strings.HasPrefix(l, "data: [") && strings.Count(l, `"ok":true`) == 2 {
+				sawPeers = true
+			}
+			for k := range want {
+				if strings.Contains(l, "/api/v3/widgets/"+k) {
+					want[k] = true
+				}
+			}
+			if sawPeers && !sent {
+				sent = true
+				for i, p := range pods {
+					sidecartest.Do(t, "POST", p.ProxyURL()+fmt.Sprintf("/api/v3/widgets/from-%d", i), "")
+				}
+			}
+		case <-deadline:
+			t.Fatalf("peers %v, events %v", sawPeers, want)
+		}
+		if sawPeers && want["from-0"] && want["from-1"] && want["from-2"] {
+			return
+		}
 	}
 }

@@ -13,10 +13,12 @@ import (
 // answer 405 in JSON, audited like the rest.
 func (s *Sidecar) mountLogs(mux *http.ServeMux) {
 	h := s.logsHandler()
-	mux.Handle("GET /api/v3/logs", s.guarded(ActionLogsRead, nil, http.HandlerFunc(h.ServeIndex)))
+	mux.Handle("GET /api/v3/logs", s.guarded(ActionLogsRead, nil, s.serveLogsIndex(h)))
 	mux.Handle("GET /api/v3/logs/{name}", s.guarded(ActionLogsRead, logs.IsFollow, http.HandlerFunc(h.ServeFile)))
+	mux.Handle("GET /api/v3/logs/{host}/{name}", s.guarded(ActionLogsRead, logs.IsFollow, s.servePodFile(h)))
 	mux.Handle("/api/v3/logs", s.guarded(ActionLogsRead, nil, eventsapi.MethodNotAllowed("GET, HEAD")))
 	mux.Handle("/api/v3/logs/{name}", s.guarded(ActionLogsRead, nil, eventsapi.MethodNotAllowed("GET, HEAD")))
+	mux.Handle("/api/v3/logs/{host}/{name}", s.guarded(ActionLogsRead, nil, eventsapi.MethodNotAllowed("GET, HEAD")))
 }
 
 // logsHandler serves the log files, on the admin port and (console_logs)

@@ -141,7 +141,7 @@ func TestWebhookFailureReportedNotLooped(t *testing.T) {
 	cfg := sidecartest.Config(t, up.URL)
 	cfg.Webhooks.Enabled = true
 	cfg.Webhooks.Endpoints.EventLog.URL = rec.URL
-	cfg.Webhooks.RetryFor = 300 * time.Millisecond
+	cfg.Webhooks.RetryFor = 1500 * time.Millisecond // room for a retry on a busy machine
 	s := sidecartest.Start(t, cfg)
 	resp := sidecartest.Response(t, "POST", s.ProxyURL()+"/api/v3/widgets", `{}`)
 	resp.Body.Close()

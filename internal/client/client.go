@@ -154,7 +154,7 @@ func (c *Client) Stream(ctx context.Context, f *event.Filter, fn func(line []byt
 		return fmt.Errorf("follow events: %w", err)
 	}
 	defer resp.Body.Close()
-	err = readSSE(resp.Body, fn)
+	err = readSSE(resp.Body, fn, c.partial)
 	if ctx.Err() != nil {
 		return nil
 	}
@@ -177,7 +177,7 @@ func query(f *event.Filter) url.Values {
 
 // readSSE reads server-sent events: data lines go to fn, an "error"
 // event becomes the error returned.
-func readSSE(r io.Reader, fn func([]byte) error) error {
+func readSSE(r io.Reader, fn func([]byte) error, peers func(clusterPart)) error {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64<<10), 8<<20)
 	kind := ""
@@ -190,10 +190,23 @@ func readSSE(r io.Reader, fn func([]byte) error) error {
 			kind = string(line[len("event: "):])
 		case bytes.HasPrefix(line, []byte("data: ")):
 			data := line[len("data: "):]
-			if kind == "error" {
+			switch kind {
+			case "error":
 				var e struct{ Error string }
 				json.Unmarshal(data, &e)
 				return errors.New(e.Error)
+			case "peers": // a cluster stream's peers: warn of those down
+				var p clusterPart
+				if json.Unmarshal(data, &p.Peers) == nil {
+					for _, s := range p.Peers {
+						p.Partial = p.Partial || !s.OK
+					}
+					peers(p)
+				}
+				continue
+			case "":
+			default:
+				continue // another notice
 			}
 			if err := fn(data); err != nil {
 				return err

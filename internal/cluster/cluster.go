@@ -169,12 +169,12 @@ type Answer struct {
 	Body   []byte
 }
 
-// Ask sends method path?q to every peer in parallel, with auth as the
-// Authorization header (when set), each bounded by the timeout, and
+// Ask sends method path?q to every peer in parallel, with header (the
+// caller's Authorization, an Accept), each bounded by the timeout, and
 // returns the states and the answers (nil where a peer failed) of every
 // peer asked, in the order of Peers. A peer answering other than 2xx is
 // a failure, except the statuses listed in accept.
-func (c *Cluster) Ask(ctx context.Context, method, path string, q url.Values, auth string, accept ...int) ([]PeerState, []*Answer) {
+func (c *Cluster) Ask(ctx context.Context, method, path string, q url.Values, header http.Header, accept ...int) ([]PeerState, []*Answer) {
 	urls, failed := c.Peers(ctx)
 	states := make([]PeerState, len(urls))
 	answers := make([]*Answer, len(urls))
@@ -183,7 +183,7 @@ func (c *Cluster) Ask(ctx context.Context, method, path string, q url.Values, au
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			states[i], answers[i] = c.ask(ctx, base, method, path, q, auth, accept)
+			states[i], answers[i] = c.ask(ctx, base, method, path, q, header, accept)
 		}()
 	}
 	wg.Wait()
@@ -193,7 +193,7 @@ func (c *Cluster) Ask(ctx context.Context, method, path string, q url.Values, au
 	return states, answers
 }
 
-func (c *Cluster) ask(ctx context.Context, base, method, path string, q url.Values, auth string, accept []int) (PeerState, *Answer) {
+func (c *Cluster) ask(ctx context.Context, base, method, path string, q url.Values, header http.Header, accept []int) (PeerState, *Answer) {
 	st := PeerState{URL: base}
 	start := time.Now()
 	defer func() { st.TookMS = time.Since(start).Milliseconds() }()
@@ -208,8 +208,8 @@ func (c *Cluster) ask(ctx context.Context, base, method, path string, q url.Valu
 		st.Error = err.Error()
 		return st, nil
 	}
-	if auth != "" {
-		req.Header.Set("Authorization", auth)
+	for k, v := range header {
+		req.Header[k] = v
 	}
 	resp, err := c.opts.Client.Do(req)
 	if err != nil {
@@ -321,4 +321,17 @@ func SelfCheck(addr net.Addr) func(hostport string) bool {
 		}
 		return false
 	}
+}
+
+// Auth is the header a peer is asked with: the caller's Authorization
+// (every pod mounts the same token), and accept when set.
+func Auth(r *http.Request, accept string) http.Header {
+	h := http.Header{}
+	if v := r.Header.Get("Authorization"); v != "" {
+		h.Set("Authorization", v)
+	}
+	if accept != "" {
+		h.Set("Accept", accept)
+	}
+	return h
 }

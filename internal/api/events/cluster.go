@@ -136,7 +136,7 @@ func (h *Handler) listCluster(w http.ResponseWriter, r *http.Request, f event.Fi
 		defer close(done)
 		local, localErr = h.localPage(r.Context(), f, limit, &prev)
 	}()
-	states, answers := h.Cluster.Ask(r.Context(), http.MethodGet, "/api/v3/events", pq, r.Header.Get("Authorization"))
+	states, answers := h.Cluster.Ask(r.Context(), http.MethodGet, "/api/v3/events", pq, cluster.Auth(r, ""))
 	<-done
 	if localErr != nil {
 		h.internalError(w, r, localErr)
@@ -178,7 +178,7 @@ func (h *Handler) listCluster(w http.ResponseWriter, r *http.Request, f event.Fi
 // getCluster answers an event from whichever pod has it.
 func (h *Handler) getCluster(w http.ResponseWriter, r *http.Request, id string) {
 	states, answers := h.Cluster.Ask(r.Context(), http.MethodGet, "/api/v3/events/"+id, url.Values{"scope": {ScopeLocal}},
-		r.Header.Get("Authorization"), http.StatusNotFound)
+		cluster.Auth(r, ""), http.StatusNotFound)
 	for _, a := range answers {
 		if a != nil && a.Status == http.StatusOK {
 			w.Header().Set("Content-Type", "application/json")
@@ -198,7 +198,7 @@ func (h *Handler) getCluster(w http.ResponseWriter, r *http.Request, id string) 
 // deleteCluster deletes on every peer (each audits its own delete) and
 // answers the total with this pod's count n.
 func (h *Handler) deleteCluster(w http.ResponseWriter, r *http.Request, path string, q url.Values, n int) {
-	states, answers := h.Cluster.Ask(r.Context(), http.MethodDelete, path, peerQuery(q), r.Header.Get("Authorization"), http.StatusNotFound)
+	states, answers := h.Cluster.Ask(r.Context(), http.MethodDelete, path, peerQuery(q), cluster.Auth(r, ""), http.StatusNotFound)
 	type peerDeleted struct {
 		cluster.PeerState
 		Deleted int `json:"deleted"`

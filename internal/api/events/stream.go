@@ -24,6 +24,10 @@ func (h *Handler) Stream(w http.ResponseWriter, r *http.Request) {
 		badParam(w, err)
 		return
 	}
+	scope, ok := h.scope(w, r)
+	if !ok {
+		return
+	}
 	beat := h.Heartbeat
 	if beat <= 0 {
 		beat = 15 * time.Second
@@ -34,6 +38,10 @@ func (h *Handler) Stream(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("X-Accel-Buffering", "no") // no proxy buffering
 	defer rc.SetWriteDeadline(time.Time{})    // the connection may serve other requests
 	s := &sse{w: w, rc: rc, beat: beat}
+	if scope == ScopeCluster {
+		h.streamCluster(w, r, f, s)
+		return
+	}
 	// The filter's since is where the stream starts (a replay); its
 	// before is where it ends.
 	from := f.Since

@@ -33,7 +33,7 @@ func (h *Handler) ServeIndex(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("Vary", "Accept")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
-	if prefersJSON(r.Header.Get("Accept")) {
+	if PrefersJSON(r.Header.Get("Accept")) {
 		idx := Index{Files: make([]File, 0, len(files))}
 		for _, f := range files {
 			idx.Files = append(idx.Files, File{Name: f.Name, Size: f.Size, Modified: f.ModTime.UTC().Truncate(time.Second)})
@@ -49,11 +49,11 @@ func (h *Handler) ServeIndex(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// prefersJSON reports whether an Accept header ranks application/json
+// PrefersJSON reports whether an Accept header ranks application/json
 // above text/html. Each type gets the q of its most specific matching range
 // (RFC 9110 §12.5.1); a tie goes to the more specific match, then to HTML,
 // so browsers and curl's */* get the page.
-func prefersJSON(accept string) bool {
+func PrefersJSON(accept string) bool {
 	jq, js := acceptQ(accept, "application", "json")
 	hq, hs := acceptQ(accept, "text", "html")
 	if jq != hq {
