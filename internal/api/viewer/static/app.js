@@ -11,7 +11,7 @@ import { setupFiles } from './files.js';
 const PAGE = 500; // events per page ("Load more")
 const CATCH_UP = 200; // events fetched again after the stream reconnects
 const CHART_PAGES = 20; // at most 20 pages of 1,000 counted for the chart
-const SERVER_FILTERS = ['level', 'type', 'user', 'status', 'since', 'before'];
+const SERVER_FILTERS = ['level', 'type', 'user', 'host', 'status', 'since', 'before'];
 
 const $ = (id) => document.getElementById(id);
 const ui = {
@@ -40,7 +40,7 @@ const state = {
 function formToFilters() {
   const f = new URLSearchParams();
   const els = ui.filters.elements;
-  for (const name of ['level', 'type', 'user', 'status']) {
+  for (const name of ['level', 'type', 'user', 'host', 'status']) {
     const v = els[name].value.trim();
     if (v) f.set(name, v);
   }
@@ -54,7 +54,7 @@ function formToFilters() {
 
 function filtersToForm(f) {
   const els = ui.filters.elements;
-  for (const name of ['level', 'type', 'user', 'status']) els[name].value = f.get(name) || '';
+  for (const name of ['level', 'type', 'user', 'host', 'status']) els[name].value = f.get(name) || '';
   for (const name of ['since', 'before']) {
     const d = f.get(name) ? new Date(f.get(name)) : null;
     els[name].value = d && !Number.isNaN(d.getTime()) ? localInput(d) : '';
@@ -89,6 +89,7 @@ async function reload() {
     const page = await listEvents(withParams(state.filters, { limit: PAGE }));
     if (gen !== state.generation) return;
     measure('trailcar:first-page', () => table.insert(page.results || []));
+    renderPeers(page.peers);
     state.cursor = page.next_cursor || null;
     updateCount();
     loadChart(gen);
@@ -107,6 +108,7 @@ async function loadMore() {
     const page = await listEvents(withParams(state.filters, { limit: PAGE, cursor: state.cursor }));
     if (gen !== state.generation) return;
     measure('trailcar:more', () => table.appendOlder(page.results || []));
+    renderPeers(page.peers);
     state.cursor = page.next_cursor || null;
   } catch (err) {
     fail(err);
@@ -171,7 +173,13 @@ function startStream(gen) {
             if (attempt) catchUp(gen);
           },
           onEvent: onLiveEvent,
-          onNotice: (name, data) => showMessage(`Live updates: ${noticeText(name, data)}. Reconnecting.`),
+          onNotice: (name, data) => {
+            if (name === 'peers') {
+              try { renderPeers(JSON.parse(data)); } catch { /* not a list: ignore */ }
+              return;
+            }
+            showMessage(`Live updates: ${noticeText(name, data)}. Reconnecting.`);
+          },
         });
       } catch (err) {
         if (ctrl.signal.aborted) return;
@@ -375,3 +383,22 @@ filtersToForm(initial);
 ui.forget.hidden = token.get() === '';
 chart.render();
 reload();
+
+// renderPeers shows each cluster peer's state (up, slow: over a second,
+// down) from a cluster answer's peers; without peers the strip stays hidden.
+function renderPeers(peers) {
+  const strip = document.getElementById('peers');
+  if (!Array.isArray(peers) || peers.length === 0) {
+    strip.hidden = true;
+    return;
+  }
+  strip.replaceChildren(...peers.map((p) => {
+    const li = document.createElement('li');
+    const st = !p.ok ? 'down' : (p.took_ms > 1000 ? 'slow' : 'up');
+    li.dataset.state = st;
+    li.textContent = `${p.host || p.url}: ${st}`;
+    li.title = p.ok ? `${p.url} answered in ${p.took_ms} ms` : `${p.url}: ${p.error || 'no answer'}`;
+    return li;
+  }));
+  strip.hidden = false;
+}

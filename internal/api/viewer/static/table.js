@@ -37,7 +37,7 @@ function rowTemplate() {
   tr.setAttribute('role', 'row'); // the table is styled as a grid: keep its roles
   tr.tabIndex = -1;
   tr.setAttribute('aria-haspopup', 'dialog');
-  const classes = ['time', 'level', 'event', 'user', 'method', 'path', 'status', 'addr'];
+  const classes = ['time', 'level', 'event', 'user', 'method', 'path', 'status', 'addr', 'host'];
   for (const c of classes) {
     const td = document.createElement('td');
     td.setAttribute('role', 'cell');
@@ -217,6 +217,7 @@ export class EventTable {
       c[6].classList.add('s' + String(res.statusCode)[0] + 'xx');
     }
     c[7].textContent = e.address || '';
+    c[8].textContent = e.host || '';
     return tr;
   }
 
