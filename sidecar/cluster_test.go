@@ -246,3 +246,36 @@ func TestClusterStream(t *testing.T) {
 		}
 	}
 }
+
+// TestClusterMetrics: the peers' states and the requests to them are
+// counted, at 0 from the start; a pod listing itself is not asked.
+func TestClusterMetrics(t *testing.T) {
+	up := sidecartest.Upstream(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	hang := sidecartest.Upstream(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { <-r.Context().Done() }))
+	self := sidecartest.FreeAddr(t)
+	cfg := sidecartest.Config(t, up.URL)
+	cfg.Admin.Listen = self
+	cfg.Cluster.Peers = []string{"http://" + self, "http://" + sidecartest.DeadAddr(t), hang.URL}
+	cfg.Cluster.Timeout = 200 * time.Millisecond
+	s := sidecartest.Start(t, cfg)
+	if got := sidecartest.Counters(t, s.Reg, "trailcar_cluster_peer_requests_total"); len(got) != 3 || got["result=ok"] != 0 {
+		t.Fatalf("before any query: %v", got)
+	}
+	start := time.Now()
+	code, _, body := sidecartest.Do(t, "GET", s.AdminURL()+"/api/v3/events", "")
+	if code != 200 || !strings.Contains(body, `"partial":true`) || strings.Contains(body, `"url":"http://`+self) || time.Since(start) > 400*time.Millisecond {
+		t.Fatalf("%d in %v: %s", code, time.Since(start), body)
+	}
+	got := sidecartest.Counters(t, s.Reg, "trailcar_cluster_peer_requests_total")
+	if got["result=error"] != 1 || got["result=timeout"] != 1 || got["result=ok"] != 0 {
+		t.Fatalf("requests: %v", got)
+	}
+	peers := sidecartest.Family(t, s.Reg, "trailcar_cluster_peers")
+	states := map[string]float64{}
+	for _, m := range peers.GetMetric() {
+		states[sidecartest.LabelKey(m)] = m.GetGauge().GetValue()
+	}
+	if states["state=down"] != 2 || states["state=up"] != 0 {
+		t.Fatalf("peers: %v", states)
+	}
+}

@@ -8,6 +8,7 @@ package examplecheck_test
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"os"
@@ -34,7 +35,7 @@ func TestMain(m *testing.M) {
 func TestEveryFileIsChecked(t *testing.T) {
 	known := map[string]bool{
 		"README.md": true, "bench.yaml": true,
-		"config/*.yaml": true, "kubernetes/*.yaml": true,
+		"config/*.yaml": true, "kubernetes/*.yaml": true, "kubernetes/statefulset/statefulset.yaml": true,
 		"prometheus/prometheus.yml": true, "prometheus/alert-rules.yml": true,
 		"prometheus/alert-tests.yml":      true, // promtool test rules (.ci/promtool.sh)
 		"grafana/trailcar-dashboard.json": true,
@@ -206,6 +207,18 @@ func k8sObjects(t *testing.T) map[string][]k8sObject {
 	return byKind
 }
 
+// named is the object of kind with that name.
+func named(t *testing.T, objs map[string][]k8sObject, kind, name string) k8sObject {
+	t.Helper()
+	for _, o := range objs[kind] {
+		if o.Metadata.Name == name {
+			return o
+		}
+	}
+	t.Fatalf("no %s named %s", kind, name)
+	return k8sObject{}
+}
+
 func one(t *testing.T, objs map[string][]k8sObject, kind string) k8sObject {
 	t.Helper()
 	if len(objs[kind]) != 1 {
@@ -225,7 +238,7 @@ func configMapData(t *testing.T) map[string]string {
 // read-only root filesystem.
 func TestKubernetesManifests(t *testing.T) {
 	objs := k8sObjects(t)
-	for _, kind := range []string{"Deployment", "Service", "ConfigMap", "PodMonitor", "Kustomization"} {
+	for _, kind := range []string{"Deployment", "ConfigMap", "PodMonitor", "Kustomization"} {
 		one(t, objs, kind)
 	}
 	dep, cm := one(t, objs, "Deployment"), one(t, objs, "ConfigMap")
@@ -304,7 +317,7 @@ func TestKubernetesManifests(t *testing.T) {
 		}
 	})
 	t.Run("Service on the proxy port", func(t *testing.T) {
-		svc := one(t, objs, "Service")
+		svc := named(t, objs, "Service", "console")
 		if len(svc.Spec.Ports) == 0 || svc.Spec.Ports[0].TargetPort != "proxy" {
 			t.Errorf("Service ports %+v, want targetPort proxy", svc.Spec.Ports)
 		}
@@ -405,4 +418,80 @@ func selects(selector, labels map[string]string) bool {
 		}
 	}
 	return true
+}
+
+// TestKubernetesCluster: the headless Service lists every pod's admin
+// port, the ConfigMap's cluster.peers names it, and the StatefulSet
+// variant runs the Deployment's pod with the log dir on a
+// PersistentVolumeClaim per pod, named by that Service.
+func TestKubernetesCluster(t *testing.T) {
+	objs := k8sObjects(t)
+	dep, cm := one(t, objs, "Deployment"), one(t, objs, "ConfigMap")
+	cfg, err := sidecar.ParseConfig(strings.NewReader(cm.Data["config.yaml"]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var raw struct {
+		Metadata struct{ Name string } `yaml:"metadata"`
+		Spec     struct {
+			ClusterIP string            `yaml:"clusterIP"`
+			Selector  map[string]string `yaml:"selector"`
+			Ports     []struct {
+				Port       int    `yaml:"port"`
+				TargetPort string `yaml:"targetPort"`
+			} `yaml:"ports"`
+		} `yaml:"spec"`
+	}
+	data, _ := os.ReadFile("kubernetes/admin-service.yaml")
+	if err := yaml.Unmarshal(data, &raw); err != nil {
+		t.Fatal(err)
+	}
+	if raw.Spec.ClusterIP != "None" || !selects(raw.Spec.Selector, dep.Spec.Template.Metadata.Labels) ||
+		len(raw.Spec.Ports) != 1 || raw.Spec.Ports[0].TargetPort != "admin" || raw.Spec.Ports[0].Port != portOf(t, cfg.Admin.Listen) {
+		t.Errorf("admin Service %+v: want headless, selecting the pods, on the admin port", raw.Spec)
+	}
+	want := fmt.Sprintf("dns+http://%s:%d", raw.Metadata.Name, raw.Spec.Ports[0].Port)
+	if !slices.Equal(cfg.Cluster.Peers, []string{want}) {
+		t.Errorf("cluster.peers %v, want [%s]", cfg.Cluster.Peers, want)
+	}
+
+	var sts struct {
+		Kind string `yaml:"kind"`
+		Spec struct {
+			ServiceName string `yaml:"serviceName"`
+			Template    struct {
+				Spec podSpec `yaml:"spec"`
+			} `yaml:"template"`
+			VolumeClaimTemplates []struct {
+				Metadata struct{ Name string } `yaml:"metadata"`
+			} `yaml:"volumeClaimTemplates"`
+		} `yaml:"spec"`
+	}
+	data, _ = os.ReadFile("kubernetes/statefulset/statefulset.yaml")
+	if err := yaml.Unmarshal(data, &sts); err != nil {
+		t.Fatal(err)
+	}
+	if sts.Kind != "StatefulSet" || sts.Spec.ServiceName != raw.Metadata.Name {
+		t.Fatalf("%s serviceName %q, want a StatefulSet named by %s", sts.Kind, sts.Spec.ServiceName, raw.Metadata.Name)
+	}
+	var tc container
+	for _, c := range sts.Spec.Template.Spec.Containers {
+		if c.Name == "trailcar" {
+			tc = c
+		}
+	}
+	found := false
+	for _, m := range tc.VolumeMounts {
+		if path.Clean(m.MountPath) == path.Clean(cfg.ActivityTracker.Dir) {
+			for _, v := range sts.Spec.VolumeClaimTemplates {
+				found = found || v.Metadata.Name == m.Name
+			}
+		}
+	}
+	if !found {
+		t.Errorf("the log dir %s is not on a volumeClaimTemplate", cfg.ActivityTracker.Dir)
+	}
+	if len(sts.Spec.Template.Spec.Containers) != len(dep.Spec.Template.Spec.Containers) {
+		t.Errorf("the StatefulSet's pod has %d containers, the Deployment's %d", len(sts.Spec.Template.Spec.Containers), len(dep.Spec.Template.Spec.Containers))
+	}
 }
