@@ -2,6 +2,7 @@ package sidecar_test
 
 import (
 	"bufio"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -277,5 +278,18 @@ func TestClusterMetrics(t *testing.T) {
 	}
 	if states["state=down"] != 2 || states["state=up"] != 0 {
 		t.Fatalf("peers: %v", states)
+	}
+}
+
+// TestClusterBadCursor: a cursor that is not a cluster page's is 400,
+// naming the parameter, never a 500.
+func TestClusterBadCursor(t *testing.T) {
+	pods := startCluster(t, 2, "")
+	forged := "c1." + base64.RawURLEncoding.EncodeToString([]byte(`{"p":{"pod-0":"garbage"}}`))
+	for _, c := range []string{"nonsense", forged, "c1.!!!"} {
+		code, _, body := sidecartest.Do(t, "GET", pods[0].AdminURL()+"/api/v3/events?cursor="+url.QueryEscape(c), "")
+		if code != 400 || !strings.HasPrefix(body, `{"error":"cursor`) {
+			t.Errorf("cursor %q: %d %s", c, code, body)
+		}
 	}
 }

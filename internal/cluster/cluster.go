@@ -189,8 +189,16 @@ func (c *Cluster) Ask(ctx context.Context, method, path string, q url.Values, he
 	wg.Wait()
 	states = append(states, failed...)
 	answers = append(answers, make([]*Answer, len(failed))...)
-	c.count(states)
+	c.countRequests(states)
+	c.Report(states)
 	return states, answers
+}
+
+// AskOne asks one peer, as Ask does, and counts the answer.
+func (c *Cluster) AskOne(ctx context.Context, base, method, path string, q url.Values, header http.Header) (PeerState, *Answer) {
+	st, a := c.ask(ctx, base, method, path, q, header, nil)
+	c.countRequests([]PeerState{st})
+	return st, a
 }
 
 func (c *Cluster) ask(ctx context.Context, base, method, path string, q url.Values, header http.Header, accept []int) (PeerState, *Answer) {
@@ -245,29 +253,39 @@ func describe(ctx context.Context, err error) string {
 	return err.Error()
 }
 
-// count records the states in the metrics.
-func (c *Cluster) count(states []PeerState) {
-	up, down := 0, 0
+// countRequests counts the requests to peers by result.
+func (c *Cluster) countRequests(states []PeerState) {
+	if c.opts.PeerRequests == nil {
+		return
+	}
 	for _, s := range states {
 		result := "ok"
 		switch {
 		case s.OK:
-			up++
 		case s.Error == "timeout":
-			down++
 			result = "timeout"
 		default:
-			down++
 			result = "error"
 		}
-		if c.opts.PeerRequests != nil {
-			c.opts.PeerRequests.WithLabelValues(result).Inc()
+		c.opts.PeerRequests.WithLabelValues(result).Inc()
+	}
+}
+
+// Report sets the peers' states (up, down) of a whole query.
+func (c *Cluster) Report(states []PeerState) {
+	if c.opts.PeerStates == nil {
+		return
+	}
+	up, down := 0, 0
+	for _, s := range states {
+		if s.OK {
+			up++
+		} else {
+			down++
 		}
 	}
-	if c.opts.PeerStates != nil {
-		c.opts.PeerStates.WithLabelValues("up").Set(float64(up))
-		c.opts.PeerStates.WithLabelValues("down").Set(float64(down))
-	}
+	c.opts.PeerStates.WithLabelValues("up").Set(float64(up))
+	c.opts.PeerStates.WithLabelValues("down").Set(float64(down))
 }
 
 // Partial reports whether any peer failed.

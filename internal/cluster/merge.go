@@ -61,36 +61,106 @@ func ParseCursor(s string) (Cursor, error) {
 	return c, nil
 }
 
-// Page is one pod's page, as a pod answers a cluster page's question:
-// its events newest first, each with the pod's cursor after it, and
-// whether more follow.
+// Page is one pod's part of a cluster page: its events newest first,
+// each with the pod's cursor after it, and whether more follow.
 type Page struct {
-	Host    string            `json:"host"`
-	Results []json.RawMessage `json:"results"`
-	Cursors []string          `json:"cursors"`
-	More    bool              `json:"more"`
+	Host    string
+	Results [][]byte
+	Cursors []string
+	More    bool
 }
 
-// Merge takes the newest limit events of the pods' pages, by (eventTime,
-// id) newest first (an event two pods both answered is shown once), and
-// the cursor that resumes every pod after what was shown. prev is the
-// cursor of the page before (zero for the first page).
-func Merge(pages []Page, limit int, prev Cursor) ([]json.RawMessage, *Cursor) {
+// PageType is the media type of a pod's part, as peers send it: a JSON
+// header line {"host","more"}, then one line per event, its cursor, a
+// tab, and the event as stored. Nothing is decoded to merge it.
+const PageType = "application/x-trailcar-page"
+
+// AppendPage encodes p as PageType.
+func AppendPage(b []byte, p Page) []byte {
+	hdr, _ := json.Marshal(struct {
+		Host string `json:"host"`
+		More bool   `json:"more"`
+	}{p.Host, p.More})
+	b = append(append(b, hdr...), '\n')
+	for i, l := range p.Results {
+		b = append(append(append(append(b, p.Cursors[i]...), '\t'), l...), '\n')
+	}
+	return b
+}
+
+// ParsePage decodes a PageType body; the lines point into body.
+func ParsePage(body []byte) (Page, error) {
+	line, rest, ok := bytes.Cut(body, []byte{'\n'})
+	var hdr struct {
+		Host string `json:"host"`
+		More bool   `json:"more"`
+	}
+	if !ok || json.Unmarshal(line, &hdr) != nil || hdr.Host == "" {
+		return Page{}, errors.New("not a trailcar page")
+	}
+	p := Page{Host: hdr.Host, More: hdr.More}
+	for len(rest) > 0 {
+		line, rest, ok = bytes.Cut(rest, []byte{'\n'})
+		cur, ev, tab := bytes.Cut(line, []byte{'\t'})
+		if !ok || !tab || len(ev) == 0 || ev[0] != '{' {
+			return Page{}, errors.New("not a trailcar page: a torn line")
+		}
+		p.Cursors = append(p.Cursors, string(cur))
+		p.Results = append(p.Results, ev)
+	}
+	return p, nil
+}
+
+// Source is one pod in a merge: the page it answered, and how to get
+// its next events after a cursor of its own (nil: no more can be had).
+type Source struct {
+	Page
+	Fetch func(after string, n int) (Page, error)
+	at    int
+	last  string // its cursor after the last event taken
+	key   []byte // sortKey of Results[at], once worked out
+	keyAt int    // at+1 when key is Results[at]'s
+}
+
+// head is the sort key of the source's next event.
+func (s *Source) head() []byte {
+	if s.keyAt != s.at+1 {
+		s.key, s.keyAt = sortKey(s.Results[s.at]), s.at+1
+	}
+	return s.key
+}
+
+// Merge takes the newest limit events of the sources, by (eventTime, id)
+// newest first (an event two pods both answered is shown once), reading
+// more from a source only when the page needs it, and returns them with
+// the cursor that resumes every pod after what was shown (nil when no pod
+// has more). prev is the cursor of the page before (zero for the first).
+// A source whose Fetch fails keeps its place: the answer is partial,
+// nothing is skipped for later pages.
+func Merge(sources []*Source, limit int, prev Cursor) ([][]byte, *Cursor) {
 	next := Cursor{Pods: map[string]string{}, Before: prev.Before}
 	for h, c := range prev.Pods {
 		next.Pods[h] = c
 	}
-	at := make([]int, len(pages))
-	var out []json.RawMessage
+	var out [][]byte
 	var lastKey []byte
+	stuck := map[*Source]bool{}
 	for len(out) < limit {
 		best := -1
 		var bestKey []byte
-		for i, p := range pages {
-			if at[i] >= len(p.Results) {
+		for i, s := range sources {
+			if s.at >= len(s.Results) && s.More && s.Fetch != nil && s.last != "" && !stuck[s] {
+				p, err := s.Fetch(s.last, limit-len(out))
+				if err != nil || p.Host != s.Host {
+					stuck[s] = true
+				} else {
+					s.Page, s.at, s.keyAt = p, 0, 0
+				}
+			}
+			if s.at >= len(s.Results) {
 				continue
 			}
-			k := sortKey(p.Results[at[i]])
+			k := s.head()
 			if best < 0 || bytes.Compare(k, bestKey) > 0 {
 				best, bestKey = i, k
 			}
@@ -98,26 +168,27 @@ func Merge(pages []Page, limit int, prev Cursor) ([]json.RawMessage, *Cursor) {
 		if best < 0 {
 			break
 		}
-		p := pages[best]
+		s := sources[best]
 		if lastKey == nil || !bytes.Equal(bestKey, lastKey) {
-			out = append(out, p.Results[at[best]])
+			out = append(out, s.Results[s.at])
 			lastKey = bestKey
-			if t, ok := timeOf(p.Results[at[best]]); ok {
+			if t, ok := timeOf(s.Results[s.at]); ok {
 				next.Before = t
 			}
 		}
-		if at[best] < len(p.Cursors) {
-			next.Pods[p.Host] = p.Cursors[at[best]]
+		if s.at < len(s.Cursors) {
+			s.last = s.Cursors[s.at]
+			next.Pods[s.Host] = s.last
 		}
-		at[best]++
+		s.at++
 	}
 	more := false
-	for i, p := range pages {
+	for _, s := range sources {
 		switch {
-		case at[i] < len(p.Results) || p.More:
+		case s.at < len(s.Results) || s.More:
 			more = true
 		default:
-			next.Pods[p.Host] = Done // every event it has was shown
+			next.Pods[s.Host] = Done // every event it has was shown
 		}
 	}
 	if !more {

@@ -4,10 +4,12 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/trailcar/trailcar/internal/cluster"
@@ -59,7 +61,7 @@ func peerQuery(q url.Values) url.Values {
 // the cluster cursor c (nil: the first page), with the cursor after each
 // event.
 func (h *Handler) localPage(ctx context.Context, f event.Filter, limit int, c *cluster.Cursor) (cluster.Page, error) {
-	p := cluster.Page{Host: h.Host, Results: []json.RawMessage{}, Cursors: []string{}}
+	p := cluster.Page{Host: h.Host}
 	q := store.Query{Filter: &f, Limit: limit, Cursors: true}
 	if c != nil {
 		switch own, ok := c.Pods[h.Host]; {
@@ -86,20 +88,38 @@ func (h *Handler) localPage(ctx context.Context, f event.Filter, limit int, c *c
 	if err != nil {
 		return p, err
 	}
-	for i, l := range page.Lines {
-		p.Results = append(p.Results, l)
-		p.Cursors = append(p.Cursors, page.Cursors[i].String())
+	p.Results = page.Lines
+	for _, c := range page.Cursors {
+		p.Cursors = append(p.Cursors, c.String())
 	}
 	p.More = page.Next != nil
 	return p, nil
 }
 
+// parseClusterCursor reads a cluster cursor, checking every pod's entry.
+func parseClusterCursor(v string) (cluster.Cursor, error) {
+	c, err := cluster.ParseCursor(v)
+	if err != nil {
+		return c, err
+	}
+	for _, own := range c.Pods {
+		if own == cluster.Done {
+			continue
+		}
+		if _, err := store.ParseCursor(own); err != nil {
+			return c, err
+		}
+	}
+	return c, nil
+}
+
 // listLocalPart answers a peer's question (scope=local with a cluster
-// cursor or cursors=each): this pod's page with a cursor per event.
+// cursor or cursors=each): this pod's page with a cursor per event, in
+// cluster.PageType.
 func (h *Handler) listLocalPart(w http.ResponseWriter, r *http.Request, f event.Filter, limit int) {
 	var c *cluster.Cursor
 	if v := r.URL.Query().Get("cursor"); v != "" {
-		cc, err := cluster.ParseCursor(v)
+		cc, err := parseClusterCursor(v)
 		if err != nil {
 			jsonhttp.Error(w, http.StatusBadRequest, "cursor: "+err.Error())
 			return
@@ -111,7 +131,16 @@ func (h *Handler) listLocalPart(w http.ResponseWriter, r *http.Request, f event.
 		h.internalError(w, r, err)
 		return
 	}
-	jsonhttp.Write(w, http.StatusOK, p)
+	w.Header().Set("Content-Type", cluster.PageType)
+	w.Write(cluster.AppendPage(nil, p))
+}
+
+// chunk is how many events each pod is asked for first: its share of the
+// page and an eighth more; a pod whose share runs out while the page
+// needs more is asked again (cluster.Merge).
+func chunk(limit, pods int) int {
+	n := limit/pods + limit/pods/8 + 4
+	return min(max(n, 1), limit)
 }
 
 // listCluster answers for every pod: this one and the peers, merged.
@@ -119,42 +148,73 @@ func (h *Handler) listCluster(w http.ResponseWriter, r *http.Request, f event.Fi
 	q := r.URL.Query()
 	var prev cluster.Cursor
 	if v := q.Get("cursor"); v != "" {
-		c, err := cluster.ParseCursor(v)
+		c, err := parseClusterCursor(v)
 		if err != nil {
 			jsonhttp.Error(w, http.StatusBadRequest, "cursor: "+err.Error()+" (a cluster page's next_cursor, or scope=local for one pod's)")
 			return
 		}
 		prev = c
 	}
+	ctx := r.Context()
+	peers, failed := h.Cluster.Peers(ctx)
+	n := chunk(limit, len(peers)+1)
 	pq := peerQuery(q)
 	pq.Set("cursors", "each")
-	pq.Set("limit", strconv.Itoa(limit))
+	pq.Set("limit", strconv.Itoa(n))
+	auth := cluster.Auth(r, "")
 	var local cluster.Page
 	var localErr error
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		local, localErr = h.localPage(r.Context(), f, limit, &prev)
+		local, localErr = h.localPage(ctx, f, n, &prev)
 	}()
-	states, answers := h.Cluster.Ask(r.Context(), http.MethodGet, "/api/v3/events", pq, cluster.Auth(r, ""))
+	states := make([]cluster.PeerState, len(peers))
+	answers := make([]*cluster.Answer, len(peers))
+	var wg sync.WaitGroup
+	for i, base := range peers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			states[i], answers[i] = h.Cluster.AskOne(ctx, base, http.MethodGet, "/api/v3/events", pq, auth)
+		}()
+	}
+	wg.Wait()
 	<-done
 	if localErr != nil {
 		h.internalError(w, r, localErr)
 		return
 	}
-	pages := []cluster.Page{local}
+	sources := []*cluster.Source{{Page: local, Fetch: func(after string, n int) (cluster.Page, error) {
+		return h.localPage(ctx, f, min(n, limit), &cluster.Cursor{Pods: map[string]string{h.Host: after}})
+	}}}
 	for i, a := range answers {
 		if a == nil {
 			continue
 		}
-		var p cluster.Page
-		if err := json.Unmarshal(a.Body, &p); err != nil || p.Host == "" || len(p.Cursors) != len(p.Results) {
-			states[i].OK, states[i].Error = false, "not a trailcar page"
+		p, err := cluster.ParsePage(a.Body)
+		if err != nil {
+			states[i].OK, states[i].Error = false, err.Error()
 			continue
 		}
-		pages = append(pages, p)
+		base, st := peers[i], &states[i]
+		sources = append(sources, &cluster.Source{Page: p, Fetch: func(after string, n int) (cluster.Page, error) {
+			rq := peerQuery(q)
+			rq.Set("cursors", "each")
+			rq.Set("limit", strconv.Itoa(min(n, limit)))
+			rq.Set("cursor", cluster.Cursor{Pods: map[string]string{p.Host: after}}.String())
+			s, a := h.Cluster.AskOne(ctx, base, http.MethodGet, "/api/v3/events", rq, auth)
+			if a == nil {
+				st.OK, st.Error = false, s.Error
+				return cluster.Page{}, errors.New(s.Error)
+			}
+			st.TookMS += s.TookMS
+			return cluster.ParsePage(a.Body)
+		}})
 	}
-	results, next := cluster.Merge(pages, limit, prev)
+	results, next := cluster.Merge(sources, limit, prev)
+	states = append(states, failed...)
+	h.Cluster.Report(states)
 	w.Header().Set("Content-Type", "application/json")
 	bw := bufio.NewWriterSize(w, 64<<10)
 	bw.WriteString(`{"results":[`)
@@ -170,8 +230,8 @@ func (h *Handler) listCluster(w http.ResponseWriter, r *http.Request, f event.Fi
 	} else {
 		bw.WriteString(strconv.Quote(next.String()))
 	}
-	peers, _ := json.Marshal(states)
-	fmt.Fprintf(bw, `,"item_count":%d,"partial":%t,"peers":%s}`+"\n", len(results), cluster.Partial(states), peers)
+	peersJSON, _ := json.Marshal(states)
+	fmt.Fprintf(bw, `,"item_count":%d,"partial":%t,"peers":%s}`+"\n", len(results), cluster.Partial(states), peersJSON)
 	bw.Flush()
 }
 

@@ -1,0 +1,120 @@
+package cluster_test
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/trailcar/trailcar/internal/cluster"
+)
+
+// line is an event line in the encoder's layout (id, then eventTime).
+func line(sec int, id byte) []byte {
+	return fmt.Appendf(nil, `{"id":"%s","eventTime":"2026-12-03T07:00:%02d.000000Z","type":"http"}`, strings.Repeat(string(id), 32), sec)
+}
+
+// pod serves its events (newest first) in pages of n, as a pod answers.
+func pod(host string, events [][]byte) func(after string, n int) (cluster.Page, error) {
+	return func(after string, n int) (cluster.Page, error) {
+		start := 0
+		if after != "" {
+			fmt.Sscanf(after, "%d", &start)
+		}
+		end := min(start+n, len(events))
+		p := cluster.Page{Host: host, Results: events[start:end], More: end < len(events)}
+		for i := start; i < end; i++ {
+			p.Cursors = append(p.Cursors, fmt.Sprint(i+1))
+		}
+		return p, nil
+	}
+}
+
+// TestMergePages: three pods with interleaved and skewed events, paged 4
+// at a time with small first chunks: newest first, each event once, and
+// the cursor survives encoding.
+func TestMergePages(t *testing.T) {
+	pods := map[string][][]byte{}
+	var want []string
+	for sec := 59; sec >= 0; sec-- {
+		host := []string{"a", "b", "c"}[sec%3]
+		if sec > 40 {
+			host = "a" // skewed: the newest all on one pod
+		}
+		id := byte('0' + sec%10)
+		if sec%7 == 0 {
+			id = byte('a' + sec%6)
+		}
+		pods[host] = append(pods[host], line(sec, id))
+		want = append(want, string(line(sec, id)))
+	}
+	var got []string
+	var prev cluster.Cursor
+	for page := 0; page < 100; page++ {
+		var sources []*cluster.Source
+		for _, h := range []string{"a", "b", "c"} {
+			fetch := pod(h, pods[h])
+			after := ""
+			if c, ok := prev.Pods[h]; ok {
+				if c == cluster.Done {
+					continue
+				}
+				after = c
+			}
+			p, _ := fetch(after, 2)
+			sources = append(sources, &cluster.Source{Page: p, Fetch: fetch})
+		}
+		out, next := cluster.Merge(sources, 4, prev)
+		for _, l := range out {
+			got = append(got, string(l))
+		}
+		if next == nil {
+			break
+		}
+		c, err := cluster.ParseCursor(next.String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		prev = c
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("got %d events, want %d in order", len(got), len(want))
+	}
+}
+
+func TestPageRoundTrip(t *testing.T) {
+	p := cluster.Page{Host: "pod-1", More: true, Results: [][]byte{line(3, 'a'), line(2, 'b')}, Cursors: []string{"c1", "c2"}}
+	q, err := cluster.ParsePage(cluster.AppendPage(nil, p))
+	if err != nil || q.Host != p.Host || !q.More || len(q.Results) != 2 || string(q.Results[1]) != string(p.Results[1]) || q.Cursors[1] != "c2" {
+		t.Fatalf("%+v %v", q, err)
+	}
+	for _, bad := range []string{"", "{}\n", `{"host":"a"}` + "\nno-tab\n", `{"host":"a"}` + "\nc\tnot json\n"} {
+		if _, err := cluster.ParsePage([]byte(bad)); err == nil {
+			t.Errorf("%q: parsed", bad)
+		}
+	}
+}
+
+func FuzzParseCursor(f *testing.F) {
+	f.Add(cluster.Cursor{Pods: map[string]string{"a": "x", "b": cluster.Done}, Before: "2026-12-03T07:00:00.000000Z"}.String())
+	f.Add("c1.e30")
+	f.Fuzz(func(t *testing.T, s string) {
+		c, err := cluster.ParseCursor(s)
+		if err != nil {
+			return
+		}
+		if _, err := cluster.ParseCursor(c.String()); err != nil {
+			t.Fatalf("a parsed cursor does not round-trip: %v", err)
+		}
+	})
+}
+
+func FuzzParsePage(f *testing.F) {
+	f.Add(cluster.AppendPage(nil, cluster.Page{Host: "h", Results: [][]byte{line(1, 'a')}, Cursors: []string{"c"}}))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		p, err := cluster.ParsePage(b)
+		if err == nil && (len(p.Results) != len(p.Cursors) || p.Host == "") {
+			t.Fatalf("%+v", p)
+		}
+	})
+}
