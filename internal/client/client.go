@@ -178,6 +178,32 @@ func query(f *event.Filter) url.Values {
 // readSSE reads server-sent events: data lines go to fn, an "error"
 // event becomes the error returned.
 func readSSE(r io.Reader, fn func([]byte) error, peers func(clusterPart)) error {
+	return ReadSSE(r, func(kind string, data []byte) error {
+		switch kind {
+		case "error":
+			var e struct{ Error string }
+			json.Unmarshal(data, &e)
+			return errors.New(e.Error)
+		case "peers": // a cluster stream's peers: warn of those down
+			var p clusterPart
+			if json.Unmarshal(data, &p.Peers) == nil {
+				for _, s := range p.Peers {
+					p.Partial = p.Partial || !s.OK
+				}
+				peers(p)
+			}
+			return nil
+		case "":
+			return fn(data)
+		}
+		return nil // another notice
+	})
+}
+
+// ReadSSE calls fn with each data line of a text/event-stream and the
+// name of its message ("" for an unnamed one); comments are skipped. It
+// returns fn's error or the stream's.
+func ReadSSE(r io.Reader, fn func(kind string, data []byte) error) error {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64<<10), 8<<20)
 	kind := ""
@@ -189,26 +215,7 @@ func readSSE(r io.Reader, fn func([]byte) error, peers func(clusterPart)) error 
 		case bytes.HasPrefix(line, []byte("event: ")):
 			kind = string(line[len("event: "):])
 		case bytes.HasPrefix(line, []byte("data: ")):
-			data := line[len("data: "):]
-			switch kind {
-			case "error":
-				var e struct{ Error string }
-				json.Unmarshal(data, &e)
-				return errors.New(e.Error)
-			case "peers": // a cluster stream's peers: warn of those down
-				var p clusterPart
-				if json.Unmarshal(data, &p.Peers) == nil {
-					for _, s := range p.Peers {
-						p.Partial = p.Partial || !s.OK
-					}
-					peers(p)
-				}
-				continue
-			case "":
-			default:
-				continue // another notice
-			}
-			if err := fn(data); err != nil {
+			if err := fn(kind, line[len("data: "):]); err != nil {
 				return err
 			}
 		}

@@ -1,14 +1,13 @@
 package events
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"net/http"
 	"sync"
 	"time"
 
+	"github.com/trailcar/trailcar/internal/client"
 	"github.com/trailcar/trailcar/internal/cluster"
 	"github.com/trailcar/trailcar/internal/event"
 	"github.com/trailcar/trailcar/internal/store"
@@ -101,22 +100,12 @@ func (h *Handler) relayPeer(ctx context.Context, r *http.Request, u string, ls *
 	st.OK, st.Host, st.TookMS = true, resp.Header.Get("X-Trailcar-Host"), time.Since(start).Milliseconds()
 	ls.mu.Unlock()
 	connected <- i
-	sc := bufio.NewScanner(resp.Body)
-	sc.Buffer(make([]byte, 64<<10), 8<<20)
-	kind := ""
-	for sc.Scan() {
-		line := sc.Bytes()
-		switch {
-		case len(line) == 0:
-			kind = ""
-		case bytes.HasPrefix(line, []byte("event: ")):
-			kind = string(line[len("event: "):])
-		case bytes.HasPrefix(line, []byte("data: ")) && kind == "":
-			if ls.event(line[len("data: "):]) != nil {
-				return
-			}
+	client.ReadSSE(resp.Body, func(kind string, data []byte) error {
+		if kind != "" {
+			return nil // the peer's own notices are its own
 		}
-	}
+		return ls.event(data)
+	})
 	if ctx.Err() == nil {
 		fail("stream ended")
 		if ls.onPeerEnd != nil {
