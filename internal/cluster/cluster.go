@@ -159,8 +159,9 @@ func (c *Cluster) Peers(ctx context.Context) ([]string, []PeerState) {
 	return urls, failed
 }
 
-// maxAnswer bounds what is read of one peer's answer.
-const maxAnswer = 32 << 20
+// maxAnswer bounds what is read of one peer's answer: an honest page is
+// at most 8 MiB of events (the store's page budget) and its cursors.
+const maxAnswer = 10 << 20
 
 // Answer is one peer's answer, read whole within the timeout.
 type Answer struct {
