@@ -227,9 +227,13 @@ func (c *Cluster) ask(ctx context.Context, base, method, path string, q url.Valu
 		return st, nil
 	}
 	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswer))
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswer+1))
 	if err != nil {
 		st.Error = describe(ctx, err)
+		return st, nil
+	}
+	if len(body) > maxAnswer {
+		st.Error = fmt.Sprintf("answer over %d MiB: not read", maxAnswer>>20)
 		return st, nil
 	}
 	st.Host = resp.Header.Get("X-Trailcar-Host")
