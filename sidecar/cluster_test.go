@@ -293,3 +293,35 @@ func TestClusterBadCursor(t *testing.T) {
 		}
 	}
 }
+
+// TestClusterHostilePeer: a peer that answers a huge body, or a body that
+// is not a trailcar page, fails on its own: the answer is partial and
+// holds this pod's events, nothing torn.
+func TestClusterHostilePeer(t *testing.T) {
+	huge := sidecartest.Upstream(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Write([]byte(`{"host":"evil","more":false}` + "\n"))
+		line := []byte("c\t{" + strings.Repeat("x", 1<<20) + "\n")
+		for range 12 {
+			w.Write(line)
+		}
+	}))
+	junk := sidecartest.Upstream(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Write([]byte("<html>not a page</html>"))
+	}))
+	up := sidecartest.Upstream(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	cfg := sidecartest.Config(t, up.URL)
+	cfg.Cluster.Peers = []string{huge.URL, junk.URL}
+	s := sidecartest.Start(t, cfg)
+	sidecartest.Do(t, "POST", s.ProxyURL()+"/api/v3/widgets", "")
+	s.WaitLine("the event", func(l sidecartest.Line) bool { return l.Type == "http" })
+	code, _, body := sidecartest.Do(t, "GET", s.AdminURL()+"/api/v3/events?type=http", "")
+	var p clusterPage
+	if code != 200 || json.Unmarshal([]byte(body), &p) != nil || !p.Partial || len(p.Results) != 1 || p.Results[0].Host != "test-host" {
+		t.Fatalf("%d %.500s", code, body)
+	}
+	for _, peer := range p.Peers {
+		if peer.OK || peer.Error == "" {
+			t.Errorf("%+v: want failed", peer)
+		}
+	}
+}
