@@ -227,7 +227,13 @@ func (c *Cluster) ask(ctx context.Context, base, method, path string, q url.Valu
 		return st, nil
 	}
 	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswer+1))
+	var body []byte
+	if n := resp.ContentLength; n >= 0 && n <= maxAnswer {
+		body = make([]byte, n) // read whole, without growing
+		_, err = io.ReadFull(resp.Body, body)
+	} else {
+		body, err = io.ReadAll(io.LimitReader(resp.Body, maxAnswer+1))
+	}
 	if err != nil {
 		st.Error = describe(ctx, err)
 		return st, nil

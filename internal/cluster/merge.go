@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"slices"
 	"strings"
 
 	"github.com/trailcar/trailcar/internal/event"
@@ -66,7 +67,7 @@ func ParseCursor(s string) (Cursor, error) {
 type Page struct {
 	Host    string
 	Results [][]byte
-	Cursors []string
+	Cursors [][]byte
 	More    bool
 }
 
@@ -77,6 +78,11 @@ const PageType = "application/x-trailcar-page"
 
 // AppendPage encodes p as PageType.
 func AppendPage(b []byte, p Page) []byte {
+	n := 64 + len(p.Host)
+	for i, l := range p.Results {
+		n += len(p.Cursors[i]) + len(l) + 2
+	}
+	b = slices.Grow(b, n)
 	hdr, _ := json.Marshal(struct {
 		Host string `json:"host"`
 		More bool   `json:"more"`
@@ -105,7 +111,7 @@ func ParsePage(body []byte) (Page, error) {
 		if !ok || !tab || len(ev) == 0 || ev[0] != '{' {
 			return Page{}, errors.New("not a trailcar page: a torn line")
 		}
-		p.Cursors = append(p.Cursors, string(cur))
+		p.Cursors = append(p.Cursors, cur)
 		p.Results = append(p.Results, ev)
 	}
 	return p, nil
@@ -117,7 +123,7 @@ type Source struct {
 	Page
 	Fetch func(after string, n int) (Page, error)
 	at    int
-	last  string // its cursor after the last event taken
+	last  []byte // its cursor after the last event taken
 	key   []byte // sortKey of Results[at], once worked out
 	keyAt int    // at+1 when key is Results[at]'s
 }
@@ -149,8 +155,8 @@ func Merge(sources []*Source, limit int, prev Cursor) ([][]byte, *Cursor) {
 		best := -1
 		var bestKey []byte
 		for i, s := range sources {
-			if s.at >= len(s.Results) && s.More && s.Fetch != nil && s.last != "" && !stuck[s] {
-				p, err := s.Fetch(s.last, limit-len(out))
+			if s.at >= len(s.Results) && s.More && s.Fetch != nil && s.last != nil && !stuck[s] {
+				p, err := s.Fetch(string(s.last), limit-len(out))
 				if err != nil || p.Host != s.Host {
 					stuck[s] = true
 				} else {
@@ -178,9 +184,13 @@ func Merge(sources []*Source, limit int, prev Cursor) ([][]byte, *Cursor) {
 		}
 		if s.at < len(s.Cursors) {
 			s.last = s.Cursors[s.at]
-			next.Pods[s.Host] = s.last
 		}
 		s.at++
+	}
+	for _, s := range sources {
+		if s.last != nil {
+			next.Pods[s.Host] = string(s.last)
+		}
 	}
 	more := false
 	for _, s := range sources {

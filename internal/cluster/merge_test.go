@@ -24,7 +24,7 @@ func pod(host string, events [][]byte) func(after string, n int) (cluster.Page, 
 		end := min(start+n, len(events))
 		p := cluster.Page{Host: host, Results: events[start:end], More: end < len(events)}
 		for i := start; i < end; i++ {
-			p.Cursors = append(p.Cursors, fmt.Sprint(i+1))
+			p.Cursors = append(p.Cursors, fmt.Append(nil, i+1))
 		}
 		return p, nil
 	}
@@ -83,9 +83,9 @@ func TestMergePages(t *testing.T) {
 }
 
 func TestPageRoundTrip(t *testing.T) {
-	p := cluster.Page{Host: "pod-1", More: true, Results: [][]byte{line(3, 'a'), line(2, 'b')}, Cursors: []string{"c1", "c2"}}
+	p := cluster.Page{Host: "pod-1", More: true, Results: [][]byte{line(3, 'a'), line(2, 'b')}, Cursors: [][]byte{[]byte("c1"), []byte("c2")}}
 	q, err := cluster.ParsePage(cluster.AppendPage(nil, p))
-	if err != nil || q.Host != p.Host || !q.More || len(q.Results) != 2 || string(q.Results[1]) != string(p.Results[1]) || q.Cursors[1] != "c2" {
+	if err != nil || q.Host != p.Host || !q.More || len(q.Results) != 2 || string(q.Results[1]) != string(p.Results[1]) || string(q.Cursors[1]) != "c2" {
 		t.Fatalf("%+v %v", q, err)
 	}
 	for _, bad := range []string{"", "{}\n", `{"host":"a"}` + "\nno-tab\n", `{"host":"a"}` + "\nc\tnot json\n"} {
@@ -110,7 +110,7 @@ func FuzzParseCursor(f *testing.F) {
 }
 
 func FuzzParsePage(f *testing.F) {
-	f.Add(cluster.AppendPage(nil, cluster.Page{Host: "h", Results: [][]byte{line(1, 'a')}, Cursors: []string{"c"}}))
+	f.Add(cluster.AppendPage(nil, cluster.Page{Host: "h", Results: [][]byte{line(1, 'a')}, Cursors: [][]byte{[]byte("c")}}))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		p, err := cluster.ParsePage(b)
 		if err == nil && (len(p.Results) != len(p.Cursors) || p.Host == "") {

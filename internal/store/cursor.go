@@ -33,8 +33,16 @@ const cursorVersion = "1"
 
 // String encodes c as an opaque URL-safe string.
 func (c Cursor) String() string {
-	raw := cursorVersion + "." + c.Time + "." + c.ID + "." + strconv.Itoa(c.N)
-	return base64.RawURLEncoding.EncodeToString([]byte(raw))
+	return string(c.Append(nil))
+}
+
+// Append appends the encoded cursor to b.
+func (c Cursor) Append(b []byte) []byte {
+	var raw [128]byte
+	r := append(raw[:0], cursorVersion+"."...)
+	r = append(append(append(append(r, c.Time...), '.'), c.ID...), '.')
+	r = strconv.AppendInt(r, int64(c.N), 10)
+	return base64.RawURLEncoding.AppendEncode(b, r)
 }
 
 // ErrBadCursor is returned by ParseCursor.

@@ -89,8 +89,11 @@ func (h *Handler) localPage(ctx context.Context, f event.Filter, limit int, c *c
 		return p, err
 	}
 	p.Results = page.Lines
+	buf := make([]byte, 0, len(page.Cursors)*96)
 	for _, c := range page.Cursors {
-		p.Cursors = append(p.Cursors, c.String())
+		at := len(buf)
+		buf = c.Append(buf)
+		p.Cursors = append(p.Cursors, buf[at:len(buf):len(buf)])
 	}
 	p.More = page.Next != nil
 	return p, nil
