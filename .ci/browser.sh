@@ -23,4 +23,4 @@ fi
 
 # -count=1: the test talks to a browser, never cache it. -v: its log has
 # the rendering times of the 10,000-row check.
-TRAILCAR_CHROMIUM="$chromium" go test -count=1 -v -run '^TestViewer$' ./internal/api/viewer/browsertest
+TRAILCAR_CHROMIUM="$chromium" go test -count=1 -v -run '^TestViewer(Cluster)?$' ./internal/api/viewer/browsertest
