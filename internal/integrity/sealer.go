@@ -26,6 +26,27 @@ type State struct {
 	FirstID, LastID string
 }
 
+// Add chains one line (an event, newline included) that is not a
+// checkpoint into the segment.
+func (st *State) Add(h *Hasher, line []byte) {
+	st.Chain = h.Next(st.Chain, line)
+	st.Lines++
+	if id, ok := event.LineID(line); ok {
+		if st.FirstID == "" {
+			st.FirstID = string(id)
+		}
+		st.LastID = string(id)
+	}
+}
+
+// Seal records that checkpoint seq, encoded as line (newline included),
+// sealed the segment: a new segment starts after it.
+func (st *State) Seal(h *Hasher, seq uint64, line []byte) {
+	st.Seq, st.LastCP = seq, st.Chain
+	st.Chain = h.Next(st.Chain, line)
+	st.Lines, st.FirstID, st.LastID = 0, "", ""
+}
+
 // Sealer keeps the running chain of a log dir. The audit writer chains
 // every line it writes and asks for checkpoints; a delete that rewrites the
 // live file sets the state it leaves. Both hold its lock (Lock, before the
@@ -58,7 +79,8 @@ func (s *Sealer) Unlock() { s.mu.Unlock() }
 func (s *Sealer) Key() ed25519.PrivateKey { return s.key }
 
 // Line chains one line (an event, newline included) that is not a
-// checkpoint.
+// checkpoint: State.Add, keeping the last id without allocating (it is on
+// the path of every line written).
 func (s *Sealer) Line(line []byte) {
 	s.st.Chain = s.h.Next(s.st.Chain, line)
 	s.st.Lines++
@@ -85,10 +107,8 @@ func (s *Sealer) Checkpoint() Checkpoint {
 // Sealed records that the checkpoint c, encoded as line (newline
 // included), was written.
 func (s *Sealer) Sealed(c Checkpoint, line []byte) {
-	s.st.Seq = c.Seq
-	s.st.LastCP = s.st.Chain
-	s.st.Chain = s.h.Next(s.st.Chain, line)
-	s.st.Lines, s.st.FirstID, s.lastID = 0, "", s.lastID[:0]
+	s.st.Seal(&s.h, c.Seq, line)
+	s.lastID = s.lastID[:0]
 }
 
 // State is where the chain stands.
@@ -113,19 +133,12 @@ func Replay(r io.Reader, st State) (State, error) {
 	err := forEachLine(r, func(line []byte) error {
 		if IsCheckpoint(line) {
 			if c, _, err := ParseCheckpoint(line[:len(line)-1]); err == nil {
-				cp, _ := ParseDigest(c.Chain)
-				st = State{Chain: h.Next(cp, line), Seq: c.Seq, LastCP: cp}
+				st.Chain, _ = ParseDigest(c.Chain) // trusted: the segment before it is not re-checked
+				st.Seal(&h, c.Seq, line)
 				return nil
 			}
 		}
-		st.Chain = h.Next(st.Chain, line)
-		st.Lines++
-		if id, ok := event.LineID(line); ok {
-			if st.FirstID == "" {
-				st.FirstID = string(id)
-			}
-			st.LastID = string(id)
-		}
+		st.Add(&h, line)
 		return nil
 	})
 	return st, err

@@ -97,25 +97,23 @@ func (st *Store) rewriteSealed(ctx context.Context, rs *resealer, info rotate.In
 		return 0, err
 	}
 	dropped := 0
-	var h integrity.Hasher
-	old := oldStart
 	forLines(data, func(line []byte) {
 		t, _ := event.LineTime(line[:len(line)-1])
-		if !integrity.IsCheckpoint(line) && cut.drops(line[:len(line)-1], t) {
+		if cut.drops(line[:len(line)-1], t) {
 			dropped++
 		}
-		if integrity.IsCheckpoint(line) {
-			if c, _, err := integrity.ParseCheckpoint(line[:len(line)-1]); err == nil {
-				cp, _ := integrity.ParseDigest(c.Chain)
-				old = h.Next(cp, line)
-				return
-			}
-		}
-		old = h.Next(old, line)
 	})
 	if dropped == 0 {
 		return 0, nil
 	}
+	// Where the file's chain ended before: from its own checkpoints, as
+	// verify reads it.
+	oldEnd, err := integrity.Replay(bytes.NewReader(data), integrity.State{Chain: oldStart})
+	if err != nil {
+		return 0, err
+	}
+	old := oldEnd.Chain
+	var h integrity.Hasher
 	if err := ctx.Err(); err != nil {
 		return 0, err
 	}
@@ -133,10 +131,11 @@ func (st *Store) rewriteSealed(ctx context.Context, rs *resealer, info rotate.In
 		body := line[:len(line)-1]
 		if integrity.IsCheckpoint(line) {
 			var out []byte
-			out, werr = st.resealCheckpoint(rs, body, &s)
+			var seq uint64
+			out, seq, werr = st.resealCheckpoint(rs, body, s)
 			if werr == nil {
 				werr = rw.line(out)
-				s.Chain = h.Next(s.Chain, append(out, '\n'))
+				s.Seal(&h, seq, append(out, '\n'))
 			}
 			return
 		}
@@ -144,14 +143,7 @@ func (st *Store) rewriteSealed(ctx context.Context, rs *resealer, info rotate.In
 		if cut.drops(body, t) {
 			return
 		}
-		s.Chain = h.Next(s.Chain, line)
-		s.Lines++
-		if id, ok := event.LineID(body); ok {
-			if s.FirstID == "" {
-				s.FirstID = string(id)
-			}
-			s.LastID = string(id)
-		}
+		s.Add(&h, line)
 		werr = rw.line(body)
 	})
 	if werr != nil {
@@ -171,11 +163,12 @@ func (st *Store) rewriteSealed(ctx context.Context, rs *resealer, info rotate.In
 
 // resealCheckpoint makes a checkpoint line again for the segment s has
 // just sealed: same id, time, seq and file; new lines, ids, chain and
-// prev; signed; resealed_by the delete. s moves past it.
-func (st *Store) resealCheckpoint(rs *resealer, line []byte, s *integrity.State) ([]byte, error) {
+// prev; signed; resealed_by the delete. It returns the line (without its
+// newline) and its seq.
+func (st *Store) resealCheckpoint(rs *resealer, line []byte, s integrity.State) ([]byte, uint64, error) {
 	c, e, err := integrity.ParseCheckpoint(line)
 	if err != nil {
-		return nil, fmt.Errorf("re-seal: %w", err)
+		return nil, 0, fmt.Errorf("re-seal: %w", err)
 	}
 	c.Lines, c.FirstID, c.LastID = s.Lines, s.FirstID, s.LastID
 	c.Chain, c.Prev = s.Chain.String(), s.LastCP.String()
@@ -185,11 +178,9 @@ func (st *Store) resealCheckpoint(rs *resealer, line []byte, s *integrity.State)
 	e.Details = c.Details()
 	out, err := event.AppendJSON(nil, e)
 	if err != nil {
-		return nil, fmt.Errorf("re-seal: %w", err)
+		return nil, 0, fmt.Errorf("re-seal: %w", err)
 	}
-	s.Seq, s.LastCP = c.Seq, s.Chain
-	s.Lines, s.FirstID, s.LastID = 0, "", ""
-	return bytes.TrimSuffix(out, []byte("\n")), nil
+	return bytes.TrimSuffix(out, []byte("\n")), c.Seq, nil
 }
 
 // forLines calls fn with each line of data, its newline included; a torn
