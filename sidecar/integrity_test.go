@@ -174,3 +174,28 @@ func TestIntegrityRoute(t *testing.T) {
 		t.Fatalf("integrity off: %d %s", code, body)
 	}
 }
+
+// TestDeleteWithIntegrityOff: files sealed by an earlier run, a sidecar
+// with integrity off: a delete goes ahead (it cannot re-seal, and verify
+// says so); only a reader of the files alone (--dir) refuses.
+func TestDeleteWithIntegrityOff(t *testing.T) {
+	up := sidecartest.Upstream(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(201) }))
+	cfg := sidecartest.Config(t, up.URL)
+	sealed := sidecartest.Start(t, cfg)
+	sidecartest.Do(t, "POST", sealed.ProxyURL()+"/api/v3/widgets", "")
+	if err := sealed.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	cfg.Integrity.Enabled = false
+	s := sidecartest.Start(t, cfg)
+	code, _, body := sidecartest.Do(t, "DELETE", s.AdminURL()+"/api/v3/events?type=http", "")
+	if code != 200 || !strings.Contains(body, `"deleted":1`) {
+		t.Fatalf("%d %s", code, body)
+	}
+	if err := s.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	if rep, err := integrity.Verify(s.Dir(), "audit.log", nil); err != nil || rep.Intact {
+		t.Fatalf("verify after an unsealed delete: intact %v, %v", rep.Intact, err)
+	}
+}

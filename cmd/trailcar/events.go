@@ -67,7 +67,8 @@ func (ef *eventsFlags) source(cmd *cobra.Command) (source, error) {
 		if fi, err := os.Stat(ef.dir); err != nil || !fi.IsDir() {
 			return nil, usagef("--dir %q: not a directory", ef.dir)
 		}
-		return &dirSource{st: store.New(store.Options{Dir: ef.dir, Filename: ef.filename}), warn: cmd.ErrOrStderr()}, nil
+		st := store.New(store.Options{Dir: ef.dir, Filename: ef.filename, RefuseSealed: true})
+		return &dirSource{st: st, warn: cmd.ErrOrStderr()}, nil
 	}
 	c, err := serverClient(ef.server, ef.tokenFile)
 	if err != nil {

@@ -125,7 +125,7 @@ func (st *Store) rewriteAll(ctx context.Context, cut *cutFilter, recordID string
 		lock = st.opts.Lock
 	}
 	seal := st.opts.Seal
-	if seal == nil {
+	if seal == nil && st.opts.RefuseSealed {
 		sealed, err := st.sealedFiles()
 		if err != nil {
 			return Deletion{}, fmt.Errorf("delete events: %w", err)

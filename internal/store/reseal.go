@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -196,7 +197,9 @@ func forLines(data []byte, fn func(line []byte)) {
 	}
 }
 
-// sealedFiles reports whether any audit file holds a checkpoint.
+// sealedFiles reports whether any audit file holds a checkpoint. Each
+// file is read line by line (a line's head tells a checkpoint), newest
+// first, until one is found.
 func (st *Store) sealedFiles() (bool, error) {
 	infos, err := st.list()
 	if err != nil {
@@ -205,16 +208,31 @@ func (st *Store) sealedFiles() (bool, error) {
 	for _, info := range infos {
 		r, err := openText(info)
 		if err != nil {
-			continue
+			continue // gone since it was listed
 		}
-		data, err := io.ReadAll(r)
+		found, err := holdsCheckpoint(r)
 		r.Close()
-		if err != nil {
-			return false, err
-		}
-		if bytes.Contains(data, []byte(`"type":"`+integrity.CheckpointType+`"`)) {
-			return true, nil
+		if found || err != nil {
+			return found, err
 		}
 	}
 	return false, nil
+}
+
+func holdsCheckpoint(r io.Reader) (bool, error) {
+	br := bufio.NewReaderSize(r, 64<<10)
+	atStart := true
+	for {
+		frag, err := br.ReadSlice('\n')
+		if atStart && integrity.IsCheckpoint(frag) {
+			return true, nil
+		}
+		atStart = err == nil // a longer line goes on in the next fragment
+		switch {
+		case err == io.EOF:
+			return false, nil
+		case err != nil && err != bufio.ErrBufferFull:
+			return false, err
+		}
+	}
 }

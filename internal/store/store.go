@@ -48,8 +48,13 @@ type Options struct {
 	Lock Locker
 	// Seal, with integrity on, re-seals the files a delete rewrites (and
 	// sets where the writer's chain stands after a rewrite of the live
-	// file). nil: a delete on sealed files is refused (ErrSealed).
+	// file).
 	Seal *integrity.Sealer
+	// RefuseSealed, without Seal, refuses a delete on sealed files
+	// (ErrSealed): for a reader of the files that could neither re-seal
+	// them nor record the delete (the CLI's --dir). A sidecar with
+	// integrity off deletes as asked; verify then says what changed.
+	RefuseSealed bool
 	// TempDir holds decompressed copies of large gzip files while they
 	// are read; "" means os.TempDir().
 	TempDir string
