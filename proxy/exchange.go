@@ -98,9 +98,9 @@ type exchange struct {
 	rw http.ResponseWriter
 	p  *Proxy
 	id string
-	// idv and xf are header values in the exchange (pooled), so setting
-	// them costs no allocation: idv holds id, xf X-Forwarded-For and
-	// -Host. Only headers read while the request is served may use them:
+	// idv, xff and xfh are header values in the exchange (pooled), so
+	// setting them costs no allocation: the id, X-Forwarded-For and
+	// X-Forwarded-Host. Only headers read while the request is served may use them:
 	// net/http copies the response header at WriteHeader, the transport
 	// writes the upstream request's before the response comes.
 	idv         [1]string

@@ -202,11 +202,7 @@ func DefaultTransport() *http.Transport {
 // -Proto (http or https).
 func (p *Proxy) setXForwarded(pr *httputil.ProxyRequest, x *exchange) {
 	if x == nil {
-		if xff, ok := pr.In.Header["X-Forwarded-For"]; ok && p.trustedPeer(pr.In.RemoteAddr) {
-			pr.Out.Header["X-Forwarded-For"] = xff
-		}
-		pr.SetXForwarded()
-		return
+		x = new(exchange) // not a request ServeHTTP took: values of its own
 	}
 	h := pr.Out.Header
 	client, _, err := net.SplitHostPort(pr.In.RemoteAddr)

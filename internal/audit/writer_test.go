@@ -313,8 +313,6 @@ func TestOversizedEventIsShrunk(t *testing.T) {
 	}
 }
 
-// BenchmarkWriter measures sustained events/s through the queue into real
-// rotating files (2 MiB, 5 files), from parallel producers.
 // BenchmarkWriter: events through the writer into a real rotating file,
 // with integrity off and on (chain + a checkpoint every second + one
 // before each rotation, signed); the ratio of the two is the integrity's

@@ -177,6 +177,16 @@ type Answer struct {
 // a failure, except the statuses listed in accept.
 func (c *Cluster) Ask(ctx context.Context, method, path string, q url.Values, header http.Header, accept ...int) ([]PeerState, []*Answer) {
 	urls, failed := c.Peers(ctx)
+	states, answers := c.AskPeers(ctx, urls, method, path, q, header, accept...)
+	states = append(states, failed...)
+	answers = append(answers, make([]*Answer, len(failed))...)
+	c.Report(states)
+	return states, answers
+}
+
+// AskPeers is Ask of peers already found (Peers): it counts the requests
+// but leaves Report to the caller.
+func (c *Cluster) AskPeers(ctx context.Context, urls []string, method, path string, q url.Values, header http.Header, accept ...int) ([]PeerState, []*Answer) {
 	states := make([]PeerState, len(urls))
 	answers := make([]*Answer, len(urls))
 	var wg sync.WaitGroup
@@ -188,10 +198,7 @@ func (c *Cluster) Ask(ctx context.Context, method, path string, q url.Values, he
 		}()
 	}
 	wg.Wait()
-	states = append(states, failed...)
-	answers = append(answers, make([]*Answer, len(failed))...)
 	c.countRequests(states)
-	c.Report(states)
 	return states, answers
 }
 
@@ -202,10 +209,10 @@ func (c *Cluster) AskOne(ctx context.Context, base, method, path string, q url.V
 	return st, a
 }
 
-func (c *Cluster) ask(ctx context.Context, base, method, path string, q url.Values, header http.Header, accept []int) (PeerState, *Answer) {
-	st := PeerState{URL: base}
+func (c *Cluster) ask(ctx context.Context, base, method, path string, q url.Values, header http.Header, accept []int) (st PeerState, a *Answer) {
+	st.URL = base
 	start := time.Now()
-	defer func() { st.TookMS = time.Since(start).Milliseconds() }()
+	defer func() { st.TookMS = time.Since(start).Milliseconds() }() // every way out, failures too
 	ctx, cancel := context.WithTimeout(ctx, c.opts.Timeout)
 	defer cancel()
 	u := base + path
@@ -223,7 +230,6 @@ func (c *Cluster) ask(ctx context.Context, base, method, path string, q url.Valu
 	resp, err := c.opts.Client.Do(req)
 	if err != nil {
 		st.Error = describe(ctx, err)
-		st.TookMS = time.Since(start).Milliseconds()
 		return st, nil
 	}
 	defer resp.Body.Close()
@@ -248,7 +254,6 @@ func (c *Cluster) ask(ctx context.Context, base, method, path string, q url.Valu
 		return st, nil
 	}
 	st.OK = true
-	st.TookMS = time.Since(start).Milliseconds()
 	return st, &Answer{Status: resp.StatusCode, Header: resp.Header, Body: body}
 }
 
@@ -321,6 +326,19 @@ func SelfCheck(addr net.Addr) func(hostport string) bool {
 	own, _ := netip.AddrFromSlice(tcp.IP)
 	own = own.Unmap()
 	port := fmt.Sprint(tcp.Port)
+	// This machine's addresses, looked up once (not at every query).
+	var mine []netip.Addr
+	if own.IsUnspecified() {
+		if ifaddrs, err := net.InterfaceAddrs(); err == nil {
+			for _, ia := range ifaddrs {
+				if n, ok := ia.(*net.IPNet); ok {
+					if ip, ok := netip.AddrFromSlice(n.IP); ok {
+						mine = append(mine, ip.Unmap())
+					}
+				}
+			}
+		}
+	}
 	return func(hostport string) bool {
 		host, p, err := net.SplitHostPort(hostport)
 		if err != nil || p != port {
@@ -334,21 +352,7 @@ func SelfCheck(addr net.Addr) func(hostport string) bool {
 		if !own.IsUnspecified() {
 			return a == own
 		}
-		if a.IsLoopback() {
-			return true
-		}
-		ifaddrs, err := net.InterfaceAddrs()
-		if err != nil {
-			return false
-		}
-		for _, ia := range ifaddrs {
-			if n, ok := ia.(*net.IPNet); ok {
-				if ip, ok := netip.AddrFromSlice(n.IP); ok && ip.Unmap() == a {
-					return true
-				}
-			}
-		}
-		return false
+		return a.IsLoopback() || slices.Contains(mine, a)
 	}
 }
 

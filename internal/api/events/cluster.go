@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
-	"sync"
 	"time"
 
 	"github.com/trailcar/trailcar/internal/cluster"
@@ -172,17 +171,7 @@ func (h *Handler) listCluster(w http.ResponseWriter, r *http.Request, f event.Fi
 		defer close(done)
 		local, localErr = h.localPage(ctx, f, n, &prev)
 	}()
-	states := make([]cluster.PeerState, len(peers))
-	answers := make([]*cluster.Answer, len(peers))
-	var wg sync.WaitGroup
-	for i, base := range peers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			states[i], answers[i] = h.Cluster.AskOne(ctx, base, http.MethodGet, "/api/v3/events", pq, auth)
-		}()
-	}
-	wg.Wait()
+	states, answers := h.Cluster.AskPeers(ctx, peers, http.MethodGet, "/api/v3/events", pq, auth)
 	<-done
 	if localErr != nil {
 		h.internalError(w, r, localErr)
@@ -260,7 +249,12 @@ func (h *Handler) getCluster(w http.ResponseWriter, r *http.Request, id string) 
 
 // deleteCluster deletes on every peer (each audits its own delete) and
 // answers the total with this pod's count n.
-func (h *Handler) deleteCluster(w http.ResponseWriter, r *http.Request, path string, q url.Values, n int) {
+// id is the event's for a delete by id, "" for a delete by filter.
+func (h *Handler) deleteCluster(w http.ResponseWriter, r *http.Request, id string, q url.Values, n int) {
+	path := "/api/v3/events"
+	if id != "" {
+		path += "/" + id
+	}
 	states, answers := h.Cluster.Ask(r.Context(), http.MethodDelete, path, peerQuery(q), cluster.Auth(r, ""), http.StatusNotFound)
 	type peerDeleted struct {
 		cluster.PeerState
@@ -278,8 +272,8 @@ func (h *Handler) deleteCluster(w http.ResponseWriter, r *http.Request, path str
 			}
 		}
 	}
-	if path != "/api/v3/events" && total == 0 && !cluster.Partial(states) {
-		jsonhttp.Error(w, http.StatusNotFound, "event "+path[len("/api/v3/events/"):]+" not found on any pod")
+	if id != "" && total == 0 && !cluster.Partial(states) {
+		jsonhttp.Error(w, http.StatusNotFound, "event "+id+" not found on any pod")
 		return
 	}
 	jsonhttp.Write(w, http.StatusOK, map[string]any{"deleted": total, "local": n, "partial": cluster.Partial(states), "peers": peers})

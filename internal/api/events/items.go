@@ -64,7 +64,7 @@ func (h *Handler) Delete(w http.ResponseWriter, r *http.Request) {
 	})
 	switch {
 	case scope == ScopeCluster && (err == nil || errors.Is(err, store.ErrNotFound)):
-		h.deleteCluster(w, r, "/api/v3/events/"+id, r.URL.Query(), n)
+		h.deleteCluster(w, r, id, r.URL.Query(), n)
 	case errors.Is(err, store.ErrNotFound):
 		jsonhttp.Error(w, http.StatusNotFound, "event "+id+" not found")
 	case err != nil:
@@ -111,7 +111,7 @@ func (h *Handler) DeleteMatching(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if scope == ScopeCluster {
-		h.deleteCluster(w, r, "/api/v3/events", q, n)
+		h.deleteCluster(w, r, "", q, n)
 		return
 	}
 	jsonhttp.Write(w, http.StatusOK, map[string]int{"deleted": n})
