@@ -1,6 +1,7 @@
 package sidecar
 
 import (
+	"cmp"
 	"encoding/json"
 	"html/template"
 	"net/http"
@@ -58,15 +59,7 @@ func (s *Sidecar) serveLogsIndex(h *logs.Handler) http.HandlerFunc {
 				}
 			}
 		}
-		slices.SortStableFunc(all, func(a, b podFile) int {
-			if a.Host != b.Host {
-				if a.Host < b.Host {
-					return -1
-				}
-				return 1
-			}
-			return 0
-		})
+		slices.SortStableFunc(all, func(a, b podFile) int { return cmp.Compare(a.Host, b.Host) })
 		w.Header().Set("Cache-Control", "no-store")
 		if logs.PrefersJSON(r.Header.Get("Accept")) {
 			jsonhttp.Write(w, http.StatusOK, map[string]any{"files": all, "partial": cluster.Partial(states), "peers": states})
