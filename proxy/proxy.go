@@ -186,10 +186,15 @@ func onlyWebsocketUpgrade(h http.Header) {
 
 // DefaultTransport is http.DefaultTransport cloned with a pool of idle
 // connections sized for proxying (the default keeps 2 per host, which under
-// load means dialing for most requests), and no proxy from the environment.
+// load means dialing for most requests), no proxy from the environment, and
+// no compression of its own: the app is asked for exactly the encodings the
+// client accepts. (With it on, a client that sent no Accept-Encoding made
+// the transport ask for gzip and unpack the answer, and the client got it
+// chunked, without the app's Content-Length.)
 func DefaultTransport() *http.Transport {
 	t := http.DefaultTransport.(*http.Transport).Clone()
 	t.Proxy = nil
+	t.DisableCompression = true
 	t.MaxIdleConns = 1024
 	t.MaxIdleConnsPerHost = 256
 	t.IdleConnTimeout = 90 * time.Second

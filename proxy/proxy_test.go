@@ -1,8 +1,11 @@
 package proxy_test
 
 import (
+	"bytes"
+	"compress/gzip"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -321,5 +324,57 @@ func TestNewRequiresOptions(t *testing.T) {
 	r := compileRules(t, defaultPolicy())
 	if _, err := proxy.New(proxy.Options{Rules: r}); err == nil {
 		t.Fatal("New without Upstream, Sink and Metrics succeeded")
+	}
+}
+
+// TestEncodingPassesThrough: the app is asked for exactly the encodings the
+// client accepts, and its answer reaches the client as it was sent: a
+// client that asked for none gets the app's plain answer with its
+// Content-Length (the transport does not ask for gzip on its own and unpack
+// it), and one that asked for gzip gets the app's gzip bytes untouched.
+func TestEncodingPassesThrough(t *testing.T) {
+	const plain = `{"items":["a","b","c"]}`
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	zw.Write([]byte(plain))
+	zw.Close()
+	var mu sync.Mutex
+	var asked []string
+	h := newHarness(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ae := r.Header.Get("Accept-Encoding")
+		mu.Lock()
+		asked = append(asked, ae)
+		mu.Unlock()
+		if strings.Contains(ae, "gzip") {
+			w.Header().Set("Content-Encoding", "gzip")
+			w.Header().Set("Content-Length", strconv.Itoa(gz.Len()))
+			w.Write(gz.Bytes())
+			return
+		}
+		w.Header().Set("Content-Length", strconv.Itoa(len(plain)))
+		w.Write([]byte(plain))
+	}), harnessOptions{})
+	addr := strings.TrimPrefix(h.front.URL, "http://")
+
+	resp := rawRequest(t, addr, "GET /api/v3/items HTTP/1.1\r\nHost: console\r\n\r\n")
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if string(body) != plain || resp.ContentLength != int64(len(plain)) || resp.Header.Get("Content-Encoding") != "" {
+		t.Errorf("no Accept-Encoding: got %q, Content-Length %d, Content-Encoding %q; want the app's plain answer with its length",
+			body, resp.ContentLength, resp.Header.Get("Content-Encoding"))
+	}
+
+	resp = rawRequest(t, addr, "GET /api/v3/items HTTP/1.1\r\nHost: console\r\nAccept-Encoding: gzip\r\n\r\n")
+	body, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !bytes.Equal(body, gz.Bytes()) || resp.Header.Get("Content-Encoding") != "gzip" {
+		t.Errorf("Accept-Encoding gzip: got %d bytes, Content-Encoding %q; want the app's %d gzip bytes", len(body), resp.Header.Get("Content-Encoding"), gz.Len())
+	}
+
+	h.events(2)
+	mu.Lock()
+	defer mu.Unlock()
+	if len(asked) != 2 || asked[0] != "" || asked[1] != "gzip" {
+		t.Errorf("the app was asked Accept-Encoding %q, want [\"\" \"gzip\"]", asked)
 	}
 }
