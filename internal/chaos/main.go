@@ -64,9 +64,10 @@ func main() {
 		fmt.Printf("--- %s (%.1fs)\n", s.name, time.Since(start).Seconds())
 	}
 	if failed.Load() {
-		fmt.Println("\nCHAOS FAILED")
+		fmt.Printf("\nCHAOS FAILED (the files are kept in %s)\n", root)
 		os.Exit(1)
 	}
+	os.RemoveAll(root)
 	fmt.Println("\nchaos: every promise held")
 }
 

@@ -16,6 +16,16 @@ var (
 	fuzzKey  ed25519.PrivateKey
 )
 
+// TestMain removes FuzzVerify's fixture, made once per process (fuzzing
+// workers are processes of this binary too).
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if fuzzDir != "" {
+		os.RemoveAll(fuzzDir)
+	}
+	os.Exit(code)
+}
+
 // FuzzVerify edits one byte of a sealed trail (replace, insert or delete,
 // anywhere but in the last line of the dir: the final checkpoint, which no
 // later line covers) and checks that the edited file is never judged ok,
