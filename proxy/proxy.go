@@ -35,9 +35,11 @@ type Sink interface {
 // Options configure a Proxy. Required: Upstream, Rules, Sink, Metrics.
 type Options struct {
 	Upstream *url.URL
-	// Transport reaches the upstream. If nil, a clone of
-	// http.DefaultTransport with a connection pool sized for a busy
-	// sidecar (256 idle connections to the upstream) is used.
+	// Transport reaches the upstream. If nil, the proxy's own: requests
+	// without a body (GET, HEAD, OPTIONS) to an http:// upstream are
+	// written and answered on the forwarding goroutine over up to 256
+	// kept-alive connections, everything else goes through
+	// DefaultTransport (see transport.go).
 	Transport http.RoundTripper
 	Rules     *rules.Rules
 	Sink      Sink
@@ -112,7 +114,7 @@ func New(opts Options) (*Proxy, error) {
 		opts.Logger = slog.Default()
 	}
 	if opts.Transport == nil {
-		opts.Transport = DefaultTransport()
+		opts.Transport = newTransport()
 	}
 	p := &Proxy{
 		opts: opts, ids: opts.IDs, now: opts.Now, log: opts.Logger,

@@ -44,7 +44,7 @@ type Options struct {
 	Version string
 	// ProbeInterval of the upstream; 0 means 5s.
 	ProbeInterval time.Duration
-	// Transport to the upstream; nil means proxy.DefaultTransport().
+	// Transport to the upstream; nil means the proxy's own (proxy.Options.Transport).
 	Transport http.RoundTripper
 	// Resolver looks up dns+http cluster peers; nil means the system's.
 	Resolver *net.Resolver
