@@ -137,33 +137,6 @@ func TestOnlyWebsocketUpgradesPass(t *testing.T) {
 	}
 }
 
-// rawUpstream answers every connection with resp, then closes it.
-func rawUpstream(t *testing.T, resp string) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				br := bufio.NewReader(c)
-				if req, err := http.ReadRequest(br); err == nil {
-					io.Copy(io.Discard, req.Body)
-				}
-				c.Write([]byte(resp))
-			}()
-		}
-	}()
-	return ln.Addr().String()
-}
-
 // TestUpstreamFaultsAreRecordedTruthfully: a malformed Set-Cookie line is
 // named, never quoted, in the event; a body the upstream cuts short is a
 // failure of the upstream, not a client that went away.
@@ -181,7 +154,7 @@ func TestUpstreamFaultsAreRecordedTruthfully(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			addr := rawUpstream(t, tc.resp)
+			addr := proxy.RawUpstream(t, tc.resp)
 			h := newHarness(t, nil, harnessOptions{configure: func(o *proxy.Options) { o.Upstream.Host = addr }})
 			resp, err := h.client().Post(h.front.URL+"/api/v3/widgets", "text/plain", nil)
 			if err == nil {

@@ -152,9 +152,9 @@ func TestTransportSendsBodiesThroughHTTPTransport(t *testing.T) {
 	}
 }
 
-// rawApp answers every connection with what answer writes after reading
-// the request's head.
-func rawApp(t *testing.T, answer func(w *bufio.Writer)) string {
+// rawUpstream answers every connection with resp, then closes it.
+func rawUpstream(t *testing.T, resp string) string {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -169,38 +169,30 @@ func rawApp(t *testing.T, answer func(w *bufio.Writer)) string {
 			go func() {
 				defer c.Close()
 				br := bufio.NewReader(c)
-				if _, err := http.ReadRequest(br); err != nil {
-					return
+				if req, err := http.ReadRequest(br); err == nil {
+					io.Copy(io.Discard, req.Body)
 				}
-				w := bufio.NewWriter(c)
-				answer(w)
-				w.Flush()
+				c.Write([]byte(resp))
 			}()
 		}
 	}()
-	return "http://" + ln.Addr().String()
+	return ln.Addr().String()
 }
+
+// RawUpstream is rawUpstream, for the external tests.
+var RawUpstream = rawUpstream
 
 // TestTransportHostileApp: an answer head without end, or endless
 // informational answers, is refused without reading more than the bound.
 func TestTransportHostileApp(t *testing.T) {
-	huge := rawApp(t, func(w *bufio.Writer) {
-		w.WriteString("HTTP/1.1 200 OK\r\nX-Big: ")
-		for range 4 << 10 {
-			w.WriteString(strings.Repeat("a", 1<<10))
-		}
-	})
+	huge := "http://" + rawUpstream(t, "HTTP/1.1 200 OK\r\nX-Big: "+strings.Repeat("a", 4<<20))
 	tr := newTransport()
 	defer tr.CloseIdleConnections()
 	if _, _, err := get(t, tr, context.Background(), "GET", huge); err == nil || !strings.Contains(err.Error(), "head is over") {
 		t.Errorf("a 4 MiB header: err %v, want the head refused", err)
 	}
-	endless := rawApp(t, func(w *bufio.Writer) {
-		for range 100 {
-			w.WriteString("HTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\n\r\n")
-		}
-		w.WriteString("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
-	})
+	endless := "http://" + rawUpstream(t, strings.Repeat("HTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\n\r\n", 100)+
+		"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
 	var hints atomic.Int64
 	ctx := httptrace.WithClientTrace(context.Background(), &httptrace.ClientTrace{
 		Got1xxResponse: func(code int, h textproto.MIMEHeader) error { hints.Add(1); return nil },
@@ -211,9 +203,7 @@ func TestTransportHostileApp(t *testing.T) {
 	if n := hints.Load(); n != max1xx {
 		t.Errorf("%d informational answers passed on, want %d", n, max1xx)
 	}
-	switched := rawApp(t, func(w *bufio.Writer) {
-		w.WriteString("HTTP/1.1 101 Switching Protocols\r\nUpgrade: x\r\nConnection: Upgrade\r\n\r\n")
-	})
+	switched := "http://" + rawUpstream(t, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: x\r\nConnection: Upgrade\r\n\r\n")
 	if _, _, err := get(t, tr, context.Background(), "GET", switched); err == nil {
 		t.Error("an unasked 101 was taken")
 	}
