@@ -139,6 +139,12 @@ type Writer struct {
 type batch struct {
 	buf   []byte
 	lines []lineMeta
+	// forced counts the lines queued past the bound (the writer's own
+	// records): they take no client's slot, or a writer that records
+	// something at every batch (the live file deleted again and again)
+	// would keep a small queue full of its own lines and starve every
+	// request.
+	forced int
 }
 
 type lineMeta struct {
@@ -262,7 +268,7 @@ func (w *Writer) emitLabeled(e *event.Event, force bool, label uint8) error {
 	}
 
 	w.mu.Lock()
-	for !force && !w.closed && len(w.pending.lines) >= w.opts.Queue {
+	for !force && !w.closed && len(w.pending.lines)-w.pending.forced >= w.opts.Queue {
 		if w.opts.Drop || w.failing.Load() {
 			reason := dropFull
 			if w.failing.Load() {
@@ -288,6 +294,9 @@ func (w *Writer) emitLabeled(e *event.Event, force bool, label uint8) error {
 	event.StampTime(line, t)
 	w.pending.buf = append(w.pending.buf, line...)
 	w.pending.lines = append(w.pending.lines, lineMeta{end: len(w.pending.buf), label: label})
+	if force {
+		w.pending.forced++
+	}
 	w.notEmpty.Signal()
 	w.mu.Unlock()
 	return nil
@@ -346,7 +355,7 @@ func (w *Writer) run() {
 		}
 		b := w.pending
 		w.pending = w.spare
-		w.pending.buf, w.pending.lines = w.pending.buf[:0], w.pending.lines[:0]
+		w.pending.buf, w.pending.lines, w.pending.forced = w.pending.buf[:0], w.pending.lines[:0], 0
 		w.notFull.Broadcast()
 		w.mu.Unlock()
 
