@@ -48,9 +48,10 @@ type transport struct {
 const max1xx = 5
 
 func newTransport() *transport {
+	fallback := DefaultTransport()
 	return &transport{
-		fallback:    DefaultTransport(),
-		dial:        (&net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		fallback:    fallback,
+		dial:        fallback.DialContext, // the same dialer (timeout, keep-alive) as http.DefaultTransport's
 		maxIdle:     256,
 		idleTimeout: 90 * time.Second,
 		maxHeader:   1 << 20,
