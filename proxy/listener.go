@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"net"
 	"net/http"
+	"runtime"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -77,7 +78,17 @@ type watchedConn struct {
 // maxSent is how much of an unhandled request is kept for its event.
 const maxSent = 512
 
+// Read yields before it reads. net/http reads a connection only once its
+// buffer is empty, when the next bytes (a kept-alive client's next
+// request, most often) are seldom there yet: reading at once would find
+// the socket empty and park the goroutine until the netpoller wakes it.
+// Yielding first runs the other ready requests and comes back to a socket
+// that has more often been filled, as the transport does before reading
+// the app's answer. Under the proxy bench the two yields together took
+// trailcar's p99 from 1.5x a pooled ReverseProxy's to 0.8x, at the same
+// req/s (README, Performance).
 func (c *watchedConn) Read(p []byte) (int, error) {
+	runtime.Gosched()
 	n, err := c.Conn.Read(p)
 	if n > 0 && !c.handled.Load() {
 		c.mu.Lock()

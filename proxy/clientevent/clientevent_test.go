@@ -343,6 +343,9 @@ func TestNewRejects(t *testing.T) {
 }
 
 func TestInterceptMissAllocatesNothing(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector makes sync.Pool drop items at random (the glob matcher pools its buffers), so a miss sometimes allocates")
+	}
 	h, err := clientevent.New(clientevent.Options{Path: "/api/v[123]/events/*/*", Service: "s", Rate: 1, Burst: 1, Sink: &sink{}})
 	if err != nil {
 		t.Fatal(err)

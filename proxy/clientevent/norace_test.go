@@ -1,0 +1,5 @@
+//go:build !race
+
+package clientevent_test
+
+const raceEnabled = false
