@@ -4,6 +4,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/trailcar/trailcar/internal/sidecartest"
 	"github.com/trailcar/trailcar/rules"
 )
 
@@ -266,7 +267,7 @@ func TestEvaluateLongPath(t *testing.T) {
 }
 
 func TestEvaluateDoesNotAllocate(t *testing.T) {
-	if raceEnabled {
+	if sidecartest.RaceEnabled {
 		t.Skip("the race detector makes sync.Pool drop items, so matching allocates")
 	}
 	r := mustCompile(t, defaultPolicy())

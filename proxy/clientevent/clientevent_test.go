@@ -16,6 +16,7 @@ import (
 
 	"github.com/trailcar/trailcar/internal/event"
 	"github.com/trailcar/trailcar/internal/identity"
+	"github.com/trailcar/trailcar/internal/sidecartest"
 	"github.com/trailcar/trailcar/proxy/clientevent"
 )
 
@@ -343,7 +344,7 @@ func TestNewRejects(t *testing.T) {
 }
 
 func TestInterceptMissAllocatesNothing(t *testing.T) {
-	if raceEnabled {
+	if sidecartest.RaceEnabled {
 		t.Skip("the race detector makes sync.Pool drop items at random (the glob matcher pools its buffers), so a miss sometimes allocates")
 	}
 	h, err := clientevent.New(clientevent.Options{Path: "/api/v[123]/events/*/*", Service: "s", Rate: 1, Burst: 1, Sink: &sink{}})

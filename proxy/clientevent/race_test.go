@@ -1,5 +1,0 @@
-//go:build race
-
-package clientevent_test
-
-const raceEnabled = true
