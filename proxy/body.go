@@ -36,6 +36,7 @@ type slowBody struct {
 	deadline time.Time
 	timedOut bool
 	done     bool
+	broken   error // the client's body ended otherwise than at its end: the client left or sent it malformed
 }
 
 func (b *slowBody) Read(p []byte) (int, error) {
@@ -52,6 +53,9 @@ func (b *slowBody) Read(p []byte) (int, error) {
 		if isTimeout(err) {
 			b.timedOut = true
 			return n, errBodyTooSlow
+		}
+		if b.broken == nil {
+			b.broken = err
 		}
 	default:
 		// Push the deadline back as bytes arrive, but not on every read.
@@ -136,8 +140,8 @@ func (x *exchange) prefetch(r *http.Request) error {
 		return nil
 	}
 	bp := smallBodies.Get().(*[]byte)
-	n, err := io.ReadFull(r.Body, *bp)
-	if err == io.EOF || err == io.ErrUnexpectedEOF {
+	n, err := fill(r.Body, *bp)
+	if err == io.EOF {
 		x.pre = prefetched{head: (*bp)[:n], pooled: bp, rest: r.Body, ended: true}
 		r.Body = &x.pre
 		return nil
@@ -173,4 +177,20 @@ func (x *exchange) prefetch(r *http.Request) error {
 	x.pre = prefetched{head: data, rest: r.Body, ended: ended}
 	r.Body = &x.pre
 	return nil
+}
+
+// fill reads into b until it is full or r fails. Unlike io.ReadFull it
+// keeps r's own error: io.EOF is the body's end, io.ErrUnexpectedEOF from
+// net/http a client that left before sending all of it (ReadFull turns
+// both into the same ErrUnexpectedEOF).
+func fill(r io.Reader, b []byte) (int, error) {
+	n := 0
+	for n < len(b) {
+		m, err := r.Read(b[n:])
+		n += m
+		if err != nil {
+			return n, err
+		}
+	}
+	return n, nil
 }

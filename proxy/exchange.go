@@ -113,12 +113,14 @@ type exchange struct {
 	stream      bool
 	audit       auditHeaders
 	upstreamErr error
-	refused     bool // answered 503 because the audit log cannot be written (fail_closed)
-	route       rules.Route
-	body        upstreamBody // the upstream's response body, watched for a cut
-	reqBody     slowBody     // the client's request body, bounded in time
-	pre         prefetched   // the request body's head, read before the app is called
-	clientGone  bool         // the client left while sending its body
+	// upstreamTimeout: the app did not answer in time (dial or head)
+	upstreamTimeout bool
+	refused         bool // answered 503 because the audit log cannot be written (fail_closed)
+	route           rules.Route
+	body            upstreamBody // the upstream's response body, watched for a cut
+	reqBody         slowBody     // the client's request body, bounded in time
+	pre             prefetched   // the request body's head, read before the app is called
+	clientGone      bool         // the client left while sending its body
 }
 
 // upstreamBody is the upstream's response body as ReverseProxy copies it:
@@ -147,6 +149,16 @@ var exchanges = sync.Pool{New: func() any { return new(exchange) }}
 func (x *exchange) idValue() []string {
 	x.idv[0] = x.id
 	return x.idv[:1:1]
+}
+
+// clientLeft ends a request whose client went away before its answer's
+// head was sent: the event says 499, and the connection is dropped without
+// an answer (net/http would otherwise send a 200 for a handler that wrote
+// nothing, which a half-closed client could still read). The panic is
+// net/http's own way to abort a handler; finish records the event first.
+func (x *exchange) clientLeft() {
+	x.clientGone = true
+	panic(http.ErrAbortHandler)
 }
 
 func (x *exchange) reset() {

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"runtime"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 )
@@ -75,8 +76,12 @@ type watchedConn struct {
 	sent []byte // the start of the current request, while no handler has it
 }
 
-// maxSent is how much of an unhandled request is kept for its event.
-const maxSent = 512
+// maxSent is how much of an unhandled request is kept for its event, and
+// maxReason how much of net/http's reason for refusing it.
+const (
+	maxSent   = 512
+	maxReason = 256
+)
 
 // Read yields before it reads. net/http reads a connection only once its
 // buffer is empty, when the next bytes (a kept-alive client's next
@@ -106,9 +111,12 @@ func (c *watchedConn) Write(p []byte) (int, error) {
 	if !c.handled.Load() && !c.reported && c.l.Refused != nil && bytes.HasPrefix(p, []byte("HTTP/1.1 ")) && len(p) >= 12 {
 		if status, err := strconv.Atoi(string(p[9:12])); err == nil && status >= 400 {
 			c.reported = true // net/http closes the connection after it
+			// net/http's own refusal: its body is net/http's reason, a
+			// short text (an app's answer never gets here: a handler
+			// took those requests), kept to maxReason bytes.
 			reason := ""
 			if _, body, ok := bytes.Cut(p, []byte("\r\n\r\n")); ok {
-				reason = string(body)
+				reason = strings.ToValidUTF8(string(body[:min(len(body), maxReason)]), "")
 			}
 			c.mu.Lock()
 			sent := bytes.Clone(c.sent)

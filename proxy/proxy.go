@@ -41,9 +41,14 @@ type Options struct {
 	// kept-alive connections, everything else goes through
 	// DefaultTransport (see transport.go).
 	Transport http.RoundTripper
-	Rules     *rules.Rules
-	Sink      Sink
-	Metrics   *metrics.Metrics
+	// UpstreamTimeout bounds the wait for the app's answer head (not its
+	// body) on every path of the proxy's own transport (upstream_timeout):
+	// past it the answer is 504 and the event says upstream_error
+	// "timeout". 0 means no bound. Unused when Transport is set.
+	UpstreamTimeout time.Duration
+	Rules           *rules.Rules
+	Sink            Sink
+	Metrics         *metrics.Metrics
 	// IDs makes event ids; nil means a new event.IDs.
 	IDs *event.IDs
 	// Trusted are the proxies whose X-Forwarded-For is believed.
@@ -114,7 +119,7 @@ func New(opts Options) (*Proxy, error) {
 		opts.Logger = slog.Default()
 	}
 	if opts.Transport == nil {
-		opts.Transport = newTransport()
+		opts.Transport = newTransport(opts.UpstreamTimeout)
 	}
 	p := &Proxy{
 		opts: opts, ids: opts.IDs, now: opts.Now, log: opts.Logger,
@@ -250,7 +255,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	x.id = p.ids.New()
 	x.route = p.opts.Rules.Route(r.Method, r.URL.Path, r.URL.EscapedPath()) // the globs, once per request
 
-	if cs, ok := r.Context().Value(connKey{}).(*connState); ok && r.ProtoMajor == 1 {
+	if cs, ok := r.Context().Value(connKey{}).(*connState); ok && http1(r) {
 		markHandled(cs.conn)
 		cs.cur = x
 		defer func() { cs.cur = nil }()
@@ -275,6 +280,15 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p.rp.ServeHTTP(x, r)
+}
+
+// http1 reports whether r came over an HTTP/1 connection, where requests
+// follow one another: "PRI * HTTP/2.0" (an HTTP/2 preface sent to the
+// HTTP/1 port, which net/http hands to handlers) is one too. Without it,
+// the listener took the handler's answer to that request for net/http
+// refusing it, and the request made two events.
+func http1(r *http.Request) bool {
+	return r.ProtoMajor == 1 || r.TLS == nil && r.Method == "PRI" && r.RequestURI == "*"
 }
 
 func (p *Proxy) intercept(r *http.Request) http.Handler {

@@ -74,7 +74,7 @@ func (p *Proxy) refuseBody(x *exchange, err error) {
 		x.reqBody.timedOut = true
 		jsonhttp.Error(x, http.StatusRequestTimeout, "request body sent too slowly")
 	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, net.ErrClosed), errors.Is(err, io.EOF):
-		x.clientGone = true
+		x.clientLeft()
 	default:
 		jsonhttp.Error(x, http.StatusBadRequest, "bad request body: "+err.Error())
 	}
@@ -99,18 +99,21 @@ func (p *Proxy) errorHandler(w http.ResponseWriter, r *http.Request, err error) 
 	case errors.Is(err, errShuttingDown):
 		jsonhttp.Error(w, http.StatusServiceUnavailable, "shutting down")
 		return
-	case errors.Is(err, context.Canceled) && r.Context().Err() != nil:
-		// The client left before the upstream answered; nobody reads this.
+	case r.Context().Err() != nil || x != nil && x.reqBody.broken != nil:
+		// The client left (or broke off its body) before the app's
+		// answer head was sent to it: its doing, not the app's, so 499
+		// and no upstream error. (The transport's error is then the
+		// context's, or the body's read error.)
 		if x != nil {
-			x.upstreamErr = err
+			x.clientLeft()
 		}
-		w.WriteHeader(http.StatusBadGateway)
-		return
+		panic(http.ErrAbortHandler)
 	}
 	reason := upstreamReason(err)
 	p.opts.Metrics.UpstreamErrors.WithLabelValues(reason).Inc()
 	if x != nil {
 		x.upstreamErr = err
+		x.upstreamTimeout = reason == "timeout"
 	}
 	// Debug, not Warn: an app that is down fails every request, and the
 	// prober logs (and records) the outage once.
@@ -125,11 +128,15 @@ func (p *Proxy) errorHandler(w http.ResponseWriter, r *http.Request, err error) 
 	jsonhttp.Error(w, status, "upstream unreachable: "+reason)
 }
 
-// upstreamErrorText is an upstream error as the event keeps it: a header
-// line the upstream sent malformed is named, never quoted (it may be a
-// Set-Cookie with a session in it), and the text is bounded.
+// upstreamErrorText is an upstream error as the event keeps it: nothing the
+// app sent is quoted in it. net/http's parse errors quote what they could
+// not parse (a status line, a header line, a length): that may be a piece of
+// a body meant for someone else or a Set-Cookie with a session in it. A
+// malformed header line is named by its header, every other quoted part is
+// left out, and the text is bounded.
 func upstreamErrorText(err error) string {
 	s := err.Error()
+	name := ""
 	const malformed = "malformed MIME header"
 	if i := strings.Index(s, malformed); i >= 0 {
 		rest := s[i+len(malformed):]
@@ -144,7 +151,7 @@ func upstreamErrorText(err error) string {
 		} else {
 			line, rest = "", ""
 		}
-		name := line
+		name = line
 		if k := strings.IndexAny(line, ": \t"); k >= 0 {
 			name = line[:k]
 		}
@@ -152,14 +159,38 @@ func upstreamErrorText(err error) string {
 			name = name[:64]
 		}
 		s = s[:i+len(malformed)] + rest
-		if name != "" {
-			s += fmt.Sprintf(" (header %q; its line is not logged)", name)
-		}
+	}
+	s = withoutQuoted(s)
+	if name != "" {
+		s += fmt.Sprintf(" (header %q; its line is not logged)", name)
 	}
 	if len(s) > 512 {
 		s = s[:512] + "…"
 	}
 	return s
+}
+
+// withoutQuoted drops every %q-quoted part of s (with the ": " before it).
+func withoutQuoted(s string) string {
+	i := strings.IndexByte(s, '"')
+	if i < 0 {
+		return s
+	}
+	var b strings.Builder
+	for i >= 0 {
+		b.WriteString(strings.TrimSuffix(strings.TrimSuffix(s[:i], " "), ":"))
+		end := i + 1
+		for end < len(s) && s[end] != '"' {
+			if s[end] == '\\' {
+				end++
+			}
+			end++
+		}
+		s = s[min(end+1, len(s)):]
+		i = strings.IndexByte(s, '"')
+	}
+	b.WriteString(s)
+	return b.String()
 }
 
 // upstreamReasons are every value upstreamReason gives.
@@ -234,6 +265,8 @@ func (p *Proxy) record(x *exchange, r *http.Request, status int, elapsed time.Du
 		details.String("refused", "request body sent too slowly (under 1 KiB/s after 10 s)")
 	case x.refused:
 		details.String("refused", "audit log unavailable (on_write_error: fail_closed)")
+	case x.upstreamTimeout:
+		details.String("upstream_error", "timeout")
 	case x.upstreamErr != nil:
 		details.String("upstream_error", upstreamErrorText(x.upstreamErr))
 	case x.body.err != nil && r.Context().Err() == nil:

@@ -32,31 +32,49 @@ import (
 // of a plain ReverseProxy's CPU. The same ReverseProxy with a round trip on
 // the asking goroutine measured 0.68x the CPU per request at 2 CPUs and
 // 0.83x at 1 (internal/bench, head to head).
+//
+// A kept-alive connection is only ever reused when nothing can be on it but
+// the next answer, as http.Transport guarantees with its reading goroutine:
+// the last answer was read to the end of its framing with no byte left in
+// the buffer, neither side asked to close, and, when it is taken from the
+// pool, a non-blocking peek at the socket finds it empty and open. Bytes the
+// app wrote past an answer (a body on a HEAD, 204 or 304 answer, a body
+// longer than its Content-Length, a second answer, an unsolicited 408
+// before an idle close) would otherwise be read as the next request's
+// answer, and that request may be another client's.
 type transport struct {
-	fallback    *http.Transport
-	dial        func(ctx context.Context, network, addr string) (net.Conn, error)
-	maxIdle     int           // kept-alive connections per upstream address
-	idleTimeout time.Duration // a connection idle longer is closed
-	maxHeader   int64         // bytes of one answer's status line and headers
+	fallback      *http.Transport
+	dial          func(ctx context.Context, network, addr string) (net.Conn, error)
+	maxIdle       int           // kept-alive connections per upstream address
+	idleTimeout   time.Duration // a connection idle longer is closed
+	maxHeader     int64         // bytes of one answer's status line and headers
+	headerTimeout time.Duration // the longest wait for the answer head after the request is written; 0: none
 
 	mu     sync.Mutex
 	idle   map[string][]*upConn // by address, the most recently used last
 	reaper *time.Timer          // armed while idle holds a connection
 }
 
-// max1xx bounds the informational answers (103 Early Hints and the like)
-// read before the real one, as net/http does.
-const max1xx = 5
+// Max1xx bounds the informational answers (103 Early Hints and the like)
+// passed on before the real one, on every path to the app. Each is passed
+// to the client as it comes, as ReverseProxy does (go1.26's forwards any
+// number); the bound and upstream_timeout, which covers them all, keep an
+// app that sends them without end from holding a connection forever.
+const Max1xx = 1000
 
-func newTransport() *transport {
+// newTransport is the proxy's own transport; headerTimeout bounds the wait
+// for an answer head (upstream_timeout), 0 for none.
+func newTransport(headerTimeout time.Duration) *transport {
 	fallback := DefaultTransport()
+	fallback.ResponseHeaderTimeout = headerTimeout
 	return &transport{
-		fallback:    fallback,
-		dial:        fallback.DialContext, // the same dialer (timeout, keep-alive) as http.DefaultTransport's
-		maxIdle:     256,
-		idleTimeout: 90 * time.Second,
-		maxHeader:   1 << 20,
-		idle:        map[string][]*upConn{},
+		fallback:      fallback,
+		dial:          fallback.DialContext, // the same dialer (timeout, keep-alive) as http.DefaultTransport's
+		maxIdle:       256,
+		idleTimeout:   90 * time.Second,
+		maxHeader:     1 << 20,
+		headerTimeout: headerTimeout,
+		idle:          map[string][]*upConn{},
 	}
 }
 
@@ -80,6 +98,7 @@ type upConn struct {
 	bw     *bufio.Writer
 	addr   string
 	idleAt time.Time
+	peek   peeker // is the idle socket still empty and open
 }
 
 // boundedReader counts what comes from the app and, while max is set,
@@ -105,7 +124,7 @@ func (b *boundedReader) Read(p []byte) (int, error) {
 
 func (t *transport) RoundTrip(r *http.Request) (*http.Response, error) {
 	if !synchronous(r) {
-		return t.fallback.RoundTrip(r)
+		return t.fallbackRoundTrip(r)
 	}
 	addr := r.URL.Host
 	if _, port, err := net.SplitHostPort(addr); err != nil || port == "" {
@@ -126,13 +145,55 @@ func (t *transport) RoundTrip(r *http.Request) (*http.Response, error) {
 		if ctx.Err() != nil {
 			return nil, fmt.Errorf("%w: %v", ctx.Err(), err)
 		}
-		// A kept-alive connection the app closed meanwhile fails before
-		// anything comes back; these methods are safe to ask again, once.
-		if reused && !retried && c.in.n == start {
+		// A kept-alive connection the app closed just after the peek that
+		// found it open fails before anything comes back; these methods
+		// are safe to ask again, once. (Not after a timeout: the app got
+		// the request and is slow, not gone.)
+		if reused && !retried && c.in.n == start && !errors.Is(err, errHeaderTimeout) {
 			continue
 		}
 		return nil, err
 	}
+}
+
+// errHeaderTimeout: the app's answer head did not come within
+// upstream_timeout. It is a net.Error whose Timeout is true, like
+// http.Transport's "timeout awaiting response headers".
+var errHeaderTimeout error = headerTimeoutError{}
+
+type headerTimeoutError struct{}
+
+func (headerTimeoutError) Error() string   { return "timeout awaiting the app's answer head" }
+func (headerTimeoutError) Timeout() bool   { return true }
+func (headerTimeoutError) Temporary() bool { return true }
+
+// errTooMany1xx: the app sent more than Max1xx informational answers.
+var errTooMany1xx = fmt.Errorf("the app sent more than %d informational answers", Max1xx)
+
+// fallbackRoundTrip sends r through http.Transport, with the bound on
+// informational answers that ReverseProxy leaves to its transport's user:
+// past Max1xx the request is cancelled. (ResponseHeaderTimeout, set to
+// upstream_timeout, already bounds their time.)
+func (t *transport) fallbackRoundTrip(r *http.Request) (*http.Response, error) {
+	ctx, cancel := context.WithCancelCause(r.Context())
+	n := 0
+	ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
+		// Called before ReverseProxy's own hook (which passes it on) and
+		// on the same goroutine, one answer at a time.
+		Got1xxResponse: func(int, textproto.MIMEHeader) error {
+			if n++; n > Max1xx {
+				cancel(errTooMany1xx)
+			}
+			return nil
+		},
+	})
+	resp, err := t.fallback.RoundTrip(r.WithContext(ctx))
+	if err != nil && context.Cause(ctx) == errTooMany1xx {
+		return nil, errTooMany1xx
+	}
+	// cancel is not called otherwise: the body is still to be read under
+	// ctx, which ends with the request's own context.
+	return resp, err
 }
 
 // roundTrip writes r on c and reads its answer, passing informational
@@ -165,6 +226,9 @@ func (t *transport) roundTrip(ctx context.Context, c *upConn, r *http.Request) (
 	// p99 from 1.5x a pooled ReverseProxy's to 0.9x, at equal or better
 	// req/s (README, Performance).
 	runtime.Gosched()
+	if t.headerTimeout > 0 {
+		c.conn.SetReadDeadline(time.Now().Add(t.headerTimeout))
+	}
 	trace := httptrace.ContextClientTrace(ctx)
 	for n := 0; ; n++ {
 		c.in.max = c.in.n + t.maxHeader
@@ -173,13 +237,15 @@ func (t *transport) roundTrip(ctx context.Context, c *upConn, r *http.Request) (
 		switch {
 		case errors.Is(err, errHeadTooLarge):
 			return fail(fmt.Errorf("the app's answer head is over %d bytes", t.maxHeader))
+		case err != nil && ctx.Err() == nil && isTimeout(err):
+			return fail(errHeaderTimeout)
 		case err != nil:
 			return fail(err)
 		case resp.StatusCode == http.StatusSwitchingProtocols:
 			return fail(errors.New("the app switched protocols without being asked to"))
 		case resp.StatusCode < 200:
-			if n == max1xx {
-				return fail(errors.New("the app sent too many informational answers"))
+			if n == Max1xx {
+				return fail(errTooMany1xx)
 			}
 			if trace != nil && trace.Got1xxResponse != nil {
 				if err := trace.Got1xxResponse(resp.StatusCode, textproto.MIMEHeader(resp.Header)); err != nil {
@@ -187,6 +253,15 @@ func (t *transport) roundTrip(ctx context.Context, c *upConn, r *http.Request) (
 				}
 			}
 			continue
+		}
+		if t.headerTimeout > 0 {
+			// The head is in: the body may take as long as it takes
+			// (upstream_timeout bounds the head only, as nginx's
+			// proxy_read_timeout between reads would cut a slow stream).
+			c.conn.SetReadDeadline(time.Time{})
+			if ctx.Err() != nil {
+				c.conn.SetDeadline(time.Unix(1, 0)) // the cancel came between: keep it
+			}
 		}
 		b := &upBody{body: resp.Body, t: t, c: c, stop: stop, keep: !resp.Close && !r.Close}
 		if resp.Body == http.NoBody {
@@ -234,7 +309,10 @@ func (b *upBody) finish(whole bool) {
 		return
 	}
 	intact := b.stop == nil || b.stop() // false: the request was cancelled, the deadline is spoilt
-	if whole && b.keep && intact {
+	// A byte already buffered past the answer's end is one the app should
+	// not have sent (or a second answer): the connection's framing is
+	// broken and it is closed, never offered to the next request.
+	if whole && b.keep && intact && b.c.br.Buffered() == 0 {
 		b.t.put(b.c)
 		return
 	}
@@ -251,7 +329,16 @@ func (t *transport) get(ctx context.Context, addr string) (c *upConn, reused boo
 		t.idle[addr] = cs[:len(cs)-1]
 		if now.Sub(c.idleAt) < t.idleTimeout {
 			t.mu.Unlock()
-			return c, true, nil
+			// Anything on an idle connection (bytes the app sent after its
+			// last answer, an unsolicited 408, its close) rules it out, as
+			// http.Transport's reader does ("Unsolicited response received
+			// on idle HTTP channel").
+			if c.peek.idle() {
+				return c, true, nil
+			}
+			c.conn.Close()
+			t.mu.Lock()
+			continue
 		}
 		c.conn.Close()
 	}
@@ -261,6 +348,7 @@ func (t *transport) get(ctx context.Context, addr string) (c *upConn, reused boo
 		return nil, false, err
 	}
 	c = &upConn{conn: conn, addr: addr}
+	c.peek.init(conn)
 	c.in.r = conn
 	c.br = bufio.NewReaderSize(&c.in, 4<<10)
 	c.bw = bufio.NewWriterSize(conn, 4<<10)

@@ -31,6 +31,9 @@ type Config struct {
 	Host            string   `yaml:"host"`
 	TrustProxy      []string `yaml:"trust_proxy"`
 	RequestIDHeader string   `yaml:"request_id_header"`
+	// UpstreamTimeout bounds the wait for the app's answer head, on every
+	// path to the app (504 past it); 0: no bound, for long-poll apps.
+	UpstreamTimeout time.Duration `yaml:"upstream_timeout"`
 
 	Admin           AdminConfig        `yaml:"admin"`
 	ActivityTracker TrackerConfig      `yaml:"activity_tracker"`
@@ -163,6 +166,7 @@ func DefaultConfig() Config {
 		Service:         "console",
 		TrustProxy:      []string{"loopback"},
 		RequestIDHeader: "X-Request-Id",
+		UpstreamTimeout: 60 * time.Second,
 		Admin:           AdminConfig{Listen: "127.0.0.1:9090", AllowDelete: true, MaxStreams: 256},
 		ActivityTracker: TrackerConfig{
 			Enabled:      true,
@@ -315,6 +319,12 @@ func (c *Config) Validate() error {
 		func() error { return required("service", c.Service) },
 		func() error { _, err := identity.ParseTrusted(c.TrustProxy); return asConfigError(err) },
 		func() error { return checkHeaderName("request_id_header", c.RequestIDHeader) },
+		func() error {
+			if c.UpstreamTimeout < 0 {
+				return &ConfigError{Key: "upstream_timeout", Value: shape(c.UpstreamTimeout.String()), Err: errors.New("want 0 (no bound) or a positive duration")}
+			}
+			return nil
+		},
 		c.ActivityTracker.validate,
 		c.ConsoleLogs.validate,
 		c.Cluster.validate,

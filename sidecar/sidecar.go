@@ -290,6 +290,7 @@ func (s *Sidecar) buildProxy() error {
 	p, err := proxy.New(proxy.Options{
 		Upstream:        up,
 		Transport:       s.opts.Transport,
+		UpstreamTimeout: s.cfg.UpstreamTimeout,
 		Rules:           s.rules,
 		Sink:            s.writer,
 		Metrics:         s.metrics,
