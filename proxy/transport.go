@@ -67,6 +67,7 @@ const Max1xx = 1000
 func newTransport(headerTimeout time.Duration) *transport {
 	fallback := DefaultTransport()
 	fallback.ResponseHeaderTimeout = headerTimeout
+	fallback.MaxResponseHeaderBytes = 1 << 20 // as the synchronous path: memory per answer is bounded alike
 	return &transport{
 		fallback:      fallback,
 		dial:          fallback.DialContext, // the same dialer (timeout, keep-alive) as http.DefaultTransport's
