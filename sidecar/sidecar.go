@@ -1,5 +1,8 @@
 // Package sidecar assembles trailcar: configuration, the proxy and admin
 // servers, the audit writer and its subscribers, and their lifecycle.
+//
+// It is a room of trailcar, not a library: its exported API names types
+// from trailcar's internal packages, for cmd/trailcar and the tests only.
 package sidecar
 
 import (
@@ -217,7 +220,7 @@ func (s *Sidecar) openAudit() error {
 }
 
 // openSeal loads the signing key and finds where the chain of the log dir
-// stands (README "Integrity").
+// stands (docs/integrity.md).
 func (s *Sidecar) openSeal() error {
 	in := s.cfg.Integrity
 	if !in.Enabled {
