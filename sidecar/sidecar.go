@@ -373,7 +373,9 @@ func (s *Sidecar) Reopen() error {
 
 // Run serves until ctx ends, then shuts down: it stops accepting, ends
 // streams, lets in-flight requests finish (up to ShutdownGrace), writes
-// every event, system.trailcar.stopped last, and closes the files.
+// every event, system.trailcar.stopped last (only the writer's own records
+// follow it: a last drop report, and the closing checkpoint), and closes
+// the files.
 func (s *Sidecar) Run(ctx context.Context) error {
 	s.emitSystem("system.trailcar.started", event.LevelInfo, "trailcar started",
 		(&event.Details{}).String("version", s.opts.Version).String("listen", s.proxyLn.Addr().String()).
