@@ -10,7 +10,7 @@ import (
 	"github.com/trailcar/trailcar/rules"
 )
 
-// auditHeaders are what the upstream says about the event (README "What the app can add"),
+// auditHeaders are what the upstream says about the event (docs/events.md "What the app can add"),
 // taken off its response before the client sees it.
 type auditHeaders struct {
 	track, action, level, message, resource, details string

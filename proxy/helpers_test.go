@@ -60,7 +60,7 @@ func (r *recorder) all() []event.Event {
 	return append([]event.Event(nil), r.events...)
 }
 
-// defaultPolicy is README "Configuration"'s tracking policy.
+// defaultPolicy is the tracking policy of docs/configuration.md "Keys and defaults".
 func defaultPolicy() rules.Policy {
 	return rules.Policy{
 		Service:  "console",

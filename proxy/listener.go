@@ -91,7 +91,7 @@ const (
 // that has more often been filled, as the transport does before reading
 // the app's answer. Under the proxy bench the two yields together took
 // trailcar's p99 from 1.5x a pooled ReverseProxy's to 0.8x, at the same
-// req/s (README, Performance).
+// req/s (docs/performance.md "Proxy").
 func (c *watchedConn) Read(p []byte) (int, error) {
 	runtime.Gosched()
 	n, err := c.Conn.Read(p)

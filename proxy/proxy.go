@@ -1,6 +1,9 @@
 // Package proxy is the proxy port: an httputil.ReverseProxy to the upstream
 // that turns each tracked request into one audit event when its response
-// is done (README "Which requests become events").
+// is done (docs/events.md "Which requests become events").
+//
+// It is a room of trailcar, not a library: its exported API names types
+// from trailcar's internal packages, for sidecar only.
 package proxy
 
 import (

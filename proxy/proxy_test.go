@@ -115,7 +115,7 @@ func TestEvent(t *testing.T) {
 	}
 }
 
-// TestAuditHeaders: the upstream's X-Audit-* headers (README "What the app can add") never
+// TestAuditHeaders: the upstream's X-Audit-* headers (docs/events.md "What the app can add") never
 // reach the client and land in the event.
 func TestAuditHeaders(t *testing.T) {
 	type want struct {

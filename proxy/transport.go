@@ -225,7 +225,7 @@ func (t *transport) roundTrip(ctx context.Context, c *upConn, r *http.Request) (
 	// sidecar there are always some) and come back to a socket that usually
 	// has the answer. Under the proxy bench this yield alone took trailcar's
 	// p99 from 1.5x a pooled ReverseProxy's to 0.9x, at equal or better
-	// req/s (README, Performance).
+	// req/s (docs/performance.md "Proxy").
 	runtime.Gosched()
 	if t.headerTimeout > 0 {
 		c.conn.SetReadDeadline(time.Now().Add(t.headerTimeout))

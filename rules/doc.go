@@ -1,5 +1,5 @@
 // Package rules decides which proxied requests become audit events, and with
-// which action and level (README "Configuration" and "Which requests become events").
+// which action and level (docs/configuration.md "Keys and defaults", docs/events.md "Which requests become events").
 //
 // A [Policy] is the configuration as written; [Compile] validates it once and
 // returns [Rules], whose methods are pure, safe for concurrent use, and cheap

@@ -36,7 +36,7 @@ type Decision struct {
 	Action, Level string
 }
 
-// Evaluate decides whether a request becomes an event (README "Which requests become events"), in this
+// Evaluate decides whether a request becomes an event (docs/events.md "Which requests become events"), in this
 // order: the upstream's X-Audit-Track wins; else a path in ignore_routes is
 // not tracked; else it is tracked when its path matches track.always, its
 // method is in track.methods or its status in track.statuses; else it is not.

@@ -8,7 +8,7 @@ import (
 	"github.com/trailcar/trailcar/rules"
 )
 
-// defaultPolicy is the activity_tracker policy of README "Configuration", as written there.
+// defaultPolicy is the activity_tracker policy of docs/configuration.md "Keys and defaults", as written there.
 func defaultPolicy() rules.Policy {
 	return rules.Policy{
 		Service:  "console",

@@ -9,7 +9,7 @@ import (
 	"github.com/trailcar/trailcar/internal/httptoken"
 )
 
-// Policy is the tracking policy of activity_tracker (README "Configuration"). The zero value
+// Policy is the tracking policy of activity_tracker (docs/configuration.md "Keys and defaults"). The zero value
 // tracks nothing but is not valid: ActionTemplate must be set.
 type Policy struct {
 	Service        string       // stamped into {service}; config guarantees it is non-empty

@@ -20,7 +20,7 @@ import (
 	"github.com/trailcar/trailcar/internal/identity"
 )
 
-// Admin actions (README "Which requests become events"): every request to these routes is an event.
+// Admin actions (docs/events.md "Which requests become events"): every request to these routes is an event.
 const (
 	ActionLogsRead             = "trailcar.logs.read"
 	ActionEventsRead           = "trailcar.events.read"
@@ -57,7 +57,7 @@ func readToken(key, path string) ([]byte, error) {
 	return []byte(tok), nil
 }
 
-// adminHandler routes the admin port (README "Admin API").
+// adminHandler routes the admin port (docs/admin-api.md "Routes").
 func (s *Sidecar) adminHandler() (http.Handler, error) {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{Registry: s.reg}))

@@ -22,7 +22,7 @@ import (
 	"github.com/trailcar/trailcar/rules"
 )
 
-// Config is trailcar's configuration (README "Configuration"). DefaultConfig has every
+// Config is trailcar's configuration (docs/configuration.md). DefaultConfig has every
 // default; a file only needs what differs.
 type Config struct {
 	Listen          string   `yaml:"listen"`
@@ -93,7 +93,7 @@ type TrackConfig struct {
 	Statuses []int    `yaml:"statuses"`
 }
 
-// IntegrityConfig is the tamper evidence of the trail (README "Integrity").
+// IntegrityConfig is the tamper evidence of the trail (docs/integrity.md).
 type IntegrityConfig struct {
 	Enabled bool `yaml:"enabled"`
 	// Interval: a checkpoint at most this long after a line is written.
@@ -110,8 +110,7 @@ func (c *IntegrityConfig) validate() error {
 	return nil
 }
 
-// ClusterConfig makes the admin API answer for every pod (README "One
-// trail across pods").
+// ClusterConfig makes the admin API answer for every pod (docs/cluster.md).
 type ClusterConfig struct {
 	// Peers are other trailcars' admin URLs, or one dns+http://NAME:PORT
 	// whose every address is a peer, looked up at each query.
@@ -150,7 +149,7 @@ func (c *ConsoleLogsConfig) validate() error {
 }
 
 // ClientEventsConfig is the browser-side events route on the proxy port.
-// Rate and Burst (per client address) are a trailcar addition; see the README.
+// Rate and Burst (per client address) are a trailcar addition (docs/client-events.md "Rate limit").
 type ClientEventsConfig struct {
 	Enabled bool    `yaml:"enabled"`
 	Path    string  `yaml:"path"`
@@ -158,7 +157,7 @@ type ClientEventsConfig struct {
 	Burst   int     `yaml:"burst"`
 }
 
-// DefaultConfig returns the defaults of README "Configuration".
+// DefaultConfig returns the defaults of docs/configuration.md "Keys and defaults".
 func DefaultConfig() Config {
 	return Config{
 		Listen:          ":8080",

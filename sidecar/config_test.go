@@ -34,7 +34,7 @@ func TestDefaultConfigIsValid(t *testing.T) {
 	}
 }
 
-// everyKey sets every key of README "Configuration" to something else than its default.
+// everyKey sets every key of docs/configuration.md "Keys and defaults" to something else than its default.
 const everyKey = `
 listen: "127.0.0.1:18080"
 upstream: "https://app.internal:8443/base"
@@ -320,7 +320,7 @@ func TestDecodeWebhooks(t *testing.T) {
 	}
 }
 
-// TestDecodeWebhooksExample: the webhooks example of README "Configuration"
+// TestDecodeWebhooksExample: the webhooks section of docs/configuration.md "Keys and defaults"
 // decodes to the defaults, plus what it sets.
 func TestDecodeWebhooksExample(t *testing.T) {
 	cfg, err := sidecar.ParseConfig(strings.NewReader(`

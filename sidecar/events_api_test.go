@@ -1,6 +1,6 @@
 package sidecar_test
 
-// Tests of the events routes (README "Admin API") against a real sidecar: requests
+// Tests of the events routes (docs/admin-api.md "Events API") against a real sidecar: requests
 // through its proxy port make the events, the admin port serves them.
 // Helpers here start with "ev".
 

@@ -22,7 +22,7 @@ var pathBody = []byte(`{"ok":true,"service":"bench-upstream","note":"fixed body 
 // baseline) and trailcar (a real sidecar, every request tracked into a
 // real file). allocs/op counts the client's and the upstream's too, the
 // same for both: trailcar's own allocations per audited request are the
-// difference (README "Performance"). Race-clean: go test -race runs it
+// difference (docs/performance.md "Proxy"). Race-clean: go test -race runs it
 // with -benchtime 1x.
 //
 //	go test ./sidecar -run '^$' -bench RequestPath -benchmem -count 6 | benchstat -

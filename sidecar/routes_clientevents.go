@@ -8,7 +8,7 @@ import (
 )
 
 // interceptClientEvents returns the proxy's hook that answers client events
-// (README "Notifications" and "Client events") on the proxy port instead of forwarding them, or nil when
+// (docs/client-events.md) on the proxy port instead of forwarding them, or nil when
 // client_events is disabled (nothing is intercepted).
 func (s *Sidecar) interceptClientEvents() (func(r *http.Request) http.Handler, error) {
 	c := s.cfg.ClientEvents

@@ -9,7 +9,7 @@ import (
 	"github.com/trailcar/trailcar/internal/store"
 )
 
-// mountEvents mounts the events routes of the admin port (README "Admin API"). Each
+// mountEvents mounts the events routes of the admin port (docs/admin-api.md "Events API"). Each
 // is guarded (token, and its own audit event: the stream's at connect);
 // other methods on these paths answer 405.
 func (s *Sidecar) mountEvents(mux *http.ServeMux, h *eventsapi.Handler) {

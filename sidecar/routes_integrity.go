@@ -9,7 +9,7 @@ import (
 	"github.com/trailcar/trailcar/internal/jsonhttp"
 )
 
-// mountIntegrity mounts GET /api/v3/integrity (README "Integrity"):
+// mountIntegrity mounts GET /api/v3/integrity (docs/integrity.md "Verify"):
 // verify's verdict on the running trail, guarded and audited
 // (trailcar.integrity.read). With integrity off it answers 404.
 func (s *Sidecar) mountIntegrity(mux *http.ServeMux) {

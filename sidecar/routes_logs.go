@@ -7,7 +7,7 @@ import (
 	"github.com/trailcar/trailcar/internal/api/logs"
 )
 
-// mountLogs mounts the logs routes of the admin port (README "Admin API"). Every
+// mountLogs mounts the logs routes of the admin port (docs/admin-api.md "Log files"). Every
 // request is an event (trailcar.logs.read); a follow stream's is written
 // when it connects. Follow streams end at shutdown (s.done). Other methods
 // answer 405 in JSON, audited like the rest.

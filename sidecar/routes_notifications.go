@@ -10,7 +10,7 @@ import (
 )
 
 // mountNotifications mounts the notifications routes of the admin port
-// (README "Notifications"): create, list, bulk archive and purge, each
+// (docs/notifications.md): create, list, bulk archive and purge, each
 // behind the token and audited with its own action. Other methods on
 // these paths answer 405 in JSON, audited like the rest.
 func (s *Sidecar) mountNotifications(mux *http.ServeMux, trail *store.Store, events *eventsapi.Handler) error {

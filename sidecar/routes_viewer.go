@@ -7,7 +7,7 @@ import (
 	"github.com/trailcar/trailcar/internal/api/viewer"
 )
 
-// mountViewer mounts the web viewer (README "Admin API"): the page at "/" and its
+// mountViewer mounts the web viewer (docs/viewer.md): the page at "/" and its
 // files under "/ui/". They need no token and are not audited: they are the
 // same static files for everyone, and every API call the page makes is
 // checked and audited as usual.

@@ -13,7 +13,7 @@ import (
 	"github.com/trailcar/trailcar/internal/sidecartest"
 )
 
-// TestSecretsNeverWritten (README "One event, one line"): credentials sent by the client or
+// TestSecretsNeverWritten (docs/events.md "One event, one line"): credentials sent by the client or
 // the upstream, secret query values and the upstream URL's password appear
 // in no file of the log dir and in no log line, while the events are there.
 func TestSecretsNeverWritten(t *testing.T) {

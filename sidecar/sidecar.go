@@ -1,5 +1,8 @@
 // Package sidecar assembles trailcar: configuration, the proxy and admin
 // servers, the audit writer and its subscribers, and their lifecycle.
+//
+// It is a room of trailcar, not a library: its exported API names types
+// from trailcar's internal packages, for cmd/trailcar and the tests only.
 package sidecar
 
 import (
@@ -217,7 +220,7 @@ func (s *Sidecar) openAudit() error {
 }
 
 // openSeal loads the signing key and finds where the chain of the log dir
-// stands (README "Integrity").
+// stands (docs/integrity.md).
 func (s *Sidecar) openSeal() error {
 	in := s.cfg.Integrity
 	if !in.Enabled {
@@ -371,7 +374,9 @@ func (s *Sidecar) Reopen() error {
 
 // Run serves until ctx ends, then shuts down: it stops accepting, ends
 // streams, lets in-flight requests finish (up to ShutdownGrace), writes
-// every event, system.trailcar.stopped last, and closes the files.
+// every event, system.trailcar.stopped last (only the writer's own records
+// follow it: a last drop report, and the closing checkpoint), and closes
+// the files.
 func (s *Sidecar) Run(ctx context.Context) error {
 	s.emitSystem("system.trailcar.started", event.LevelInfo, "trailcar started",
 		(&event.Details{}).String("version", s.opts.Version).String("listen", s.proxyLn.Addr().String()).

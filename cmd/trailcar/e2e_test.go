@@ -188,35 +188,7 @@ func TestProcess(t *testing.T) {
 	t.Run("demo", func(t *testing.T) {
 		tmp := t.TempDir() // the demo's log dir goes under $TMPDIR
 		p := coreStartProcess(t, bin, []string{"TMPDIR=" + tmp}, "demo")
-		urls := map[string]string{}
-		lines := make(chan string)
-		go func() {
-			sc := bufio.NewScanner(p.stdout)
-			for sc.Scan() {
-				lines <- sc.Text()
-			}
-			close(lines)
-		}()
-		timeout := time.After(coreWait)
-		for len(urls) < 3 {
-			select {
-			case l, ok := <-lines:
-				if !ok {
-					t.Fatalf("demo's output ended; stderr:\n%s", p.stderr.String())
-				}
-				for _, key := range []string{"proxy", "admin", "audit log"} {
-					if v, ok := strings.CutPrefix(l, key+": "); ok {
-						urls[key] = v
-					}
-				}
-			case <-timeout:
-				t.Fatalf("demo printed %v; stderr:\n%s", urls, p.stderr.String())
-			}
-		}
-		go func() {
-			for range lines {
-			}
-		}()
+		urls := coreDemoURLs(t, p)
 		if !strings.HasPrefix(urls["audit log"], tmp) {
 			t.Errorf("audit log %s not under $TMPDIR", urls["audit log"])
 		}
@@ -239,4 +211,71 @@ func TestProcess(t *testing.T) {
 			t.Error("proxy port still open after exit")
 		}
 	})
+
+	t.Run("demo --listen --admin-listen", func(t *testing.T) {
+		proxyAddr, adminAddr := coreFreeAddr(t), coreFreeAddr(t)
+		p := coreStartProcess(t, bin, []string{"TMPDIR=" + t.TempDir()}, "demo", "--listen", proxyAddr, "--admin-listen", adminAddr)
+		urls := coreDemoURLs(t, p)
+		if urls["proxy"] != "http://"+proxyAddr || urls["admin"] != "http://"+adminAddr {
+			t.Fatalf("demo printed %v; want the proxy on %s and the admin port on %s", urls, proxyAddr, adminAddr)
+		}
+		status, id := corePost(t, "http://"+proxyAddr+"/api/v3/components", `{"name":"peer-org2"}`)
+		if status != 201 {
+			t.Fatalf("POST /api/v3/components: %d", status)
+		}
+		coreWaitAudit(t, urls["audit log"], "the create event", func(l coreAuditLine) bool { return l.ID == id })
+		if resp, err := http.Get("http://" + adminAddr + "/healthz"); err != nil || resp.StatusCode != 200 {
+			t.Errorf("admin healthz on %s: %v %v", adminAddr, resp, err)
+		}
+		if code := p.stop(os.Interrupt); code != 0 {
+			t.Fatalf("exit %d after SIGINT; stderr:\n%s", code, p.stderr.String())
+		}
+	})
+}
+
+// coreDemoURLs reads the proxy, admin and audit log lines a demo prints
+// when it listens, and drains the rest of its output.
+func coreDemoURLs(t *testing.T, p *coreProcess) map[string]string {
+	t.Helper()
+	urls := map[string]string{}
+	lines := make(chan string)
+	go func() {
+		sc := bufio.NewScanner(p.stdout)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+		close(lines)
+	}()
+	timeout := time.After(coreWait)
+	for len(urls) < 3 {
+		select {
+		case l, ok := <-lines:
+			if !ok {
+				t.Fatalf("demo's output ended; stderr:\n%s", p.stderr.String())
+			}
+			for _, key := range []string{"proxy", "admin", "audit log"} {
+				if v, ok := strings.CutPrefix(l, key+": "); ok {
+					urls[key] = v
+				}
+			}
+		case <-timeout:
+			t.Fatalf("demo printed %v; stderr:\n%s", urls, p.stderr.String())
+		}
+	}
+	go func() {
+		for range lines {
+		}
+	}()
+	return urls
+}
+
+// coreFreeAddr is a loopback address with a port free a moment ago.
+func coreFreeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
 }

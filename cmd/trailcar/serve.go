@@ -106,7 +106,7 @@ func runSidecar(ctx context.Context, cfg sidecar.Config, stderr io.Writer, start
 // with its own transport it allocates fewer (129 against 144 per request)
 // and, at the default pace, still costs less CPU per request than a tuned
 // bare ReverseProxy. GOGC=300 would save about 10% more CPU, for about half
-// again the peak memory (see README, Performance).
+// again the peak memory (docs/performance.md "Proxy").
 func tuneGC() {
 	if os.Getenv("GOMEMLIMIT") == "" {
 		debug.SetMemoryLimit(96 << 20)

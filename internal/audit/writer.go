@@ -70,7 +70,7 @@ type Options struct {
 	// batch the disk refused; 0 means 50ms and 1s.
 	RetryMin, RetryMax time.Duration
 	// Seal, if set, chains every line written and writes checkpoints
-	// (README "Integrity"): every CheckpointEvery after a line, as the
+	// (docs/integrity.md "How"): every CheckpointEvery after a line, as the
 	// last line of a file before it rotates (File must then be a
 	// *rotate.File), and at Close.
 	Seal            *integrity.Sealer

@@ -316,7 +316,7 @@ func TestOversizedEventIsShrunk(t *testing.T) {
 // BenchmarkWriter: events through the writer into a real rotating file,
 // with integrity off and on (chain + a checkpoint every second + one
 // before each rotation, signed); the ratio of the two is the integrity's
-// cost (README "Integrity").
+// cost (docs/integrity.md "Cost").
 func BenchmarkWriter(b *testing.B) {
 	_, key, _ := ed25519.GenerateKey(rand.Reader)
 	for _, sealed := range []bool{false, true} {

@@ -1,4 +1,4 @@
-// Package client is a Go client of trailcar's events API (README "Admin API"), used
+// Package client is a Go client of trailcar's events API (docs/admin-api.md "Events API"), used
 // by the CLI: list pages, get, delete, and the live stream.
 package client
 

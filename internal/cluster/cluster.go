@@ -1,5 +1,4 @@
-// Package cluster lets one trailcar answer for every pod (README "One
-// trail across pods"): it finds the peers (static admin URLs, or every
+// Package cluster lets one trailcar answer for every pod (docs/cluster.md): it finds the peers (static admin URLs, or every
 // address of a dns+http name, looked up at each query), asks them in
 // parallel with scope=local and the caller's Authorization, each within
 // the timeout, and merges their event pages newest first under a cursor

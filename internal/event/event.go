@@ -2,7 +2,7 @@
 // encoding, its identifiers and the filters used to query it.
 //
 // An event is written as one UTF-8 JSON object per line, fields in a fixed
-// order (see the README "One event, one line"). The encoder is hand-written so that the hot path
+// order (docs/events.md "One event, one line"). The encoder is hand-written so that the hot path
 // (one event per proxied request) appends into a reused buffer without
 // allocating, and so that the fixed-width eventTime can be stamped in place
 // (see TimeOffset) at the moment the event is queued.

@@ -11,7 +11,7 @@ import (
 	"github.com/trailcar/trailcar/internal/glob"
 )
 
-// Filter selects events (README "Commands" filters). The zero Filter matches every
+// Filter selects events (docs/cli.md "Filters and times"). The zero Filter matches every
 // event. The same Filter serves the events API, the event stream, and the
 // CLI reading files directly.
 type Filter struct {

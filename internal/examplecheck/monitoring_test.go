@@ -94,7 +94,7 @@ func checkMetrics(t *testing.T, where, expr string, known map[string]bool) []str
 
 // TestPrometheusExamples: the scrape config parses and names existing rule
 // files; every alert has an expression on trailcar's metrics, a severity
-// and a summary, and the alerts cover what the README promises.
+// and a summary, and the alerts cover what docs/metrics.md "Alerts" promises.
 // (promtool checks the rules' PromQL: .ci/promtool.sh.)
 func TestPrometheusExamples(t *testing.T) {
 	known := metricNames(t)

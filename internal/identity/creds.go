@@ -1,4 +1,4 @@
-// Package identity works out who made a request and from where (README "creds and address"),
+// Package identity works out who made a request and from where (docs/events.md "creds and address"),
 // from request headers and the connection, without verifying anything: the
 // app behind the proxy verifies credentials; the audit trail records them.
 // Secrets never leave this package: tokens and keys are reduced to a short

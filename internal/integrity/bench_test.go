@@ -22,7 +22,7 @@ import (
 // BenchmarkVerify: verify over a sealed trail written by the real writer
 // in 2 MiB files (the default), checkpoints every 1,000 lines or so,
 // signed; plain and gzip. The size is $TRAILCAR_VERIFY_MB MiB (default
-// 128; the README's number is from 1024). MB/s is what to read.
+// 128; the number in docs/integrity.md "Cost" is from 1024). MB/s is what to read.
 func BenchmarkVerify(b *testing.B) {
 	mb := 128
 	if s := os.Getenv("TRAILCAR_VERIFY_MB"); s != "" {

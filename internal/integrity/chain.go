@@ -1,5 +1,4 @@
-// Package integrity makes the audit trail show tampering (README
-// "Integrity"): a hash chain over every line written in the log dir,
+// Package integrity makes the audit trail show tampering (docs/integrity.md): a hash chain over every line written in the log dir,
 // sealed by checkpoint events, optionally signed with Ed25519; the check
 // of it (Verify); and the re-sealing of files an audited delete rewrote.
 //

@@ -106,8 +106,8 @@ func (s *Snapshot) Close() error {
 	return nil
 }
 
-// Verify checks the chain of the files, oldest first (README
-// "Integrity"). pub, if set, checks every checkpoint's signature. The
+// Verify checks the chain of the files, oldest first (docs/integrity.md
+// "Verify"). pub, if set, checks every checkpoint's signature. The
 // error is for files that could not be read (or ctx ending), not for
 // tampering.
 func (s *Snapshot) Verify(ctx context.Context, pub ed25519.PublicKey) (Report, error) {

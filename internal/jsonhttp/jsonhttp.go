@@ -1,5 +1,5 @@
 // Package jsonhttp writes the JSON answers of trailcar's routes: a value,
-// or an error as {"error": "..."} (README "Admin API").
+// or an error as {"error": "..."} (docs/admin-api.md "Routes").
 package jsonhttp
 
 import (

@@ -1,4 +1,4 @@
-// Package metrics defines trailcar's Prometheus metrics (README "Metrics"), all under
+// Package metrics defines trailcar's Prometheus metrics (docs/metrics.md), all under
 // one namespace and registered on a registry the caller passes in, so tests
 // get a fresh one and nothing touches the global registry.
 package metrics

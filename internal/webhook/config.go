@@ -1,4 +1,4 @@
-// Package webhook pushes audit events to an HTTP receiver (README "Webhooks"): one
+// Package webhook pushes audit events to an HTTP receiver (docs/webhooks.md): one
 // POST per event, retried with backoff, never slowing the code that
 // publishes them.
 package webhook
@@ -72,7 +72,7 @@ type Config struct {
 	Queue int `yaml:"queue"`
 }
 
-// DefaultConfig returns the defaults of README "Configuration": disabled, every level and
+// DefaultConfig returns the defaults of docs/configuration.md "Keys and defaults": disabled, every level and
 // type, 2 s per attempt, retried for 30 s, 10000 events queued.
 func DefaultConfig() Config {
 	return Config{

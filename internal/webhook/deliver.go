@@ -15,7 +15,7 @@ import (
 	"github.com/trailcar/trailcar/internal/event"
 )
 
-// Backoff schedule of README "Webhooks".
+// Backoff schedule of docs/webhooks.md "Retries".
 const (
 	firstBackoff = 250 * time.Millisecond
 	maxBackoff   = 5 * time.Second
@@ -144,7 +144,7 @@ func (d *Dispatcher) abandon() {
 	d.abandoned.Add(1)
 }
 
-// defaultBackoff is README "Webhooks"'s schedule: 250 ms before the first retry,
+// defaultBackoff is the schedule of docs/webhooks.md "Retries": 250 ms before the first retry,
 // doubling up to 5 s, each wait then spread by ±20% at random so that
 // retries from many events do not arrive in step.
 func defaultBackoff(retry int) time.Duration {

@@ -57,7 +57,7 @@ type Options struct {
 	Logger *slog.Logger
 
 	// Backoff returns the wait before retry number retry (1 for the
-	// first retry). If nil, README "Webhooks"'s schedule is used: 250 ms doubling
+	// first retry). If nil, the schedule of docs/webhooks.md "Retries" is used: 250 ms doubling
 	// to 5 s, each ±20% at random. Tests shorten it.
 	Backoff func(retry int) time.Duration
 }

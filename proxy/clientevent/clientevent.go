@@ -1,6 +1,8 @@
 // Package clientevent records browser-side operations sent to the proxy
-// port (README "Notifications" and "Client events"): a POST to the client events path becomes one audit event
-// of type client and is answered by trailcar itself, never forwarded.
+// port (docs/client-events.md): a POST to the client events path becomes
+// one audit event of type client and is answered by trailcar itself, never
+// forwarded. It is a room of trailcar, not a library: its exported API
+// names types from trailcar's internal packages, for sidecar only.
 //
 //	POST /api/v3/events/channels/MyChannel
 //	{"action_verb":"create","http_code":200,"client_details":{"name":"MyChannel"}}

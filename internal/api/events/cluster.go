@@ -17,7 +17,7 @@ import (
 	"github.com/trailcar/trailcar/internal/store"
 )
 
-// Scopes (README "One trail across pods").
+// Scopes (docs/cluster.md).
 const (
 	ScopeCluster = "cluster"
 	ScopeLocal   = "local"

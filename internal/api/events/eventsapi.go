@@ -1,4 +1,4 @@
-// Package eventsapi serves the events routes of the admin port (README "Admin API"):
+// Package eventsapi serves the events routes of the admin port (docs/admin-api.md "Events API"):
 // list with filters and cursor paging, get, delete by id and by filter,
 // and the live stream (server-sent events). Authentication and the audit
 // event of each request are the caller's (the sidecar wraps every

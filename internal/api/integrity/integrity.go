@@ -1,5 +1,5 @@
 // Package integrity serves GET /api/v3/integrity: the verdict of
-// trailcar verify on the running trail, as JSON (README "Integrity").
+// trailcar verify on the running trail, as JSON (docs/integrity.md "Verify").
 package integrity
 
 import (

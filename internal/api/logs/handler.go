@@ -1,4 +1,4 @@
-// Package logs serves the audit log files over HTTP (README "Admin API"): the
+// Package logs serves the audit log files over HTTP (docs/admin-api.md "Log files"): the
 // "Log Files" index, one file's content (whole, its last lines, a byte
 // range), and a follow stream of the live file that keeps going across
 // rotation.

@@ -1,6 +1,5 @@
 // Package notifications records what an app reports itself, and manages
-// those records as the IBM console's notification APIs do (README
-// "Notifications"). POST /api/v3/notifications on the admin port with
+// those records as the IBM console's notification APIs do (docs/notifications.md). POST /api/v3/notifications on the admin port with
 //
 //	{"message":"channel MyChannel created","status":"success","by":"alice",
 //	 "component_id":"MyChannel","component_type":"channel","details":{…}}

@@ -1,4 +1,4 @@
-// Package viewer is the web viewer of the admin port (README "Admin API"): one page
+// Package viewer is the web viewer of the admin port (docs/viewer.md): one page
 // and its scripts and styles, embedded in the binary, with no build step
 // and nothing fetched from elsewhere, so it works offline.
 //
