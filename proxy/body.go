@@ -194,3 +194,43 @@ func fill(r io.Reader, b []byte) (int, error) {
 	}
 	return n, nil
 }
+
+// sentBody is a request body as the transport reads it. The transport may
+// still be reading it after the handler returned (an app that answered
+// before it read the whole body), and the body lives in the pooled exchange,
+// which the next request then uses: past Close no read reaches it. Close
+// waits for a read in flight, cutting one that waits on the client.
+type sentBody struct {
+	mu  sync.Mutex
+	src io.ReadCloser // nil once closed
+	x   *exchange
+}
+
+var errBodyClosed = errors.New("request body read after its request ended")
+
+func (b *sentBody) Read(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.src == nil {
+		return 0, errBodyClosed
+	}
+	return b.src.Read(p)
+}
+
+// Close ends the body for good; the proxy closes it before the exchange is
+// reused.
+func (b *sentBody) Close() error {
+	if !b.mu.TryLock() {
+		// A read waits for the client: end it now (the answer is done
+		// without the rest of the body), then wait for it to return.
+		http.NewResponseController(b.x.rw).SetReadDeadline(time.Unix(1, 0))
+		b.mu.Lock()
+	}
+	defer b.mu.Unlock()
+	if b.src == nil {
+		return nil
+	}
+	src := b.src
+	b.src = nil
+	return src.Close()
+}

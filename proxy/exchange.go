@@ -120,6 +120,7 @@ type exchange struct {
 	body            upstreamBody // the upstream's response body, watched for a cut
 	reqBody         slowBody     // the client's request body, bounded in time
 	pre             prefetched   // the request body's head, read before the app is called
+	sent            *sentBody    // the body as the transport reads it; closed before the exchange is reused
 	clientGone      bool         // the client left while sending its body
 }
 

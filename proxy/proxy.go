@@ -271,6 +271,10 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		p.refuseBody(x, err)
 		return
 	}
+	if r.Body != nil && r.Body != http.NoBody {
+		x.sent = &sentBody{src: r.Body, x: x}
+		r.Body = x.sent
+	}
 
 	if h := p.intercept(r); h != nil {
 		r.Header[p.requestIDHeader] = []string{x.id} // a local handler may record it
@@ -329,6 +333,12 @@ func (p *Proxy) finish(x *exchange, r *http.Request) {
 	p.record(x, r, status, elapsed, rec)
 	if x.stream && p.opts.Streams != nil {
 		p.opts.Streams.unmarkStream(r.Context()) // after record: Streams.Wait covers the event
+	}
+	if x.sent != nil {
+		// The transport may still be reading the body (the app answered
+		// first); ReverseProxy's own Close of it only sets a flag that a
+		// read in flight has passed. No read reaches the exchange after this.
+		x.sent.Close()
 	}
 	x.reset()
 	exchanges.Put(x)

@@ -18,26 +18,28 @@ import (
 
 // transport is the proxy's way to the app when Options.Transport is nil.
 //
-// A request without a body (GET, HEAD or OPTIONS, no Upgrade, no Expect)
-// to an http:// upstream is written, and its answer read, on the goroutine
-// that forwards it, over kept-alive connections of the transport's own,
-// with net/http's Request.Write and ReadResponse. Everything else (a body,
-// an upgrade, https) goes through an http.Transport, which writes a body
-// while it reads the answer: an app may answer before it has read a large
-// upload.
+// Every request to an http:// app but an upgrade or one that says Expect is
+// written, and its answer read, on the goroutine that forwards it, over
+// kept-alive connections of the transport's own, with net/http's
+// Request.Write and ReadResponse. A request body is written by a goroutine
+// of its own while the answer is read (an app may answer before it has read
+// a large upload). Upgrades, Expect and https go through an http.Transport
+// that keeps no connection alive (see fallbackRoundTrip).
 //
 // Why not http.Transport for all: it hands each request to a writing
 // goroutine and each answer back from a reading goroutine of the
 // connection, and under the proxy bench those hand-offs were about a third
-// of a plain ReverseProxy's CPU. The same ReverseProxy with a round trip on
-// the asking goroutine measured 0.68x the CPU per request at 2 CPUs and
-// 0.83x at 1 (internal/bench, head to head).
+// of a plain ReverseProxy's CPU (docs/performance.md "Proxy"). And its
+// reading goroutine puts a connection back in the pool before it looks at
+// what the app sent past the answer: under load another request takes the
+// connection first and gets those bytes as its answer (TestCrossClientAnswers
+// found 2 to 4 such answers in 100,000 through a stock http.Transport).
 //
 // A kept-alive connection is only ever reused when nothing can be on it but
-// the next answer, as http.Transport guarantees with its reading goroutine:
-// the last answer was read to the end of its framing with no byte left in
-// the buffer, neither side asked to close, and, when it is taken from the
-// pool, a non-blocking peek at the socket finds it empty and open. Bytes the
+// the next answer: the last answer was read to the end of its framing with
+// no byte left in the buffer, its request was written whole, neither side
+// asked to close, and, when it is taken from the pool, a non-blocking peek
+// at the socket finds it empty and open. Bytes the
 // app wrote past an answer (a body on a HEAD, 204 or 304 answer, a body
 // longer than its Content-Length, a second answer, an unsolicited 408
 // before an idle close) would otherwise be read as the next request's
@@ -67,6 +69,7 @@ const Max1xx = 1000
 func newTransport(headerTimeout time.Duration) *transport {
 	fallback := DefaultTransport()
 	fallback.ResponseHeaderTimeout = headerTimeout
+	fallback.DisableKeepAlives = true         // see fallbackRoundTrip
 	fallback.MaxResponseHeaderBytes = 1 << 20 // as the synchronous path: memory per answer is bounded alike
 	return &transport{
 		fallback:      fallback,
@@ -79,16 +82,23 @@ func newTransport(headerTimeout time.Duration) *transport {
 	}
 }
 
-// synchronous reports whether r can be forwarded on the asking goroutine:
-// nothing to write after its head, nothing to switch to.
-func synchronous(r *http.Request) bool {
+// own reports whether r goes over the transport's own connections: an
+// upgrade turns its connection into a tunnel, and Expect: 100-continue
+// means waiting for the app's word before the body, which http.Transport
+// does.
+func own(r *http.Request) bool {
+	return r.URL.Scheme == "http" && r.Header["Upgrade"] == nil && r.Header["Expect"] == nil
+}
+
+// replayable reports whether r may be sent again on another connection
+// when the first failed before anything came back (as http.Transport's
+// rule: no body, a method that changes nothing).
+func replayable(r *http.Request) bool {
 	switch r.Method {
 	case http.MethodGet, http.MethodHead, http.MethodOptions:
-	default:
-		return false
+		return r.Body == nil || r.Body == http.NoBody
 	}
-	return r.URL.Scheme == "http" && (r.Body == nil || r.Body == http.NoBody) && r.ContentLength == 0 &&
-		len(r.TransferEncoding) == 0 && r.Header["Upgrade"] == nil && r.Header["Expect"] == nil
+	return false
 }
 
 // upConn is a connection to the app.
@@ -100,6 +110,13 @@ type upConn struct {
 	addr   string
 	idleAt time.Time
 	peek   peeker // is the idle socket still empty and open
+
+	// A request body is written by writeBody while the answer is read.
+	sending  bool       // the current request has a body
+	wrote    chan error // writeBody's result, one per request with a body
+	headIn   atomic.Bool
+	bodyBad  atomic.Bool // writeErr is set: the body failed on the client's side
+	writeErr error
 }
 
 // boundedReader counts what comes from the app and, while max is set,
@@ -124,7 +141,7 @@ func (b *boundedReader) Read(p []byte) (int, error) {
 }
 
 func (t *transport) RoundTrip(r *http.Request) (*http.Response, error) {
-	if !synchronous(r) {
+	if !own(r) {
 		return t.fallbackRoundTrip(r)
 	}
 	addr := r.URL.Host
@@ -150,7 +167,7 @@ func (t *transport) RoundTrip(r *http.Request) (*http.Response, error) {
 		// found it open fails before anything comes back; these methods
 		// are safe to ask again, once. (Not after a timeout: the app got
 		// the request and is slow, not gone.)
-		if reused && !retried && c.in.n == start && !errors.Is(err, errHeaderTimeout) {
+		if reused && !retried && c.in.n == start && replayable(r) && !errors.Is(err, errHeaderTimeout) {
 			continue
 		}
 		return nil, err
@@ -174,7 +191,12 @@ var errTooMany1xx = fmt.Errorf("the app sent more than %d informational answers"
 // fallbackRoundTrip sends r through http.Transport, with the bound on
 // informational answers that ReverseProxy leaves to its transport's user:
 // past Max1xx the request is cancelled. (ResponseHeaderTimeout, set to
-// upstream_timeout, already bounds their time.)
+// upstream_timeout, already bounds their time.) That transport keeps no
+// connection alive: its reading goroutine offers a connection to the next
+// request before it looks at what the app sent past an answer, so a
+// kept-alive one could give the next request, anyone's, bytes meant for no
+// one. Upgrades use their connection up anyway; Expect and https requests
+// pay a connection each (an app in the same pod is reached over http).
 func (t *transport) fallbackRoundTrip(r *http.Request) (*http.Response, error) {
 	ctx, cancel := context.WithCancelCause(r.Context())
 	n := 0
@@ -212,11 +234,21 @@ func (t *transport) roundTrip(ctx context.Context, c *upConn, r *http.Request) (
 		}
 		return nil, err
 	}
-	if err := r.Write(c.bw); err != nil {
-		return fail(err)
-	}
-	if err := c.bw.Flush(); err != nil {
-		return fail(err)
+	c.headIn.Store(false)
+	c.bodyBad.Store(false)
+	c.sending = r.Body != nil && r.Body != http.NoBody
+	if c.sending {
+		if c.wrote == nil {
+			c.wrote = make(chan error, 1)
+		}
+		go c.writeRequest(r)
+	} else {
+		if err := r.Write(c.bw); err != nil {
+			return fail(err)
+		}
+		if err := c.bw.Flush(); err != nil {
+			return fail(err)
+		}
 	}
 	// The app's answer is seldom there the instant the request is written;
 	// reading now would find the socket empty, park this goroutine in the
@@ -238,6 +270,8 @@ func (t *transport) roundTrip(ctx context.Context, c *upConn, r *http.Request) (
 		switch {
 		case errors.Is(err, errHeadTooLarge):
 			return fail(fmt.Errorf("the app's answer head is over %d bytes", t.maxHeader))
+		case err != nil && c.sending && c.bodyFailed():
+			return fail(c.writeErr)
 		case err != nil && ctx.Err() == nil && isTimeout(err):
 			return fail(errHeaderTimeout)
 		case err != nil:
@@ -255,7 +289,8 @@ func (t *transport) roundTrip(ctx context.Context, c *upConn, r *http.Request) (
 			}
 			continue
 		}
-		if t.headerTimeout > 0 {
+		c.headIn.Store(true)
+		if t.headerTimeout > 0 || c.sending {
 			// The head is in: the body may take as long as it takes
 			// (upstream_timeout bounds the head only, as nginx's
 			// proxy_read_timeout between reads would cut a slow stream).
@@ -313,11 +348,56 @@ func (b *upBody) finish(whole bool) {
 	// A byte already buffered past the answer's end is one the app should
 	// not have sent (or a second answer): the connection's framing is
 	// broken and it is closed, never offered to the next request.
-	if whole && b.keep && intact && b.c.br.Buffered() == 0 {
+	if whole && b.keep && intact && b.c.br.Buffered() == 0 && b.c.requestWritten() {
 		b.t.put(b.c)
 		return
 	}
 	b.c.conn.Close()
+}
+
+// writeRequest writes r, head and body, while the answer is read. A body
+// that fails on the client's side (the client left, or sent it too slowly)
+// ends the wait for an answer that cannot come: the app has half a
+// request. A failed write to the app does not: the app may have answered
+// before it stopped reading (413 to a large upload), and that answer is
+// the client's.
+func (c *upConn) writeRequest(r *http.Request) {
+	err := r.Write(c.bw)
+	if err == nil {
+		err = c.bw.Flush()
+	}
+	var opErr *net.OpError
+	if err != nil && !errors.As(err, &opErr) {
+		c.writeErr = err
+		c.bodyBad.Store(true)
+		if !c.headIn.Load() {
+			c.conn.SetReadDeadline(time.Unix(1, 0))
+		}
+	}
+	c.wrote <- err
+}
+
+// bodyFailed reports whether the request body failed on the client's side.
+func (c *upConn) bodyFailed() bool { return c.bodyBad.Load() }
+
+// requestWritten reports whether the current request went out whole, so
+// that the connection is at a request's boundary. The writer has almost
+// always finished when the answer is in (the app answers what it read);
+// when it has not, the app answered early and the connection is given up.
+func (c *upConn) requestWritten() bool {
+	if !c.sending {
+		return true
+	}
+	for range 2 {
+		select {
+		case err := <-c.wrote:
+			c.sending = false
+			return err == nil
+		default:
+			runtime.Gosched() // it may be between its last write and its report
+		}
+	}
+	return false
 }
 
 // get takes a kept-alive connection to addr, or dials one.

@@ -128,9 +128,10 @@ func TestTransportRetriesClosedConnection(t *testing.T) {
 	}
 }
 
-// TestTransportSendsBodiesThroughHTTPTransport: a request with a body, an
-// upgrade or to https is not forwarded synchronously.
-func TestTransportSendsBodiesThroughHTTPTransport(t *testing.T) {
+// TestTransportOwnRequests: an upgrade, Expect or https goes through
+// http.Transport; everything else, bodies included, over the own
+// connections.
+func TestTransportOwnRequests(t *testing.T) {
 	u, _ := url.Parse("http://app/x")
 	for _, tt := range []struct {
 		name string
@@ -139,15 +140,15 @@ func TestTransportSendsBodiesThroughHTTPTransport(t *testing.T) {
 	}{
 		{"GET", &http.Request{Method: "GET", URL: u, Header: http.Header{}}, true},
 		{"HEAD", &http.Request{Method: "HEAD", URL: u, Header: http.Header{}}, true},
-		{"POST without body", &http.Request{Method: "POST", URL: u, Header: http.Header{}}, false},
-		{"GET with body", &http.Request{Method: "GET", URL: u, Header: http.Header{}, Body: io.NopCloser(strings.NewReader("x")), ContentLength: 1}, false},
-		{"GET chunked", &http.Request{Method: "GET", URL: u, Header: http.Header{}, Body: io.NopCloser(strings.NewReader("x")), ContentLength: -1}, false},
+		{"POST without body", &http.Request{Method: "POST", URL: u, Header: http.Header{}}, true},
+		{"POST with body", &http.Request{Method: "POST", URL: u, Header: http.Header{}, Body: io.NopCloser(strings.NewReader("x")), ContentLength: 1}, true},
+		{"PUT chunked", &http.Request{Method: "PUT", URL: u, Header: http.Header{}, Body: io.NopCloser(strings.NewReader("x")), ContentLength: -1}, true},
 		{"websocket", &http.Request{Method: "GET", URL: u, Header: http.Header{"Upgrade": {"websocket"}}}, false},
 		{"expect", &http.Request{Method: "GET", URL: u, Header: http.Header{"Expect": {"100-continue"}}}, false},
 		{"https", &http.Request{Method: "GET", URL: &url.URL{Scheme: "https", Host: "app"}, Header: http.Header{}}, false},
 	} {
-		if got := synchronous(tt.r); got != tt.want {
-			t.Errorf("%s: synchronous %v, want %v", tt.name, got, tt.want)
+		if got := own(tt.r); got != tt.want {
+			t.Errorf("%s: own %v, want %v", tt.name, got, tt.want)
 		}
 	}
 }
