@@ -163,8 +163,12 @@ func (r exchangeResult) summary() string {
 		fmt.Fprintf(&b, "%dx1xx ", r.infos)
 	}
 	switch {
-	case r.err:
-		b.WriteString("no answer")
+	case r.err, r.byApp && r.cut && r.body == "":
+		// A head and then nothing, or not even the head: which one the
+		// client sees depends on whether ReverseProxy's first flush of a
+		// chunked answer beat its first read of the body (a race in the
+		// stock proxy too), so both read as one.
+		b.WriteString("broken answer")
 	case !r.byApp:
 		fmt.Fprintf(&b, "%d (proxy)", r.status)
 	default:
