@@ -1,6 +1,7 @@
 package sidecar_test
 
 import (
+	"context"
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/json"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/trailcar/trailcar/internal/integrity"
 	"github.com/trailcar/trailcar/internal/sidecartest"
+	"github.com/trailcar/trailcar/internal/store"
 )
 
 // TestAuditedDeleteReseals: a real sidecar under load with rotation and
@@ -99,7 +101,7 @@ func TestAuditedDeleteReseals(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	rep, err := integrity.Verify(s.Dir(), "audit.log", key.Public().(ed25519.PublicKey))
+	rep, err := verifyDir(t, s.Dir(), key.Public().(ed25519.PublicKey))
 	var table strings.Builder
 	rep.WriteTable(&table)
 	if err != nil || !rep.Intact {
@@ -195,7 +197,18 @@ func TestDeleteWithIntegrityOff(t *testing.T) {
 	if err := s.Stop(); err != nil {
 		t.Fatal(err)
 	}
-	if rep, err := integrity.Verify(s.Dir(), "audit.log", nil); err != nil || rep.Intact {
+	if rep, err := verifyDir(t, s.Dir(), nil); err != nil || rep.Intact {
 		t.Fatalf("verify after an unsealed delete: intact %v, %v", rep.Intact, err)
 	}
+}
+
+// verifyDir verifies the files of dir as trailcar verify --dir does.
+func verifyDir(t *testing.T, dir string, pub ed25519.PublicKey) (integrity.Report, error) {
+	t.Helper()
+	files, err := store.New(store.Options{Dir: dir}).Snapshot()
+	if err != nil {
+		return integrity.Report{}, err
+	}
+	defer files.Close()
+	return integrity.Verify(context.Background(), files, pub)
 }

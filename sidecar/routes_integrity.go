@@ -17,8 +17,7 @@ func (s *Sidecar) mountIntegrity(mux *http.ServeMux) {
 		jsonhttp.Error(w, http.StatusNotFound, "integrity is off (integrity.enabled: false)")
 	})
 	if s.seal != nil {
-		t := s.cfg.ActivityTracker
-		ih := &integrityapi.Handler{Dir: t.Dir, Filename: t.Filename, Hold: s.seal, Logger: s.log}
+		ih := &integrityapi.Handler{Store: s.trail, Hold: s.seal, Logger: s.log}
 		if key := s.seal.Key(); key != nil {
 			ih.Public = key.Public().(ed25519.PublicKey)
 		}

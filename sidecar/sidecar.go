@@ -234,7 +234,12 @@ func (s *Sidecar) openSeal() error {
 		}
 	}
 	t := s.cfg.ActivityTracker
-	st, err := integrity.Recover(t.Dir, t.Filename)
+	files, err := store.New(store.Options{Dir: t.Dir, Filename: t.Filename}).Snapshot()
+	if err != nil {
+		return fmt.Errorf("integrity: find where the chain stands: %w", err)
+	}
+	st, err := integrity.Recover(files)
+	files.Close()
 	if err != nil {
 		return fmt.Errorf("integrity: find where the chain stands: %w", err)
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/json"
@@ -12,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/trailcar/trailcar/internal/integrity"
+	"github.com/trailcar/trailcar/internal/store"
 )
 
 // exitError carries an exit code other than 1 or 2 (verify's 3: could
@@ -87,6 +89,17 @@ func writeKeyFile(path string, data []byte, mode os.FileMode, flags int) error {
 	return f.Close()
 }
 
+// verifyDir verifies the files of dir as they are, read through a
+// snapshot of the store (the one reader of the trail).
+func verifyDir(ctx context.Context, dir, filename string, pub ed25519.PublicKey) (integrity.Report, error) {
+	files, err := store.New(store.Options{Dir: dir, Filename: filename}).Snapshot()
+	if err != nil {
+		return integrity.Report{}, err
+	}
+	defer files.Close()
+	return integrity.Verify(ctx, files, pub)
+}
+
 func newVerifyCmd(s streams) *cobra.Command {
 	var dir, filename, server, tokenFile, publicKey, output string
 	cmd := &cobra.Command{
@@ -112,7 +125,7 @@ func newVerifyCmd(s streams) *cobra.Command {
 				if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
 					return usagef("--dir %q: not a directory", dir)
 				}
-				r, err := integrity.Verify(dir, filename, pub)
+				r, err := verifyDir(cmd.Context(), dir, filename, pub)
 				if err != nil {
 					return exitError{3, fmt.Errorf("verify %s: %w", dir, err)}
 				}

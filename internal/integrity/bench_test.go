@@ -37,7 +37,7 @@ func BenchmarkVerify(b *testing.B) {
 			b.SetBytes(size)
 			b.ResetTimer()
 			for range b.N {
-				rep, err := integrity.Verify(dir, "audit.log", pub)
+				rep, err := verifyDir(dir, pub)
 				if err != nil || !rep.Intact {
 					b.Fatalf("%v %+v", err, rep.Files[0])
 				}
@@ -54,7 +54,7 @@ func bulkTrail(b *testing.B, dir string, key ed25519.PrivateKey, compress bool, 
 	if err != nil {
 		b.Fatal(err)
 	}
-	st, _ := integrity.Recover(dir, "audit.log")
+	st, _ := recoverDir(dir)
 	w := audit.New(audit.Options{File: f, Seal: integrity.NewSealer(st, key, "audit.log"), CheckpointEvery: 5 * time.Millisecond,
 		Service: "console", Host: "h1", Metrics: metrics.Discard()})
 	e := &event.Event{Type: event.TypeHTTP, Level: event.LevelInfo, Outcome: event.OutcomeSuccess,

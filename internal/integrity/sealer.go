@@ -3,17 +3,14 @@ package integrity
 import (
 	"bufio"
 	"bytes"
-	"compress/gzip"
 	"crypto/ed25519"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
-	"os"
 	"sync"
 
 	"github.com/trailcar/trailcar/internal/event"
-	"github.com/trailcar/trailcar/rotate"
 )
 
 // State is where the chain stands after the last line written.
@@ -144,20 +141,15 @@ func Replay(r io.Reader, st State) (State, error) {
 	return st, err
 }
 
-// Recover finds where the chain of the dir stands: from the newest file
-// holding a checkpoint, over the files written after it; from the start
-// (a zero chain) over every file when none holds one.
-func Recover(dir, filename string) (State, error) {
-	infos, err := rotate.List(dir, filename)
-	if errors.Is(err, fs.ErrNotExist) {
-		return State{}, nil
-	}
-	if err != nil {
-		return State{}, err
-	}
-	from := len(infos) - 1 // oldest
-	for i, info := range infos {
-		has, err := holds(info, checkpointTypeText)
+// Recover finds where the chain of the files (newest first, as
+// Verify takes them) stands: from the newest file holding a checkpoint,
+// over the files written after it; from the start (a zero chain) over
+// every file when none holds one. A file removed meanwhile is passed
+// over.
+func Recover(files Files) (State, error) {
+	from := files.Len() - 1 // oldest
+	for i := range files.Len() {
+		has, err := holds(files, i, checkpointTypeText)
 		if err != nil {
 			return State{}, err
 		}
@@ -168,7 +160,7 @@ func Recover(dir, filename string) (State, error) {
 	}
 	var st State
 	for i := from; i >= 0; i-- {
-		r, err := openText(infos[i])
+		r, err := files.Text(i)
 		if errors.Is(err, fs.ErrNotExist) {
 			continue
 		}
@@ -178,15 +170,15 @@ func Recover(dir, filename string) (State, error) {
 		st, err = Replay(r, st)
 		r.Close()
 		if err != nil {
-			return State{}, fmt.Errorf("%s: %w", infos[i].Name, err)
+			return State{}, fmt.Errorf("%s: %w", files.Info(i).Name, err)
 		}
 	}
 	return st, nil
 }
 
-// holds reports whether a file's text holds b.
-func holds(info rotate.Info, b []byte) (bool, error) {
-	r, err := openText(info)
+// holds reports whether file i's text holds b.
+func holds(files Files, i int, b []byte) (bool, error) {
+	r, err := files.Text(i)
 	if errors.Is(err, fs.ErrNotExist) {
 		return false, nil
 	}
@@ -209,26 +201,6 @@ func holds(info rotate.Info, b []byte) (bool, error) {
 }
 
 var errStop = errors.New("stop")
-
-// openText opens an audit file's text, through gzip when compressed.
-func openText(info rotate.Info) (io.ReadCloser, error) {
-	f, err := os.Open(info.Path)
-	if err != nil {
-		return nil, err
-	}
-	if !info.Compressed {
-		return f, nil
-	}
-	zr, err := gzip.NewReader(bufio.NewReaderSize(f, 64<<10))
-	if err != nil {
-		f.Close()
-		return nil, fmt.Errorf("%s: %w", info.Name, err)
-	}
-	return struct {
-		io.Reader
-		io.Closer
-	}{zr, f}, nil
-}
 
 // maxLine bounds a line read here; a longer one is passed in pieces (it
 // is no event, and chains all the same).

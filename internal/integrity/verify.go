@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"strings"
 
 	"github.com/trailcar/trailcar/internal/event"
@@ -87,7 +88,7 @@ type pendingLink struct {
 	// prevSealed is the chain after the last checkpoint of the file
 	// before, when lines follow it there (appended after it was sealed).
 	prevSealed *Digest
-	sf         *snapFile
+	src        int // the file, in the Files
 	cp         *Checkpoint
 	upto       int // lines before its first checkpoint
 }
@@ -111,20 +112,25 @@ type verifier struct {
 	segFirst string
 	segLast  []byte // a buffer of its own: no allocation per line
 
-	files     []FileReport
+	files     Files
+	reports   []FileReport            // one a file read, oldest first
 	deletes   map[string]deleteRecord // by event id
 	resealers map[string]int          // resealed_by id -> index of a file naming it
 	pending   []pendingLink
 }
 
-func (v *verifier) file(sf *snapFile) error {
-	r, err := sf.text()
-	if err != nil || r == nil {
-		return err // nil: removed since it was listed
+func (v *verifier) file(src int) error {
+	r, err := v.files.Text(src)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil // removed since it was listed
 	}
-	info := sf.info
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	info := v.files.Info(src)
 	rep := FileReport{Name: info.Name, Status: StatusOK, Live: info.Live}
-	idx := len(v.files)
+	idx := len(v.reports)
 	n, segStart, segLines := 0, 1, 0
 	firstCP := true
 	atStart := v.s // the chain this file starts from
@@ -151,7 +157,7 @@ func (v *verifier) file(sf *snapFile) error {
 			return nil
 		}
 		rep.Checkpoints++
-		v.check(&rep, idx, sf, c, n, segStart, segLines, firstCP, atStart)
+		v.check(&rep, idx, src, c, n, segStart, segLines, firstCP, atStart)
 		firstCP = false
 		cp, _ := ParseDigest(c.Chain)
 		v.lastCP, v.lastSeq, v.haveCP, v.startAssumed = cp, c.Seq, true, false
@@ -171,13 +177,13 @@ func (v *verifier) file(sf *snapFile) error {
 	if rep.Status == StatusOK && rep.resealedBy != "" {
 		rep.Status, rep.Detail = StatusResealed, "by "+rep.resealedBy
 	}
-	v.files = append(v.files, rep)
+	v.reports = append(v.reports, rep)
 	v.lastName, v.lastUnsealed = info.Name, segLines > 0
 	return nil
 }
 
 // check judges one checkpoint c at line n, sealing lines segStart to n-1.
-func (v *verifier) check(rep *FileReport, idx int, sf *snapFile, c *Checkpoint, n, segStart, segLines int, firstCP bool, atStart Digest) {
+func (v *verifier) check(rep *FileReport, idx, src int, c *Checkpoint, n, segStart, segLines int, firstCP bool, atStart Digest) {
 	// A checkpoint line found altered makes the chain after it unknown:
 	// the segment that follows it cannot be checked (it is not blamed).
 	afterBad := v.afterBadCP
@@ -197,16 +203,17 @@ func (v *verifier) check(rep *FileReport, idx int, sf *snapFile, c *Checkpoint, 
 	if segStart > n-1 {
 		lines = fmt.Sprintf("line %d", n)
 	}
+	name := v.files.Info(src).Name
 	gap := v.haveCP && c.Seq != v.lastSeq+1
 	switch {
 	case gap && firstCP && v.lastUnsealed:
 		// The file before ends without its last checkpoints: it was cut.
-		prev := &v.files[len(v.files)-1]
+		prev := &v.reports[len(v.reports)-1]
 		prev.set(StatusBroken, fmt.Sprintf("cut short: its end, with checkpoints %d to %d, is gone", v.lastSeq+1, c.Seq-1))
 		return
 	case gap && firstCP:
-		v.files = append(v.files, FileReport{Name: fmt.Sprintf("(between %s and %s)", v.lastName, sf.info.Name), Status: StatusMissing,
-			Detail: fmt.Sprintf("missing between %s and %s: checkpoints %d to %d are gone", v.lastName, sf.info.Name, v.lastSeq+1, c.Seq-1)})
+		v.reports = append(v.reports, FileReport{Name: fmt.Sprintf("(between %s and %s)", v.lastName, name), Status: StatusMissing,
+			Detail: fmt.Sprintf("missing between %s and %s: checkpoints %d to %d are gone", v.lastName, name, v.lastSeq+1, c.Seq-1)})
 		return // the chain goes on from here
 	case gap:
 		rep.set(StatusBroken, fmt.Sprintf("%s: checkpoint seq %d follows %d", lines, c.Seq, v.lastSeq))
@@ -227,7 +234,7 @@ func (v *verifier) check(rep *FileReport, idx int, sf *snapFile, c *Checkpoint, 
 	case firstCP && v.lastName != "":
 		// The file before may have been rewritten by a delete: its
 		// record says what this one was chained from. Judged at the end.
-		p := pendingLink{file: idx, prevFile: len(v.files) - 1, prev: v.lastName, prevFinal: atStart, sf: sf, cp: c, upto: n - 1}
+		p := pendingLink{file: idx, prevFile: len(v.reports) - 1, prev: v.lastName, prevFinal: atStart, src: src, cp: c, upto: n - 1}
 		if v.lastUnsealed {
 			sealed := v.lastSealedState
 			p.prevSealed = &sealed
@@ -260,10 +267,10 @@ func (v *verifier) resolve() error {
 		if err != nil {
 			return err
 		}
-		rep := &v.files[p.file]
+		rep := &v.reports[p.file]
 		switch {
 		case ok:
-		case v.files[p.prevFile].Tampered():
+		case v.reports[p.prevFile].Tampered():
 			// The file before was tampered with (its end changed): this
 			// one's link to it cannot be checked, and is not blamed.
 			if rep.Detail == "" {
@@ -275,7 +282,7 @@ func (v *verifier) resolve() error {
 	}
 	for id, idx := range v.resealers {
 		if _, ok := v.deletes[id]; !ok {
-			v.files[idx].set(StatusBroken, "resealed_by "+id+" names no system.events.deleted event in the trail")
+			v.reports[idx].set(StatusBroken, "resealed_by "+id+" names no system.events.deleted event in the trail")
 		}
 	}
 	return nil
@@ -310,10 +317,14 @@ func (v *verifier) relink(p pendingLink) (bool, error) {
 // chainsTo reports whether the first segment of p's file, chained from
 // start, gives its first checkpoint.
 func (v *verifier) chainsTo(p pendingLink, old Digest) (bool, error) {
-	r, err := p.sf.text()
-	if err != nil || r == nil {
+	r, err := v.files.Text(p.src)
+	if errors.Is(err, fs.ErrNotExist) {
+		return false, nil
+	}
+	if err != nil {
 		return false, err
 	}
+	defer r.Close()
 	s, n := old, 0
 	var h Hasher
 	err = forEachLine(r, func(line []byte) error {

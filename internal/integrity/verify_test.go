@@ -32,7 +32,7 @@ func trail(t testing.TB, dir string, key ed25519.PrivateKey, compress bool, even
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, err := integrity.Recover(dir, "audit.log")
+	st, err := recoverDir(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -163,7 +163,7 @@ func TestTamperCorpus(t *testing.T) {
 		t.Fatalf("%d files: want several rotations", len(infos))
 	}
 	pub := key.Public().(ed25519.PublicKey)
-	rep, err := integrity.Verify(pristine, "audit.log", pub)
+	rep, err := verifyDir(pristine, pub)
 	if err != nil || !rep.Intact {
 		var b strings.Builder
 		rep.WriteTable(&b)
@@ -259,7 +259,7 @@ func TestTamperCorpus(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := copyDir(t, pristine)
 			name := tc.tamper(t, dir)
-			rep, err := integrity.Verify(dir, "audit.log", pub)
+			rep, err := verifyDir(dir, pub)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -278,7 +278,7 @@ func TestTamperCorpus(t *testing.T) {
 	}
 
 	t.Run("the wrong public key", func(t *testing.T) {
-		rep, err := integrity.Verify(pristine, "audit.log", newKey(t).Public().(ed25519.PublicKey))
+		rep, err := verifyDir(pristine, newKey(t).Public().(ed25519.PublicKey))
 		if err != nil || rep.Intact {
 			t.Fatalf("intact %v, %v", rep.Intact, err)
 		}
@@ -289,7 +289,7 @@ func TestTamperCorpus(t *testing.T) {
 		}
 	})
 	t.Run("no key: signatures not checked, chain still checked", func(t *testing.T) {
-		rep, err := integrity.Verify(pristine, "audit.log", nil)
+		rep, err := verifyDir(pristine, nil)
 		if err != nil || !rep.Intact || rep.KeyID != "" {
 			t.Fatalf("%+v %v", rep, err)
 		}

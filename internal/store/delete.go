@@ -138,29 +138,32 @@ func (st *Store) rewriteAll(ctx context.Context, cut *cutFilter, recordID string
 	total := 0
 	done := map[string]bool{}
 	rewrite := func(liveToo bool) error {
-		infos, err := st.list()
+		sn, err := st.Snapshot()
 		if err != nil {
 			return err
 		}
+		defer sn.Close()
 		// Oldest first: a re-sealed file goes on from the file before it.
-		for i := len(infos) - 1; i >= 0; i-- {
-			info := infos[i]
+		for i := len(sn.srcs) - 1; i >= 0; i-- {
+			src := sn.srcs[i]
+			info := src.info
 			if done[info.Name] || info.Live && !liveToo {
 				continue
 			}
-			if !st.mayHold(infos, i, cut) {
+			if !sn.mayHold(i, cut) {
 				continue
 			}
 			var n int
 			if seal != nil {
-				start, oldStart, serr := st.startOf(rs, infos, i)
+				start, oldStart, serr := st.startOf(rs, sn, i)
 				if serr != nil {
 					return fmt.Errorf("delete events: %s: %w", info.Name, serr)
 				}
-				n, err = st.rewriteSealed(ctx, rs, info, cut, start, oldStart)
+				n, err = st.rewriteSealed(ctx, rs, src, cut, start, oldStart)
 			} else {
-				n, err = st.rewriteFile(ctx, info, cut)
+				n, err = st.rewriteFile(ctx, src, cut)
 			}
+			src.release()
 			if err != nil {
 				return fmt.Errorf("delete events: %s: %w", info.Name, err)
 			}

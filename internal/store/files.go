@@ -39,20 +39,19 @@ func (st *Store) Open(name string) (*File, error) {
 		if info.Name != name {
 			continue
 		}
-		fd, err := openRegular(info.Path)
+		fd, fi, info, err := openListed(info)
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil, ErrNotFound
 		}
 		if err != nil {
 			return nil, fmt.Errorf("open audit file: %w", err)
 		}
-		f := &File{Info: info, fd: fd}
-		if f.fi, err = fd.Stat(); err == nil && !info.Compressed {
-			f.end, err = completeEnd(fd, f.fi.Size())
-		}
-		if err != nil {
-			fd.Close()
-			return nil, fmt.Errorf("read audit file: %w", err)
+		f := &File{Info: info, fd: fd, fi: fi}
+		if !info.Compressed {
+			if f.end, err = completeEnd(fd, fi.Size()); err != nil {
+				fd.Close()
+				return nil, fmt.Errorf("read audit file: %w", err)
+			}
 		}
 		return f, nil
 	}
@@ -175,30 +174,6 @@ func countGzipLines(r io.Reader) (int, error) {
 			return lines, err
 		}
 	}
-}
-
-// openText opens a listed file for reading its lines from the start,
-// decompressed when it is gzip. A plain rotated file compressed since it
-// was listed is read from its .gz (which is renamed into place before the
-// plain file is removed).
-func openText(info rotate.Info) (io.ReadCloser, error) {
-	fd, err := openRegular(info.Path)
-	if errors.Is(err, fs.ErrNotExist) && !info.Compressed && !info.Live {
-		info.Compressed = true
-		fd, err = openRegular(info.Path + ".gz")
-	}
-	if err != nil {
-		return nil, err
-	}
-	if !info.Compressed {
-		return fd, nil
-	}
-	zr, err := gzip.NewReader(bufio.NewReaderSize(fd, 64<<10))
-	if err != nil {
-		fd.Close()
-		return nil, fmt.Errorf("%s: decompress: %w", info.Name, err)
-	}
-	return readCloser{zr, closers{zr, fd}}, nil
 }
 
 type closers []io.Closer

@@ -197,16 +197,11 @@ func (fl *follower) placeAfterLastLine(end int64) error {
 // its size). A missing live file is not an error: the writer makes it.
 func (fl *follower) openLive(off int64) error {
 	fl.heldFI = nil
-	f, err := openRegular(fl.path)
+	f, fi, err := openRegular(fl.path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil
 	}
 	if err != nil {
-		return err
-	}
-	fi, err := f.Stat()
-	if err != nil {
-		f.Close()
 		return err
 	}
 	if off < 0 {

@@ -33,7 +33,7 @@ func (st *Store) locate(ctx context.Context, id string) (found, error) {
 	if !ok {
 		return found{}, event.ErrBadID
 	}
-	sn, err := st.snapshot()
+	sn, err := st.Snapshot()
 	if err != nil {
 		return found{}, err
 	}
@@ -53,7 +53,7 @@ func (st *Store) locate(ctx context.Context, id string) (found, error) {
 
 // forwardFrom reads the files oldest first from eventTime from ("" from
 // the very start) looking for id.
-func (st *Store) forwardFrom(ctx context.Context, sn *snapshot, id, from string) (found, bool, error) {
+func (st *Store) forwardFrom(ctx context.Context, sn *Snapshot, id, from string) (found, bool, error) {
 	before := func(t []byte) bool { return string(t) >= from }
 	for i := len(sn.srcs) - 1; i >= 0; i-- {
 		if from != "" && i > 0 {

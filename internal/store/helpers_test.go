@@ -7,10 +7,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -245,5 +247,104 @@ func writeFixture(t testing.TB, dir string, names []string, files [][]*event.Eve
 		if err := os.WriteFile(filepath.Join(dir, names[i]), data, 0o640); err != nil {
 			t.Fatal(err)
 		}
+	}
+}
+
+func writeEvents(t *testing.T, path string, n int) []string {
+	t.Helper()
+	var buf []byte
+	var ids []string
+	var gen event.IDs
+	for i := range n {
+		e := testEvent(i)
+		e.ID, e.Time, e.Action = gen.New(), time.Now(), "secret.leak"
+		var err error
+		if buf, err = event.AppendJSON(buf, e); err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, e.ID)
+	}
+	mustDo(t, os.WriteFile(path, buf, 0o600))
+	return ids
+}
+
+// gzipFile compresses path as rotate does: path.gz written through a
+// temporary file and renamed into place, then path removed.
+func gzipFile(t *testing.T, path string) {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	mustDo(t, err)
+	tmp := filepath.Join(filepath.Dir(path), "."+filepath.Base(path)+".gz.tmp")
+	out, err := os.Create(tmp)
+	mustDo(t, err)
+	zw := gzip.NewWriter(out)
+	_, err = zw.Write(data)
+	mustDo(t, err)
+	mustDo(t, zw.Close())
+	mustDo(t, out.Close())
+	mustDo(t, os.Rename(tmp, path+".gz"))
+	mustDo(t, os.Remove(path))
+}
+
+// rotateLive rotates the live file as lumberjack does: renamed to a
+// backup name with the time now, a new empty live file created.
+func rotateLive(t *testing.T, dir string) {
+	t.Helper()
+	backup := "audit-" + time.Now().UTC().Format("2006-01-02T15-04-05.000") + ".log"
+	mustDo(t, os.Rename(filepath.Join(dir, "audit.log"), filepath.Join(dir, backup)))
+	mustDo(t, os.WriteFile(filepath.Join(dir, "audit.log"), nil, 0o600))
+}
+
+func copyDir(t *testing.T, from string) string {
+	t.Helper()
+	to := t.TempDir()
+	entries, err := os.ReadDir(from)
+	mustDo(t, err)
+	for _, e := range entries {
+		data, err := os.ReadFile(filepath.Join(from, e.Name()))
+		mustDo(t, err)
+		mustDo(t, os.WriteFile(filepath.Join(to, e.Name()), data, 0o600))
+	}
+	return to
+}
+
+func readLines(r io.Reader) ([][]byte, error) {
+	var lines [][]byte
+	sc := bufio.NewScanner(r)
+	sc.Buffer(nil, 8<<20)
+	for sc.Scan() {
+		lines = append(lines, append([]byte(nil), sc.Bytes()...))
+	}
+	return lines, sc.Err()
+}
+
+// lineIDs returns the ids of the events among lines (checkpoints are
+// events too: they count like the others).
+func lineIDs(lines [][]byte) []string {
+	var ids []string
+	for _, l := range lines {
+		if id, ok := event.LineID(l); ok {
+			ids = append(ids, string(id))
+		}
+	}
+	return ids
+}
+
+func sorted(s []string) []string { return slices.Sorted(slices.Values(s)) }
+
+func intersect(s, keep []string) []string {
+	var out []string
+	for _, x := range s {
+		if slices.Contains(keep, x) {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+func mustDo(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
 	}
 }

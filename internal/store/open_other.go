@@ -2,27 +2,21 @@
 
 package store
 
-import (
-	"fmt"
-	"os"
-)
+import "os"
 
-// openRegular opens path for reading, refusing anything that is not a
-// regular file (checked after opening, on the file opened).
-func openRegular(path string) (*os.File, error) {
+// openRegular opens path for reading, refusing a symlink and anything
+// that is not a regular file (checked before opening on the name, and
+// after on the file opened). It returns the file's FileInfo, from the
+// file opened.
+func openRegular(path string) (*os.File, os.FileInfo, error) {
 	if fi, err := os.Lstat(path); err != nil {
-		return nil, err
+		return nil, nil, err
 	} else if !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("open %s: %w", path, os.ErrNotExist)
+		return nil, nil, notRegular(path)
 	}
 	fd, err := os.Open(path)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	fi, err := fd.Stat()
-	if err != nil || !fi.Mode().IsRegular() {
-		fd.Close()
-		return nil, fmt.Errorf("open %s: %w", path, os.ErrNotExist)
-	}
-	return fd, nil
+	return checkRegular(fd)
 }

@@ -36,7 +36,7 @@ type chunk struct {
 }
 
 // eachParallel is Each without a cursor, on all cores.
-func (st *Store) eachParallel(ctx context.Context, sn *snapshot, f *event.Filter, fn func([]byte) error) (Stats, error) {
+func (st *Store) eachParallel(ctx context.Context, sn *Snapshot, f *event.Filter, fn func([]byte) error) (Stats, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	w := newWalker(sn, f, nil, nil)
@@ -121,20 +121,12 @@ func emitInOrder(results <-chan *chunk, free chan<- *chunk, stats *Stats, fn fun
 func (w *walker) chunks(ctx context.Context, todo chan<- *chunk, free <-chan *chunk, stats *Stats) error {
 	seq := 0
 	for _, src := range w.sn.srcs {
-		if w.hasUpper() {
-			if first, ok := src.firstTime(); ok && w.excluded([]byte(first)) {
-				continue
-			}
-		}
-		ra, size, err := src.reader()
+		ra, end, ok, err := w.span(src)
 		if err != nil {
 			return err
 		}
-		end := size
-		if w.hasUpper() {
-			if _, end, err = seekTime(ra, size, w.excluded); err != nil {
-				return err
-			}
+		if !ok {
+			continue
 		}
 		stats.Files++
 		overlong, err := readChunks(ctx, ra, end, func(data []byte) error {

@@ -109,7 +109,7 @@ func (st *Store) walk(ctx context.Context, f *event.Filter, from *Cursor, emit f
 	if f == nil {
 		f = &event.Filter{}
 	}
-	sn, err := st.snapshot()
+	sn, err := st.Snapshot()
 	if err != nil {
 		return Stats{}, err
 	}

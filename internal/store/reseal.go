@@ -8,11 +8,9 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"os"
 
 	"github.com/trailcar/trailcar/internal/event"
 	"github.com/trailcar/trailcar/internal/integrity"
-	"github.com/trailcar/trailcar/rotate"
 )
 
 // With integrity on (Options.Seal), a delete rewrites each file it cuts
@@ -53,17 +51,17 @@ type resealer struct {
 	done   []Resealed
 }
 
-// startOf is where the chain stands before file i of infos (newest first):
+// startOf is where the chain stands before file i of sn (newest first):
 // after the file before it, as rewritten or as it is.
-func (st *Store) startOf(rs *resealer, infos []rotate.Info, i int) (integrity.State, integrity.Digest, error) {
-	if i+1 >= len(infos) {
+func (st *Store) startOf(rs *resealer, sn *Snapshot, i int) (integrity.State, integrity.Digest, error) {
+	if i+1 >= len(sn.srcs) {
 		return integrity.State{}, integrity.Digest{}, nil // the oldest: its head is checked from a zero chain, or not at all
 	}
-	prev := infos[i+1]
-	if end, ok := rs.newEnd[prev.Name]; ok {
-		return end, rs.oldEnd[prev.Name], nil
+	prev := sn.srcs[i+1]
+	if end, ok := rs.newEnd[prev.info.Name]; ok {
+		return end, rs.oldEnd[prev.info.Name], nil
 	}
-	r, err := openText(prev)
+	r, err := prev.text()
 	if errors.Is(err, fs.ErrNotExist) {
 		return integrity.State{}, integrity.Digest{}, nil
 	}
@@ -78,19 +76,16 @@ func (st *Store) startOf(rs *resealer, infos []rotate.Info, i int) (integrity.St
 // rewriteSealed rewrites one file without the lines cut drops, if it
 // holds any, re-chaining and re-sealing it from start; oldStart is where
 // the file's original chain started.
-func (st *Store) rewriteSealed(ctx context.Context, rs *resealer, info rotate.Info, cut *cutFilter, start integrity.State, oldStart integrity.Digest) (int, error) {
-	r, err := openText(info)
+func (st *Store) rewriteSealed(ctx context.Context, rs *resealer, src *source, cut *cutFilter, start integrity.State, oldStart integrity.Digest) (int, error) {
+	r, err := src.text()
 	if errors.Is(err, fs.ErrNotExist) {
-		return 0, nil
+		return 0, nil // removed by retention: nothing left to delete
 	}
 	if err != nil {
 		return 0, err
 	}
 	defer r.Close()
-	fi, err := os.Stat(info.Path)
-	if err != nil {
-		return 0, err
-	}
+	info := src.info
 	// Read first, to know whether anything goes: most files of a delete
 	// hold nothing of it.
 	data, err := io.ReadAll(r)
@@ -118,7 +113,7 @@ func (st *Store) rewriteSealed(ctx context.Context, rs *resealer, info rotate.In
 	if err := ctx.Err(); err != nil {
 		return 0, err
 	}
-	rw := &rewriter{path: info.Path, gz: info.Compressed, mode: fi.Mode().Perm(), src: bytes.NewReader(nil)}
+	rw := &rewriter{path: info.Path, gz: info.Compressed, mode: src.mode, src: bytes.NewReader(nil)}
 	defer rw.abort()
 	if err := rw.start(0); err != nil {
 		return 0, err
@@ -201,14 +196,18 @@ func forLines(data []byte, fn func(line []byte)) {
 // file is read line by line (a line's head tells a checkpoint), newest
 // first, until one is found.
 func (st *Store) sealedFiles() (bool, error) {
-	infos, err := st.list()
+	sn, err := st.Snapshot()
 	if err != nil {
 		return false, err
 	}
-	for _, info := range infos {
-		r, err := openText(info)
+	defer sn.Close()
+	for _, src := range sn.srcs {
+		r, err := src.text()
+		if errors.Is(err, fs.ErrNotExist) {
+			continue // removed by retention
+		}
 		if err != nil {
-			continue // gone since it was listed
+			return false, err
 		}
 		found, err := holdsCheckpoint(r)
 		r.Close()

@@ -4,65 +4,34 @@ import (
 	"bufio"
 	"compress/gzip"
 	"context"
-	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"path/filepath"
 
 	"github.com/trailcar/trailcar/internal/event"
-	"github.com/trailcar/trailcar/rotate"
 )
 
-// mayHold reports whether file i of infos (newest first) may hold a line
+// mayHold reports whether file i of sn (newest first) may hold a line
 // cut drops, judging by the time span of its lines: from its first line to
 // the first line of the newer file.
-func (st *Store) mayHold(infos []rotate.Info, i int, cut *cutFilter) bool {
-	first, ok := firstTimeOf(infos[i], st.opts.TempDir)
+func (sn *Snapshot) mayHold(i int, cut *cutFilter) bool {
+	first, ok := sn.srcs[i].firstTime()
 	if ok && (cut.before != "" && first >= cut.before || first > cut.upto) {
 		return false
 	}
 	if i > 0 && cut.since != "" {
-		if next, ok := firstTimeOf(infos[i-1], st.opts.TempDir); ok && next < cut.since {
+		if next, ok := sn.srcs[i-1].firstTime(); ok && next < cut.since {
 			return false
 		}
 	}
 	return true
 }
 
-func firstTimeOf(info rotate.Info, tempDir string) (string, bool) {
-	f, err := os.Open(info.Path)
-	if err != nil {
-		return "", false
-	}
-	fi, err := f.Stat()
-	if err != nil {
-		f.Close()
-		return "", false
-	}
-	src := &source{info: info, file: f, size: fi.Size(), tempDir: tempDir}
-	defer src.close()
-	return src.firstTime()
-}
-
 // rewriteFile rewrites one file without the lines cut drops, if it holds
-// any, and returns how many it dropped.
-func (st *Store) rewriteFile(ctx context.Context, info rotate.Info, cut *cutFilter) (int, error) {
-	f, err := os.Open(info.Path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return 0, nil // removed by retention: nothing left to delete
-	}
-	if err != nil {
-		return 0, err
-	}
-	fi, err := f.Stat()
-	if err != nil {
-		f.Close()
-		return 0, err
-	}
-	src := &source{info: info, file: f, size: fi.Size(), tempDir: st.opts.TempDir}
-	defer src.close()
+// any, and returns how many it dropped. A file removed by retention since
+// the snapshot was taken reads as empty: nothing is left to delete.
+func (st *Store) rewriteFile(ctx context.Context, src *source, cut *cutFilter) (int, error) {
 	ra, size, err := src.reader()
 	if err != nil {
 		return 0, err
@@ -71,7 +40,8 @@ func (st *Store) rewriteFile(ctx context.Context, info rotate.Info, cut *cutFilt
 	if err != nil {
 		return 0, err
 	}
-	rw := &rewriter{path: info.Path, gz: info.Compressed, mode: fi.Mode().Perm(), src: ra}
+	info := src.info
+	rw := &rewriter{path: info.Path, gz: info.Compressed, mode: src.mode, src: ra}
 	defer rw.abort()
 	dropped := 0
 	lines := newFwdLines(ra, lo, hi)

@@ -2,6 +2,13 @@
 // and the rotated ones (gzipped too) are the store, with no database and
 // no index.
 //
+// It is the one reader of the trail: the queries, the file routes,
+// follow, delete, and verify and the chain's recovery in the integrity
+// package (through Snapshot) all open the files by one rule (openListed:
+// regular files only, never a symlink; a file compressed since it was
+// listed read as its .gz) and take a Snapshot the same way (a rotation
+// between listing and opening is retried).
+//
 // Lines in a file are in eventTime order and files are newest first, so
 // reading newest first means reading each file backwards from its end, in
 // blocks, stopping as soon as enough events are found. eventTime is
@@ -69,6 +76,10 @@ type Options struct {
 type Store struct {
 	opts     Options
 	deleteMu sync.Mutex // one rewrite at a time
+	// afterList, if set, runs after each listing of the files: tests
+	// rotate, compress or swap files there, between a listing and the
+	// opens that follow it.
+	afterList func()
 }
 
 // ErrNotFound is returned for an event id that is in no file.

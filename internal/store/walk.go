@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"errors"
+	"io"
 
 	"github.com/trailcar/trailcar/internal/event"
 )
@@ -26,7 +27,7 @@ type mark struct {
 // emit. Lines are judged by a LineFilter; lines that do not decode are
 // counted and skipped.
 type walker struct {
-	sn            *snapshot
+	sn            *Snapshot
 	lf            *event.LineFilter
 	since, before string // eventTime text bounds of the filter; "" when unset
 	from          *Cursor
@@ -43,7 +44,7 @@ type walker struct {
 	ends     []int // line ends of a chunk (parallel walks)
 }
 
-func newWalker(sn *snapshot, f *event.Filter, from *Cursor, emit func([]byte, mark) error) *walker {
+func newWalker(sn *Snapshot, f *event.Filter, from *Cursor, emit func([]byte, mark) error) *walker {
 	w := &walker{sn: sn, lf: event.NewLineFilter(f), from: from, emit: emit, skipping: from != nil}
 	if !f.Since.IsZero() {
 		w.since = event.TimeText(f.Since)
@@ -84,22 +85,33 @@ func (w *walker) finish(err error) error {
 	return err
 }
 
+// span prepares one file for a walk: its content, and the end of the
+// part the walk reads (before the lines the upper bounds exclude, found
+// by a binary search by time). ok is false when every line is newer than
+// wanted: the file is skipped, and only its first line was read.
+func (w *walker) span(src *source) (ra io.ReaderAt, end int64, ok bool, err error) {
+	if w.hasUpper() {
+		if first, known := src.firstTime(); known && w.excluded([]byte(first)) {
+			return nil, 0, false, nil
+		}
+	}
+	ra, end, err = src.reader()
+	if err != nil {
+		return nil, 0, false, err
+	}
+	if w.hasUpper() {
+		if _, end, err = seekTime(ra, end, w.excluded); err != nil {
+			return nil, 0, false, err
+		}
+	}
+	return ra, end, true, nil
+}
+
 // file walks one file backwards, from where the upper bound starts.
 func (w *walker) file(ctx context.Context, src *source) error {
-	if w.hasUpper() {
-		if first, ok := src.firstTime(); ok && w.excluded([]byte(first)) {
-			return nil // every line is newer than wanted
-		}
-	}
-	ra, size, err := src.reader()
-	if err != nil {
+	ra, end, ok, err := w.span(src)
+	if err != nil || !ok {
 		return err
-	}
-	end := size
-	if w.hasUpper() {
-		if _, end, err = seekTime(ra, size, w.excluded); err != nil {
-			return err
-		}
 	}
 	w.stats.Files++
 	lines := newBackLines(ra, end)

@@ -10,11 +10,13 @@ import (
 
 	"github.com/trailcar/trailcar/internal/integrity"
 	"github.com/trailcar/trailcar/internal/jsonhttp"
+	"github.com/trailcar/trailcar/internal/store"
 )
 
 // Handler verifies the trail of one log dir.
 type Handler struct {
-	Dir, Filename string
+	// Store reads the files: its snapshot is what is verified.
+	Store *store.Store
 	// Hold stops the writer and deletes while the files are opened (the
 	// Sealer's lock), so the snapshot verified is one the writer left
 	// whole. The verification itself runs after it is released.
@@ -36,14 +38,14 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return // the caller left while another verification ran
 	}
 	h.Hold.Lock()
-	snap, err := integrity.OpenSnapshot(h.Dir, h.Filename)
+	snap, err := h.Store.Snapshot()
 	h.Hold.Unlock()
 	if err != nil {
 		h.fail(w, r, err)
 		return
 	}
 	defer snap.Close()
-	rep, err := snap.Verify(r.Context(), h.Public)
+	rep, err := integrity.Verify(r.Context(), snap, h.Public)
 	if err != nil {
 		h.fail(w, r, err)
 		return
