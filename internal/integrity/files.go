@@ -26,8 +26,8 @@ type Files interface {
 	Text(i int) (io.ReadCloser, error)
 }
 
-// Verify checks the chain of the files, oldest first (README
-// "Integrity"). Take the snapshot while the writer and deletes are held
+// Verify checks the chain of the files, oldest first (docs/integrity.md
+// "Verify"). Take the snapshot while the writer and deletes are held
 // (the Sealer's lock) to verify a running trail: rotation, compression
 // and retention may go on meanwhile without changing what is verified.
 // pub, if set, checks every checkpoint's signature. The error is for
