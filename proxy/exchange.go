@@ -120,6 +120,7 @@ type exchange struct {
 	body            upstreamBody // the upstream's response body, watched for a cut
 	reqBody         slowBody     // the client's request body, bounded in time
 	pre             prefetched   // the request body's head, read before the app is called
+	infos           int          // informational answers passed on
 	sent            *sentBody    // the body as the transport reads it; closed before the exchange is reused
 	clientGone      bool         // the client left while sending its body
 }
@@ -180,6 +181,12 @@ func (x *exchange) WriteHeader(code int) {
 		// answer speaks for the request).
 		var discard auditHeaders
 		discard.take(h)
+		if x.infos == Max1xx {
+			// On http.Transport's path the bound cancels the request, but
+			// its reader may pass on what it had already read meanwhile.
+			return
+		}
+		x.infos++
 		x.rw.WriteHeader(code)
 		return
 	}

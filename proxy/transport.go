@@ -211,7 +211,12 @@ func (t *transport) fallbackRoundTrip(r *http.Request) (*http.Response, error) {
 		},
 	})
 	resp, err := t.fallback.RoundTrip(r.WithContext(ctx))
-	if err != nil && context.Cause(ctx) == errTooMany1xx {
+	if context.Cause(ctx) == errTooMany1xx {
+		// Also when the final answer was read before the cancel took:
+		// past the bound the answer is refused on every path.
+		if err == nil {
+			resp.Body.Close()
+		}
 		return nil, errTooMany1xx
 	}
 	// cancel is not called otherwise: the body is still to be read under
