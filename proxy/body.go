@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -198,12 +199,13 @@ func fill(r io.Reader, b []byte) (int, error) {
 // sentBody is a request body as the transport reads it. The transport may
 // still be reading it after the handler returned (an app that answered
 // before it read the whole body), and the body lives in the pooled exchange,
-// which the next request then uses: past Close no read reaches it. Close
-// waits for a read in flight, cutting one that waits on the client.
+// which the next request then uses: once closed, no read reaches it, and an
+// exchange whose body is being read at that moment is not reused.
 type sentBody struct {
-	mu  sync.Mutex
-	src io.ReadCloser // nil once closed
-	x   *exchange
+	mu     sync.Mutex // held by a read in flight
+	closed atomic.Bool
+	src    io.ReadCloser
+	x      *exchange
 }
 
 var errBodyClosed = errors.New("request body read after its request ended")
@@ -211,26 +213,32 @@ var errBodyClosed = errors.New("request body read after its request ended")
 func (b *sentBody) Read(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if b.src == nil {
+	if b.closed.Load() {
 		return 0, errBodyClosed
 	}
 	return b.src.Read(p)
 }
 
-// Close ends the body for good; the proxy closes it before the exchange is
-// reused.
+// Close ends the body for good and reports whether its exchange may be
+// reused: false while a read is in flight (waiting on the client, most
+// likely: that read is cut short, and the exchange left to the collector
+// rather than waited for).
 func (b *sentBody) Close() error {
+	b.release()
+	return nil
+}
+
+func (b *sentBody) release() (reusable bool) {
+	if b.closed.Swap(true) {
+		return b.mu.TryLock() && unlock(&b.mu)
+	}
 	if !b.mu.TryLock() {
-		// A read waits for the client: end it now (the answer is done
-		// without the rest of the body), then wait for it to return.
 		http.NewResponseController(b.x.rw).SetReadDeadline(time.Unix(1, 0))
-		b.mu.Lock()
+		return false
 	}
 	defer b.mu.Unlock()
-	if b.src == nil {
-		return nil
-	}
-	src := b.src
-	b.src = nil
-	return src.Close()
+	b.src.Close()
+	return true
 }
+
+func unlock(mu *sync.Mutex) bool { mu.Unlock(); return true }

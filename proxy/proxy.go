@@ -334,14 +334,14 @@ func (p *Proxy) finish(x *exchange, r *http.Request) {
 	if x.stream && p.opts.Streams != nil {
 		p.opts.Streams.unmarkStream(r.Context()) // after record: Streams.Wait covers the event
 	}
-	if x.sent != nil {
-		// The transport may still be reading the body (the app answered
-		// first); ReverseProxy's own Close of it only sets a flag that a
-		// read in flight has passed. No read reaches the exchange after this.
-		x.sent.Close()
+	// The transport may still be reading the body (the app answered first);
+	// ReverseProxy's own Close of it only sets a flag that a read in flight
+	// has passed. After release no read starts, and an exchange that one
+	// is still in is not reused.
+	if x.sent == nil || x.sent.release() {
+		x.reset()
+		exchanges.Put(x)
 	}
-	x.reset()
-	exchanges.Put(x)
 	if rec != nil {
 		panic(rec)
 	}
