@@ -36,8 +36,8 @@ type Pods struct {
 // its dial timeout, no proxy from the environment, no redirect followed,
 // the timeout bounding the wait for the answer's head. tail, follow,
 // Range and conditional requests pass through with the caller's token;
-// a follow stream is relayed line by line for as long as the caller
-// stays.
+// a follow stream is relayed line by line until the caller leaves, the
+// peer's stream ends or local.Done is closed (shutdown).
 func NewPods(local *Handler, c *cluster.Cluster, host string) *Pods {
 	p := &Pods{local: local, cluster: c, host: host}
 	if c != nil {
@@ -170,7 +170,19 @@ func (p *Pods) ServeFile(w http.ResponseWriter, r *http.Request) {
 		p.local.internalError(w, "relay from "+host, err)
 		return
 	}
-	p.relay.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), peerKey{}, relayTo{base: target, host: host})))
+	ctx, cancel := context.WithCancel(context.WithValue(r.Context(), peerKey{}, relayTo{base: target, host: host}))
+	defer cancel()
+	if p.local.Done != nil {
+		// A relayed follow stream ends at shutdown, as this pod's own do.
+		go func() {
+			select {
+			case <-p.local.Done:
+				cancel()
+			case <-ctx.Done():
+			}
+		}()
+	}
+	p.relay.ServeHTTP(w, r.WithContext(ctx))
 }
 
 // peerKey holds, in the context of a relayed request, the relayTo of the

@@ -21,11 +21,12 @@ import (
 
 // podServer serves the admin port's logs routes as the sidecar mounts
 // them, for the pod host whose files are in dir, with peers (none: c is
-// nil). Every answer says its host in X-Trailcar-Host, as the admin port's
-// do; a token, when set, is required.
-func podServer(t *testing.T, ln net.Listener, host, dir, token string, c *cluster.Cluster) *httptest.Server {
+// nil), whose follow streams end when done is closed. Every answer says
+// its host in X-Trailcar-Host, as the admin port's do; a token, when set,
+// is required.
+func podServer(t *testing.T, ln net.Listener, host, dir, token string, c *cluster.Cluster, done <-chan struct{}) *httptest.Server {
 	t.Helper()
-	h := &logs.Handler{Store: trail(dir, liveName), Poll: 10 * time.Millisecond}
+	h := &logs.Handler{Store: trail(dir, liveName), Poll: 10 * time.Millisecond, Done: done}
 	pods := logs.NewPods(h, c, host)
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /api/v3/logs", pods.ServeIndex)
@@ -50,6 +51,11 @@ func podServer(t *testing.T, ln net.Listener, host, dir, token string, c *cluste
 
 // frontOf is pod-a, whose peer is the server at peerURL.
 func frontOf(t *testing.T, peerURL string, timeout time.Duration) *httptest.Server {
+	return frontDone(t, peerURL, timeout, nil)
+}
+
+// frontDone is frontOf, shut down when done is closed.
+func frontDone(t *testing.T, peerURL string, timeout time.Duration, done <-chan struct{}) *httptest.Server {
 	t.Helper()
 	c, err := cluster.New(cluster.Options{Peers: []string{peerURL}, Timeout: timeout})
 	if err != nil {
@@ -57,7 +63,7 @@ func frontOf(t *testing.T, peerURL string, timeout time.Duration) *httptest.Serv
 	}
 	dir := mkdir(t)
 	writeFile(t, filepath.Join(dir, liveName), "a's line\n", time.Time{})
-	return podServer(t, nil, "pod-a", dir, "tok", c)
+	return podServer(t, nil, "pod-a", dir, "tok", c, done)
 }
 
 // TestPodsReadThroughPeer: pod-a answers for pod-b: the cluster index
@@ -68,7 +74,7 @@ func TestPodsReadThroughPeer(t *testing.T) {
 	dirB := mkdir(t)
 	live := filepath.Join(dirB, liveName)
 	writeFile(t, live, numbered(1, 50), time.Time{})
-	peer := podServer(t, nil, "pod-b", dirB, "tok", nil)
+	peer := podServer(t, nil, "pod-b", dirB, "tok", nil, nil)
 	front := frontOf(t, peer.URL, 2*time.Second)
 	auth := []string{"Authorization", "Bearer tok"}
 
@@ -119,6 +125,21 @@ func TestPodsReadThroughPeer(t *testing.T) {
 	s.expect(t, "line 51", "line 52")
 }
 
+// TestPodsFollowEndsAtShutdown: a follow stream relayed from a peer ends
+// when pod-a shuts down, though the peer's goes on.
+func TestPodsFollowEndsAtShutdown(t *testing.T) {
+	dirB := mkdir(t)
+	live := filepath.Join(dirB, liveName)
+	writeFile(t, live, numbered(1, 3), time.Time{})
+	peer := podServer(t, nil, "pod-b", dirB, "tok", nil, nil)
+	done := make(chan struct{})
+	front := frontDone(t, peer.URL, 2*time.Second, done)
+	s := follow(t, &http.Client{Transport: bearer("tok")}, front.URL+"/api/v3/logs/pod-b/audit.log?tail=1&follow=true")
+	s.expect(t, "line 3")
+	close(done)
+	s.waitEnd(t)
+}
+
 // bearer sends every request with the token.
 type bearer string
 
@@ -159,7 +180,7 @@ func TestPodsIgnoreProxyEnv(t *testing.T) {
 	}
 	dirB := mkdir(t)
 	writeFile(t, filepath.Join(dirB, liveName), numbered(1, 9), time.Time{})
-	peer := podServer(t, ln, "pod-b", dirB, "tok", nil)
+	peer := podServer(t, ln, "pod-b", dirB, "tok", nil, nil)
 	// A client that honoured the environment would go to the dead proxy.
 	probe, _ := http.NewRequest(http.MethodGet, peer.URL, nil)
 	if u, err := http.ProxyFromEnvironment(probe); u == nil {
