@@ -281,6 +281,37 @@ func TestClusterStream(t *testing.T) {
 	}
 }
 
+// TestClusterStreamHangingPeer: a peer that never answers its stream's
+// head is reported as a timeout after cluster.timeout, and the stream
+// goes on with the others.
+func TestClusterStreamHangingPeer(t *testing.T) {
+	up := sidecartest.Upstream(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	hang := sidecartest.Upstream(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { <-r.Context().Done() }))
+	cfg := sidecartest.Config(t, up.URL)
+	cfg.Cluster.Peers = []string{hang.URL}
+	cfg.Cluster.Timeout = 200 * time.Millisecond
+	s := sidecartest.Start(t, cfg)
+	start := time.Now()
+	resp := sidecartest.Response(t, "GET", s.AdminURL()+"/api/v3/events/stream?type=http", "")
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		if l := sc.Text(); strings.HasPrefix(l, "data: [") {
+			if !strings.Contains(l, `"error":"timeout"`) || time.Since(start) > 5*time.Second {
+				t.Fatalf("after %v: %s", time.Since(start), l)
+			}
+			break
+		}
+	}
+	sidecartest.Do(t, "POST", s.ProxyURL()+"/api/v3/widgets/after", "")
+	for sc.Scan() {
+		if strings.Contains(sc.Text(), "/api/v3/widgets/after") {
+			return
+		}
+	}
+	t.Fatalf("stream ended without this pod's event: %v", sc.Err())
+}
+
 // TestClusterMetrics: the peers' states and the requests to them are
 // counted, at 0 from the start; a pod listing itself is not asked.
 func TestClusterMetrics(t *testing.T) {
