@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -171,6 +173,14 @@ func TestClusterLogs(t *testing.T) {
 	if code != 200 || !strings.Contains(body, "/api/v3/widgets/from-2") || strings.Contains(body, "from-0") {
 		t.Fatalf("pod-2's file through pod-0: %d %s", code, body)
 	}
+	whole, err := os.ReadFile(filepath.Join(pods[2].Cfg.ActivityTracker.Dir, "audit.log"))
+	if err != nil || len(whole) < 20 {
+		t.Fatalf("pod-2's file: %v %q", err, whole)
+	}
+	code, header, body := sidecartest.Do(t, "GET", pods[0].AdminURL()+"/api/v3/logs/pod-2/audit.log", "", "Authorization", "Bearer tok", "Range", "bytes=10-19")
+	if code != 206 || body != string(whole[10:20]) || !strings.HasPrefix(header.Get("Content-Range"), "bytes 10-19/") { // the file grows: every read is audited
+		t.Fatalf("a range of pod-2's file through pod-0: %d %v %q, want %q", code, header, body, whole[10:20])
+	}
 	if code, _, _ := sidecartest.Do(t, "GET", pods[0].AdminURL()+"/api/v3/logs/pod-9/audit.log", "", auth...); code != 404 {
 		t.Fatalf("no such pod: %d", code)
 	}
@@ -195,6 +205,29 @@ func TestClusterLogs(t *testing.T) {
 	}
 	if !strings.Contains(string(buf), "/api/v3/widgets/followed") {
 		t.Fatalf("follow through a peer: %q", buf)
+	}
+}
+
+// TestClusterLogsPeerRedirect: a peer that answers its file with a
+// redirect is 502, and where it points is never asked with the token.
+func TestClusterLogsPeerRedirect(t *testing.T) {
+	var stolen atomic.Int32
+	elsewhere := sidecartest.Upstream(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { stolen.Add(1) }))
+	peer := sidecartest.Upstream(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Trailcar-Host", "pod-b")
+		if r.URL.Path == "/api/v3/logs" {
+			w.Write([]byte(`{"files":[{"name":"audit.log","size":1,"modified":"2026-01-01T00:00:00Z"}]}`))
+			return
+		}
+		http.Redirect(w, r, elsewhere.URL+r.URL.Path, http.StatusTemporaryRedirect)
+	}))
+	up := sidecartest.Upstream(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	cfg := sidecartest.WithToken(t, sidecartest.Config(t, up.URL), "tok")
+	cfg.Cluster.Peers = []string{peer.URL}
+	s := sidecartest.Start(t, cfg)
+	code, header, body := sidecartest.Do(t, "GET", s.AdminURL()+"/api/v3/logs/pod-b/audit.log?tail=1", "", "Authorization", "Bearer tok")
+	if code != http.StatusBadGateway || !strings.Contains(body, "redirect is not followed") || header.Get("Location") != "" || stolen.Load() != 0 {
+		t.Fatalf("%d %v %s (target asked %d times)", code, header, body, stolen.Load())
 	}
 }
 
@@ -246,6 +279,37 @@ func TestClusterStream(t *testing.T) {
 			return
 		}
 	}
+}
+
+// TestClusterStreamHangingPeer: a peer that never answers its stream's
+// head is reported as a timeout after cluster.timeout, and the stream
+// goes on with the others.
+func TestClusterStreamHangingPeer(t *testing.T) {
+	up := sidecartest.Upstream(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	hang := sidecartest.Upstream(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { <-r.Context().Done() }))
+	cfg := sidecartest.Config(t, up.URL)
+	cfg.Cluster.Peers = []string{hang.URL}
+	cfg.Cluster.Timeout = 200 * time.Millisecond
+	s := sidecartest.Start(t, cfg)
+	start := time.Now()
+	resp := sidecartest.Response(t, "GET", s.AdminURL()+"/api/v3/events/stream?type=http", "")
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		if l := sc.Text(); strings.HasPrefix(l, "data: [") {
+			if !strings.Contains(l, `"error":"timeout"`) || time.Since(start) > 5*time.Second {
+				t.Fatalf("after %v: %s", time.Since(start), l)
+			}
+			break
+		}
+	}
+	sidecartest.Do(t, "POST", s.ProxyURL()+"/api/v3/widgets/after", "")
+	for sc.Scan() {
+		if strings.Contains(sc.Text(), "/api/v3/widgets/after") {
+			return
+		}
+	}
+	t.Fatalf("stream ended without this pod's event: %v", sc.Err())
 }
 
 // TestClusterMetrics: the peers' states and the requests to them are

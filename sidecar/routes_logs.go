@@ -10,12 +10,14 @@ import (
 // mountLogs mounts the logs routes of the admin port (docs/admin-api.md "Log files"). Every
 // request is an event (trailcar.logs.read); a follow stream's is written
 // when it connects. Follow streams end at shutdown (s.done). Other methods
-// answer 405 in JSON, audited like the rest.
+// answer 405 in JSON, audited like the rest. The index with scope=cluster
+// and the {host}/{name} files answer for every pod (logs.Pods).
 func (s *Sidecar) mountLogs(mux *http.ServeMux) {
 	h := s.logsHandler()
-	mux.Handle("GET /api/v3/logs", s.guarded(ActionLogsRead, nil, s.serveLogsIndex(h)))
+	pods := logs.NewPods(h, s.cluster, s.cfg.Host)
+	mux.Handle("GET /api/v3/logs", s.guarded(ActionLogsRead, nil, http.HandlerFunc(pods.ServeIndex)))
 	mux.Handle("GET /api/v3/logs/{name}", s.guarded(ActionLogsRead, logs.IsFollow, http.HandlerFunc(h.ServeFile)))
-	mux.Handle("GET /api/v3/logs/{host}/{name}", s.guarded(ActionLogsRead, logs.IsFollow, s.servePodFile(h)))
+	mux.Handle("GET /api/v3/logs/{host}/{name}", s.guarded(ActionLogsRead, logs.IsFollow, http.HandlerFunc(pods.ServeFile)))
 	mux.Handle("/api/v3/logs", s.guarded(ActionLogsRead, nil, eventsapi.MethodNotAllowed("GET, HEAD")))
 	mux.Handle("/api/v3/logs/{name}", s.guarded(ActionLogsRead, nil, eventsapi.MethodNotAllowed("GET, HEAD")))
 	mux.Handle("/api/v3/logs/{host}/{name}", s.guarded(ActionLogsRead, nil, eventsapi.MethodNotAllowed("GET, HEAD")))

@@ -57,7 +57,9 @@ type Options struct {
 	Self func(hostport string) bool
 	// Resolver looks up dns+http names; nil is net.DefaultResolver.
 	Resolver *net.Resolver
-	// Client asks the peers; nil is a client of its own.
+	// Client asks the peers, in Ask and Open alike; nil is a client of
+	// its own: dials bounded by the timeout, no proxy from the
+	// environment, no redirect followed.
 	Client *http.Client
 	// PeerStates is trailcar_cluster_peers{state}; PeerRequests
 	// trailcar_cluster_peer_requests_total{result}. Either may be nil.
@@ -84,6 +86,9 @@ func New(opts Options) (*Cluster, error) {
 		opts.Resolver = net.DefaultResolver
 	}
 	if opts.Client == nil {
+		// No Proxy: peers are asked directly, whatever HTTP_PROXY says
+		// (a proxy for the app's outbound calls is no way to the pod next
+		// door, and would see every caller's token).
 		tr := &http.Transport{
 			DialContext:         (&net.Dialer{Timeout: opts.Timeout}).DialContext,
 			MaxIdleConnsPerHost: 8,

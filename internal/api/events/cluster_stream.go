@@ -3,7 +3,9 @@ package events
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
+	"net/url"
 	"sync"
 	"time"
 
@@ -31,16 +33,15 @@ func (h *Handler) streamCluster(w http.ResponseWriter, r *http.Request, f event.
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			h.relayPeer(ctx, r, base+"/api/v3/events/stream?"+q.Encode(), ls, &states[i], connected, i)
+			h.relayPeer(ctx, r, base, q, ls, &states[i], connected, i)
 		}()
 	}
-	// Wait for the peers to connect, each at most the timeout.
-	deadline := time.After(h.Cluster.Timeout())
+	// Wait for the peers to connect or fail: Cluster.Open bounds each
+	// one's head by the timeout, so this wait is bounded too.
 	for range urls {
 		select {
 		case <-connected:
 			continue
-		case <-deadline:
 		case <-ctx.Done():
 		}
 		break
@@ -66,32 +67,23 @@ func (h *Handler) streamCluster(w http.ResponseWriter, r *http.Request, f event.
 	}
 }
 
-// relayPeer copies one peer's stream into ls.
-func (h *Handler) relayPeer(ctx context.Context, r *http.Request, u string, ls *lockedSSE, st *cluster.PeerState, connected chan<- int, i int) {
+// relayPeer copies the stream of the peer at base into ls.
+func (h *Handler) relayPeer(ctx context.Context, r *http.Request, base string, q url.Values, ls *lockedSSE, st *cluster.PeerState, connected chan<- int, i int) {
 	start := time.Now()
 	fail := func(msg string) {
 		ls.mu.Lock()
 		st.OK, st.Error, st.TookMS = false, msg, time.Since(start).Milliseconds()
 		ls.mu.Unlock()
 	}
-	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
-	for k, v := range cluster.Auth(r, "text/event-stream") {
-		req.Header[k] = v
+	// Only the wait for the answer's head is bounded (Open): the stream
+	// then lasts as long as the caller's.
+	resp, err := h.Cluster.Open(ctx, base, http.MethodGet, "/api/v3/events/stream", q, cluster.Auth(r, "text/event-stream"))
+	if err == nil && resp.StatusCode != http.StatusOK {
+		resp.Body.Close()
+		err = errors.New("answered " + resp.Status)
 	}
-	// Only the wait for the answer's head is bounded: the stream then
-	// lasts as long as the caller's.
-	timer := time.AfterFunc(h.Cluster.Timeout(), func() { fail("timeout") })
-	resp, err := streamClient.Do(req)
-	stopped := timer.Stop()
-	if err != nil || resp.StatusCode != http.StatusOK || !stopped {
-		if err == nil {
-			resp.Body.Close()
-			if stopped {
-				fail("answered " + resp.Status)
-			}
-		} else if stopped {
-			fail(err.Error())
-		}
+	if err != nil {
+		fail(err.Error())
 		connected <- i
 		return
 	}
@@ -113,9 +105,6 @@ func (h *Handler) relayPeer(ctx context.Context, r *http.Request, u string, ls *
 		}
 	}
 }
-
-// streamClient holds peers' streams open as long as they last.
-var streamClient = &http.Client{Transport: &http.Transport{Proxy: nil, MaxIdleConnsPerHost: 4}}
 
 // lockedSSE lets the follower and the peers' relays write one stream.
 type lockedSSE struct {
