@@ -17,7 +17,7 @@ import (
 	"github.com/trailcar/trailcar/internal/jsonhttp"
 )
 
-// Pods answers the admin port's logs routes for every pod (README "One
+// Pods answers the admin port's logs routes for every pod (docs/cluster.md "One
 // trail across pods"): the index with scope=cluster lists each pod's files
 // as {host}/{name}, and /api/v3/logs/{host}/{name} reads one pod's file,
 // here or relayed from that pod's trailcar. Only the admin port mounts it;

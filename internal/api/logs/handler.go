@@ -2,7 +2,7 @@
 // "Log Files" index, one file's content (whole, its last lines, a byte
 // range), and a follow stream of the live file that keeps going across
 // rotation; on the admin port, Pods answers the same for every pod of a
-// cluster (README "One trail across pods").
+// cluster (docs/cluster.md "One trail across pods").
 //
 // Every byte comes from the store (internal/store), which opens only listed
 // files: a name is looked up in the list, never joined to the directory, so
