@@ -58,7 +58,7 @@ func (h handOff) rotate() {
 }
 
 // watchReplacement makes the writer record system.audit.file_replaced
-// when the file (if it can tell) is deleted or replaced from outside. The
+// when the file (if there is one and it can tell) is deleted or replaced from outside. The
 // record may come from the writer's own goroutine (a write found the file
 // gone), which must never wait on its own full queue: it is forced.
 func (w *Writer) watchReplacement(f File) {

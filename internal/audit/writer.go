@@ -143,24 +143,17 @@ func New(opts Options) *Writer {
 	}
 	w.encoded.New = func() any { b := make([]byte, 0, 1024); return &b }
 	refusing := func() bool { return false }
+	w.sink = noFile{rec: &w.rec}
 	if opts.File != nil {
 		w.file = &retryingFile{file: opts.File, retryMin: opts.RetryMin, retryMax: opts.RetryMax,
 			m: opts.Metrics, log: opts.Logger, report: w.reportWrite}
 		refusing = w.file.refusing
+		w.sink = w.fileSink(opts)
 	}
 	w.queue = newQueue(opts.Queue, opts.Drop, opts.Linger, opts.Now, refusing, newDropTally(opts.Metrics))
-	w.sink = noFile{rec: &w.rec}
-	if opts.File != nil {
-		chunks := &chunker{file: w.file, limit: min(maxChunk, opts.File.MaxWrite()), rec: &w.rec}
-		w.sink = chunks
-		if opts.Seal != nil {
-			w.seal = w.newSealer(opts, chunks)
-			w.sink = w.seal
-		}
-		// Last: the file may report a replacement at once, from its own
-		// goroutine, and the record needs the queue.
-		w.watchReplacement(opts.File)
-	}
+	// Last: the file may report a replacement at once, from its own
+	// goroutine, and the record needs the queue.
+	w.watchReplacement(opts.File)
 	opts.Metrics.GaugeFunc("audit_queue_length", "Events waiting to be written to the audit log.",
 		func() float64 { return float64(w.QueueLen()) })
 	go w.run()
@@ -195,7 +188,13 @@ func withDefaults(opts Options) Options {
 	return opts
 }
 
-func (w *Writer) newSealer(opts Options, chunks *chunker) *sealer {
+// fileSink is the chunker writing to the file, with the sealer in front
+// of it when the log is sealed.
+func (w *Writer) fileSink(opts Options) batchSink {
+	chunks := &chunker{file: w.file, limit: min(maxChunk, opts.File.MaxWrite()), rec: &w.rec}
+	if opts.Seal == nil {
+		return chunks
+	}
 	s := &sealer{chain: opts.Seal, chunks: chunks, origin: w.origin, every: opts.CheckpointEvery,
 		m: opts.Metrics, log: opts.Logger}
 	if r, ok := opts.File.(Rotator); ok {
@@ -205,6 +204,7 @@ func (w *Writer) newSealer(opts Options, chunks *chunker) *sealer {
 		placeholder := &event.Event{Type: integrity.CheckpointType, Level: event.LevelInfo, Outcome: event.OutcomeSuccess}
 		return w.emitLabeled(placeholder, true, labelCheckpoint)
 	}
+	w.seal = s
 	return s
 }
 
