@@ -12,8 +12,8 @@ import (
 // retryingFile is the File as the writer sees it when the disk refuses
 // writes (on_write_error): a refused write is retried, with backoff, until
 // the disk takes it or Close gives up. Meanwhile the writer is unhealthy
-// (fail_closed answers 503) and a full queue drops instead of blocking
-// (see queue.push).
+// (with on_write_error: fail_closed, tracked requests get 503) and a full
+// queue drops instead of blocking (queue.push).
 //
 // Contract of write: true means p is in the file, whole, once; false comes
 // only after giveUp, and then nothing of p is in the file (File's own

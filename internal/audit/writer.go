@@ -92,8 +92,9 @@ var (
 //
 // Emit encodes an event and pushes it on the queue; one goroutine (run)
 // takes batches off the queue, hands each to the sink, then publishes and
-// counts the record of what reached the file. Everything after the queue
-// belongs to that goroutine alone.
+// counts the record of what reached the file. The sink and the record
+// belong to that goroutine alone; the others see the file's health and
+// the queue only.
 type Writer struct {
 	origin  origin
 	log     *slog.Logger
