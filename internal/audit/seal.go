@@ -2,10 +2,13 @@ package audit
 
 import (
 	"fmt"
+	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/trailcar/trailcar/internal/event"
 	"github.com/trailcar/trailcar/internal/integrity"
+	"github.com/trailcar/trailcar/internal/metrics"
 )
 
 // Labels outside the event counters' (0 to 15).
@@ -14,112 +17,135 @@ const (
 	noLabel         uint8 = 255 // emitLabeled: take the event's own
 )
 
-// checkpointReserve is room kept in the live file for the checkpoint that
-// seals it: a line that would not leave it goes to the next file.
-const checkpointReserve = 2 << 10
+// sealer is the batchSink of a sealed log (README "Integrity"), in front
+// of the chunker: it chains every line written and writes checkpoints:
+// at most CheckpointEvery after a line (a placeholder queued by a timer
+// becomes the checkpoint when the writer reaches it), as the last line of
+// a file before it rotates (rotation.go), and at Close.
+//
+// Invariants: the chain's lock is held from the moment a line is chained
+// until it is written, so lines are chained in the order they reach the
+// file, and a delete that rewrites the file (internal/store, which takes
+// the same lock) never falls in between; a checkpoint is written after
+// every line it seals and before any line it does not.
+type sealer struct {
+	chain    *integrity.Sealer
+	chunks   *chunker
+	rotation handOff
+	origin   origin
+	every    time.Duration
+	m        *metrics.Metrics
+	log      *slog.Logger
+	// queuePlaceholder queues a checkpoint's placeholder, forced past the
+	// bound, stamped in queue order like any event.
+	queuePlaceholder func() error
 
-// Rotator is a File that says how much room is left before it rotates,
-// and rotates on demand (*rotate.File): with a Seal, a file ends with its
-// checkpoint.
-type Rotator interface {
-	Remaining() int64
-	Rotate() error
+	armed atomic.Bool // a checkpoint is due: its timer runs, or its placeholder is queued
 }
 
-// rotationDue reports whether n more bytes would not leave room for the
-// checkpoint that must end the live file, while there are lines to seal.
-func (w *Writer) rotationDue(n int) bool {
-	if w.opts.Seal == nil || w.rotator == nil {
+// write chains and writes the lines of b, with the checkpoints that fall
+// due among them.
+func (s *sealer) write(b batch) int {
+	s.chain.Lock()
+	defer s.chain.Unlock()
+	c := s.chunks
+	c.reset()
+	start := 0
+	for i, l := range b.lines {
+		line := b.buf[start:l.end]
+		start = l.end
+		if l.label == labelCheckpoint {
+			if !s.cut(line) {
+				return c.first(i)
+			}
+			s.armed.Store(false)
+			continue
+		}
+		if s.rotation.due(c.buffered()+len(line), s.chain.Pending()) {
+			// The line goes to a new file: seal this one first.
+			if !s.cut(line) {
+				return c.first(i)
+			}
+			s.rotation.rotate()
+		}
+		if !c.add(line, l.label) {
+			return c.first(i)
+		}
+		s.chain.Line(line)
+	}
+	if !c.flush() {
+		return c.first(len(b.lines))
+	}
+	return len(b.lines)
+}
+
+// cut writes what is gathered, then the checkpoint of the segment (if it
+// has lines) with the time of next, the line or placeholder it comes
+// before: no line before it has a later time. false: Close gave up.
+func (s *sealer) cut(next []byte) bool {
+	if !s.chunks.flush() {
 		return false
 	}
-	return int64(n+checkpointReserve) > w.rotator.Remaining() && w.opts.Seal.Pending() > 0
-}
-
-// checkpoint writes the checkpoint of the current segment, if it has
-// lines, with the time of next (the line it comes before, or its
-// placeholder: no line before it has a later time); false when Close gave
-// up. The Seal's lock is held.
-func (w *Writer) checkpoint(next []byte) bool {
 	t := time.Now()
 	if text, ok := event.LineTime(next); ok {
 		if parsed, err := time.Parse(time.RFC3339Nano, string(text)); err == nil {
 			t = parsed
 		}
 	}
-	return w.writeCheckpoint(t)
+	return s.checkpoint(t)
 }
 
-func (w *Writer) writeCheckpoint(t time.Time) bool {
-	seal := w.opts.Seal
-	if seal == nil || seal.Pending() == 0 {
+// checkpoint writes the checkpoint of the current segment, if it has
+// lines, stamped t; false: Close gave up. The chain's lock is held.
+func (s *sealer) checkpoint(t time.Time) bool {
+	if s.chain.Pending() == 0 {
 		return true
 	}
-	cp := seal.Checkpoint()
+	cp := s.chain.Checkpoint()
 	e := &event.Event{
-		ID: w.ids.New(), Time: t, Type: integrity.CheckpointType, Level: event.LevelInfo, Outcome: event.OutcomeSuccess,
-		Service: w.opts.Service, Host: w.opts.Host,
+		Time: t, Type: integrity.CheckpointType, Level: event.LevelInfo, Outcome: event.OutcomeSuccess,
 		Message: fmt.Sprintf("checkpoint %d: %d lines sealed", cp.Seq, cp.Lines),
 		Details: cp.Details(),
 	}
+	s.origin.fill(e)
 	line, err := event.AppendJSON(nil, e)
 	if err != nil {
-		w.log.Error("encode checkpoint", "err", err)
+		s.log.Error("encode checkpoint", "err", err)
 		return true
 	}
-	if !w.writeChunk(line) {
+	if !s.chunks.writeAlone(line, eventLabel(e)) {
 		return false
 	}
-	seal.Sealed(cp, line)
-	w.out, w.outLabels = append(w.out, line), append(w.outLabels, w.counts.index(e))
-	w.m.IntegrityCheckpoints.Inc()
-	w.m.IntegrityLastCheckpoint.Set(float64(t.UnixNano()) / 1e9)
+	s.chain.Sealed(cp, line)
+	s.m.IntegrityCheckpoints.Inc()
+	s.m.IntegrityLastCheckpoint.Set(float64(t.UnixNano()) / 1e9)
 	return true
 }
 
-// armCheckpoint makes sure a checkpoint comes at most CheckpointEvery
-// after the lines just written: a placeholder is queued then, and stamped
-// in queue order like any event.
-func (w *Writer) armCheckpoint() {
-	if w.opts.Seal == nil || w.cpArmed.Load() {
+// arm makes sure a checkpoint comes at most CheckpointEvery after the
+// lines just written: a placeholder is queued then.
+func (s *sealer) arm() {
+	if s.armed.Load() {
 		return
 	}
-	w.opts.Seal.Lock()
-	pending := w.opts.Seal.Pending()
-	w.opts.Seal.Unlock()
-	if pending == 0 || !w.cpArmed.CompareAndSwap(false, true) {
+	s.chain.Lock()
+	pending := s.chain.Pending()
+	s.chain.Unlock()
+	if pending == 0 || !s.armed.CompareAndSwap(false, true) {
 		return
 	}
-	every := w.opts.CheckpointEvery
-	if every <= 0 {
-		every = time.Minute
-	}
-	time.AfterFunc(every, func() {
-		placeholder := &event.Event{Type: integrity.CheckpointType, Level: event.LevelInfo, Outcome: event.OutcomeSuccess}
-		if err := w.emitLabeled(placeholder, true, labelCheckpoint); err != nil {
-			w.cpArmed.Store(false) // closed: the final checkpoint seals
+	time.AfterFunc(s.every, func() {
+		if err := s.queuePlaceholder(); err != nil {
+			s.armed.Store(false) // closed: the final checkpoint seals
 		}
 	})
 }
 
-// finalCheckpoint seals what Close leaves unsealed, stamped after every
-// line written.
-func (w *Writer) finalCheckpoint() {
-	if w.opts.Seal == nil || w.opts.File == nil {
-		return
-	}
-	w.mu.Lock()
-	t := w.now()
-	if t.Before(w.last) {
-		t = w.last
-	}
-	w.last = t
-	w.mu.Unlock()
-	w.opts.Seal.Lock()
-	defer w.opts.Seal.Unlock()
-	w.out, w.outLabels = w.out[:0], w.outLabels[:0]
-	w.writeCheckpoint(t)
-	w.publish(w.out)
-	for _, l := range w.outLabels {
-		w.counts.inc(l)
-	}
+// final seals what Close leaves unsealed, stamped t: after every line
+// written.
+func (s *sealer) final(t time.Time) {
+	s.chain.Lock()
+	defer s.chain.Unlock()
+	s.chunks.reset()
+	s.checkpoint(t)
 }

@@ -25,7 +25,7 @@ func (w *Writer) publish(lines [][]byte) {
 		w.written = nil
 	}
 	w.writtenMu.Unlock()
-	if w.opts.Publish == nil {
+	if w.publishTo == nil {
 		return
 	}
 	size := 0
@@ -36,6 +36,6 @@ func (w *Writer) publish(lines [][]byte) {
 	for _, l := range lines {
 		start := len(data)
 		data = append(data, l...)
-		w.opts.Publish(data[start:len(data):len(data)])
+		w.publishTo(data[start:len(data):len(data)])
 	}
 }
