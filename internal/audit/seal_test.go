@@ -20,6 +20,7 @@ import (
 	"github.com/trailcar/trailcar/internal/event"
 	"github.com/trailcar/trailcar/internal/integrity"
 	"github.com/trailcar/trailcar/internal/metrics"
+	"github.com/trailcar/trailcar/internal/store"
 	"github.com/trailcar/trailcar/rotate"
 )
 
@@ -69,7 +70,12 @@ func TestSealedAcrossRotation(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	rep, err := integrity.Verify(dir, "audit.log", pub)
+	snap, err := store.New(store.Options{Dir: dir, Filename: "audit.log"}).Snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer snap.Close()
+	rep, err := integrity.Verify(context.Background(), snap, pub)
 	var table strings.Builder
 	rep.WriteTable(&table)
 	if err != nil || !rep.Intact {
