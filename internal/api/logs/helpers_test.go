@@ -196,18 +196,6 @@ func (s *stream) waitEnd(t *testing.T) {
 	}
 }
 
-// eventually polls cond until it holds, failing after a generous deadline.
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("still not true after 20s: %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
 func mkdir(t *testing.T) string {
 	t.Helper()
 	dir := filepath.Join(t.TempDir(), "logs")
