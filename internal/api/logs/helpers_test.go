@@ -52,27 +52,6 @@ func rawGet(t *testing.T, srv *httptest.Server, target string) (int, string) {
 	return res.StatusCode, string(body)
 }
 
-func get(t *testing.T, url string, header ...string) (*http.Response, string) {
-	t.Helper()
-	req, err := http.NewRequest(http.MethodGet, url, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i := 0; i+1 < len(header); i += 2 {
-		req.Header.Set(header[i], header[i+1])
-	}
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
-	body, err := io.ReadAll(res.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return res, string(body)
-}
-
 func writeFile(t *testing.T, path, content string, mod time.Time) {
 	t.Helper()
 	if err := os.WriteFile(path, []byte(content), 0o640); err != nil {
