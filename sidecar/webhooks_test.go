@@ -181,16 +181,23 @@ func TestWebhookFailureReportedNotLooped(t *testing.T) {
 	}
 }
 
+// stuckWebhookConfig is a sidecar config in front of metricsUpstream
+// whose webhook receiver reads each delivery and does not answer until
+// release (the client's timeout is a minute).
+func stuckWebhookConfig(t *testing.T) (cfg sidecar.Config, recv *sidecartest.Recorder, release func()) {
+	recv, release = sidecartest.NewHangingRecorder(t)
+	cfg = sidecartest.Config(t, metricsUpstream(t).URL)
+	cfg.Webhooks.Enabled = true
+	cfg.Webhooks.Endpoints.EventLog.URL = recv.URL
+	cfg.Webhooks.Timeout = time.Minute
+	return cfg, recv, release
+}
+
 // TestHangingWebhookDoesNotSlowTheProxy: with a receiver that never
 // answers, proxied requests are still answered at once (the latency
 // comparison is BenchmarkProxyLatencyWebhook).
 func TestHangingWebhookDoesNotSlowTheProxy(t *testing.T) {
-	up := metricsUpstream(t)
-	recv, release := sidecartest.NewHangingRecorder(t)
-	cfg := sidecartest.Config(t, up.URL)
-	cfg.Webhooks.Enabled = true
-	cfg.Webhooks.Endpoints.EventLog.URL = recv.URL
-	cfg.Webhooks.Timeout = time.Minute
+	cfg, _, release := stuckWebhookConfig(t)
 	cfg.Webhooks.Queue = 16 // fills up: further events are dropped, not waited for
 	s := sidecartest.Start(t, cfg)
 	for i := range 100 {
@@ -215,12 +222,7 @@ func TestHangingWebhookDoesNotSlowTheProxy(t *testing.T) {
 // 200ms here instead of DefaultWebhookDrain's 5s.
 func TestShutdownWithStuckWebhookSucceeds(t *testing.T) {
 	const drain = 200 * time.Millisecond
-	up := metricsUpstream(t)
-	recv, _ := sidecartest.NewHangingRecorder(t)
-	cfg := sidecartest.Config(t, up.URL)
-	cfg.Webhooks.Enabled = true
-	cfg.Webhooks.Endpoints.EventLog.URL = recv.URL
-	cfg.Webhooks.Timeout = time.Minute
+	cfg, recv, _ := stuckWebhookConfig(t)
 	s := sidecartest.Start(t, cfg, func(o *sidecar.Options) { o.WebhookDrain = drain })
 	for range 3 {
 		sidecartest.Do(t, "POST", s.ProxyURL()+"/api/v3/widgets", `{}`)
