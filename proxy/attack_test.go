@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/trailcar/trailcar/internal/event"
+	"github.com/trailcar/trailcar/internal/sidecartest"
 	"github.com/trailcar/trailcar/proxy"
 )
 
@@ -42,8 +43,8 @@ func TestRequestsNetHTTPRefusesAreAudited(t *testing.T) {
 				t.Fatalf("answered %d, want %d", resp.StatusCode, tc.status)
 			}
 			var e event.Event
-			eventually(t, "the refusal's event", func() bool {
-				all := h.rec.all()
+			sidecartest.Eventually(t, "the refusal's event", func() bool {
+				all := h.rec.Events()
 				if len(all) > i {
 					e = all[i]
 					return true
@@ -61,7 +62,7 @@ func TestRequestsNetHTTPRefusesAreAudited(t *testing.T) {
 			}
 		})
 	}
-	if n := len(h.rec.all()); n != len(tests) {
+	if n := len(h.rec.Events()); n != len(tests) {
 		t.Errorf("%d events for %d refused requests", n, len(tests))
 	}
 }

@@ -213,7 +213,7 @@ func TestHTTP2PrefaceIsOneEvent(t *testing.T) {
 	io.Copy(io.Discard, resp.Body)
 	h.waitServed(1)
 	time.Sleep(100 * time.Millisecond) // room for a second event, if one were coming
-	events := h.rec.all()
+	events := h.rec.Events()
 	if len(events) != 1 {
 		t.Fatalf("%d events for one request: %+v", len(events), events)
 	}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/trailcar/trailcar/internal/event"
+	"github.com/trailcar/trailcar/internal/sidecartest"
 )
 
 // The differential conformance suite: apps that break HTTP's framing, each
@@ -314,12 +315,12 @@ func TestConformanceWithStockReverseProxy(t *testing.T) {
 func checkConformanceEvents(t *testing.T, p *proxyUnderTest, results []exchangeResult) {
 	t.Helper()
 	var events []event.Event
-	eventually(t, "one event per request", func() bool {
-		events = p.rec.all()
+	sidecartest.Eventually(t, "one event per request", func() bool {
+		events = p.rec.Events()
 		return len(events) >= len(results)
 	})
 	time.Sleep(20 * time.Millisecond)
-	if events = p.rec.all(); len(events) != len(results) {
+	if events = p.rec.Events(); len(events) != len(results) {
 		t.Fatalf("%d events for %d requests", len(events), len(results))
 	}
 	byPath := map[string][]int{}

@@ -181,7 +181,7 @@ func TestCrossClientAnswers(t *testing.T) {
 	if proxyErrors.Load() > done/100 {
 		t.Errorf("%d of %d requests failed: more than the app's cuts explain", proxyErrors.Load(), done)
 	}
-	eventually(t, "an event for every request", func() bool {
+	sidecartest.Eventually(t, "an event for every request", func() bool {
 		sink.mu.Lock()
 		defer sink.mu.Unlock()
 		return len(sink.status) >= len(got)

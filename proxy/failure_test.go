@@ -17,6 +17,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/trailcar/trailcar/internal/sidecartest"
 	"github.com/trailcar/trailcar/proxy"
 )
 
@@ -121,7 +122,7 @@ func TestProber(t *testing.T) {
 	probesAfter := func(n int64) {
 		t.Helper()
 		start := dials.Load()
-		eventually(t, fmt.Sprintf("%d more probes", n), func() bool {
+		sidecartest.Eventually(t, fmt.Sprintf("%d more probes", n), func() bool {
 			p.Kick()
 			return dials.Load() >= start+n
 		})

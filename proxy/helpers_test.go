@@ -13,7 +13,6 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -23,6 +22,7 @@ import (
 	"github.com/trailcar/trailcar/internal/event"
 	"github.com/trailcar/trailcar/internal/identity"
 	"github.com/trailcar/trailcar/internal/metrics"
+	"github.com/trailcar/trailcar/internal/sidecartest"
 	"github.com/trailcar/trailcar/proxy"
 	"github.com/trailcar/trailcar/rules"
 )
@@ -32,53 +32,6 @@ import (
 const waitFor = 15 * time.Second
 
 var hexID = regexp.MustCompile(`^[0-9a-f]{32}$`)
-
-// recorder is a Sink that keeps a copy of every event, each checked to
-// encode as one valid JSON line.
-type recorder struct {
-	t      testing.TB
-	mu     sync.Mutex
-	events []event.Event
-}
-
-func (r *recorder) Emit(e *event.Event) error {
-	line, err := event.AppendJSON(nil, e)
-	if err != nil {
-		r.t.Errorf("event %+v does not encode: %v", e, err)
-	} else if !json.Valid(line) || strings.Count(string(line), "\n") != 1 {
-		r.t.Errorf("event encodes to a bad line: %q", line)
-	}
-	r.mu.Lock()
-	r.events = append(r.events, *e)
-	r.mu.Unlock()
-	return nil
-}
-
-func (r *recorder) all() []event.Event {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return append([]event.Event(nil), r.events...)
-}
-
-// defaultPolicy is the tracking policy of docs/configuration.md "Keys and defaults".
-func defaultPolicy() rules.Policy {
-	return rules.Policy{
-		Service:  "console",
-		Methods:  []string{"POST", "PUT", "PATCH", "DELETE"},
-		Always:   []string{"/ak/api/**", "/auth/login", "/auth/logout", "/api/v[123]/logs/**"},
-		Statuses: []int{400, 401, 403},
-		IgnoreRoutes: []string{
-			"/api/v[123]/proxy{,/**}", "/grpcwp/**", "/configtxlator/**",
-			"/api/v[123]/components/status", "/api/v[123]/logs",
-		},
-		Actions: []rules.ActionRule{
-			{Path: "/auth/login", Action: "console.users.login"},
-			{Path: "/auth/logout", Action: "console.users.logout"},
-			{Path: "/api/v[123]/components{,/**}", Methods: []string{"POST"}, Action: "console.components.create"},
-		},
-		ActionTemplate: "{service}.{resource}.{verb}",
-	}
-}
 
 func compileRules(t testing.TB, p rules.Policy) *rules.Rules {
 	t.Helper()
@@ -96,7 +49,7 @@ type harness struct {
 	front    *httptest.Server
 	upstream *httptest.Server // nil: the upstream is a closed port
 	proxy    *proxy.Proxy
-	rec      *recorder
+	rec      *sidecartest.Sink
 	reg      *prometheus.Registry
 	metrics  *metrics.Metrics
 	// served counts front requests whose handler returned (panicking
@@ -108,7 +61,7 @@ type harness struct {
 }
 
 type harnessOptions struct {
-	policy    *rules.Policy // nil: defaultPolicy
+	policy    *rules.Policy // nil: rules.DefaultPolicy
 	configure func(*proxy.Options)
 	http2     bool // serve the front over TLS with HTTP/2
 	listener  bool // the front listens through proxy.Listener, as the sidecar's proxy port
@@ -116,7 +69,7 @@ type harnessOptions struct {
 
 func newHarness(t *testing.T, upstream http.Handler, ho harnessOptions) *harness {
 	t.Helper()
-	h := &harness{t: t, rec: &recorder{t: t}, reg: prometheus.NewRegistry()}
+	h := &harness{t: t, rec: sidecartest.NewSink(t), reg: prometheus.NewRegistry()}
 	h.metrics = metrics.New(h.reg)
 	var target *url.URL
 	if upstream != nil {
@@ -126,7 +79,7 @@ func newHarness(t *testing.T, upstream http.Handler, ho harnessOptions) *harness
 	} else {
 		target = &url.URL{Scheme: "http", Host: closedAddr(t)}
 	}
-	policy := defaultPolicy()
+	policy := rules.DefaultPolicy()
 	if ho.policy != nil {
 		policy = *ho.policy
 	}
@@ -194,26 +147,14 @@ func (h *harness) client() *http.Client {
 // waitServed waits until n front requests have been fully handled.
 func (h *harness) waitServed(n int64) {
 	h.t.Helper()
-	eventually(h.t, "the proxy to finish handling the requests", func() bool { return h.served.Load() >= n })
+	sidecartest.Eventually(h.t, "the proxy to finish handling the requests", func() bool { return h.served.Load() >= n })
 }
 
 // events waits until n requests were handled and returns the events.
 func (h *harness) events(n int64) []event.Event {
 	h.t.Helper()
 	h.waitServed(n)
-	return h.rec.all()
-}
-
-// eventually polls cond until it holds, failing the test after waitFor.
-func eventually(t testing.TB, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(waitFor)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	return h.rec.Events()
 }
 
 // closedAddr is a local address where nothing listens.

@@ -18,6 +18,7 @@ import (
 	"github.com/trailcar/trailcar/internal/event"
 	"github.com/trailcar/trailcar/proxy"
 	"github.com/trailcar/trailcar/rotate"
+	"github.com/trailcar/trailcar/rules"
 )
 
 // hostileUpstream answers with the audit headers named by ?case=.
@@ -96,7 +97,7 @@ func TestHostileInput(t *testing.T) {
 		t.Fatal(err)
 	}
 	var writer *audit.Writer
-	policy := defaultPolicy()
+	policy := rules.DefaultPolicy()
 	policy.Always = []string{"/", "/**"} // everything, so every handled request is a line
 	h := newHarness(t, http.HandlerFunc(hostileUpstream), harnessOptions{policy: &policy, configure: func(o *proxy.Options) {
 		writer = audit.New(audit.Options{File: file, Metrics: o.Metrics, Service: "console", Host: "h"})

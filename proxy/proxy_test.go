@@ -12,6 +12,7 @@ import (
 
 	"github.com/trailcar/trailcar/internal/event"
 	"github.com/trailcar/trailcar/proxy"
+	"github.com/trailcar/trailcar/rules"
 )
 
 // TestEvent: one tracked request is exactly one event, carrying the id the
@@ -321,7 +322,7 @@ func TestForwardedFor(t *testing.T) {
 
 // TestNewRequiresOptions: a proxy missing what it needs is refused.
 func TestNewRequiresOptions(t *testing.T) {
-	r := compileRules(t, defaultPolicy())
+	r := compileRules(t, rules.DefaultPolicy())
 	if _, err := proxy.New(proxy.Options{Rules: r}); err == nil {
 		t.Fatal("New without Upstream, Sink and Metrics succeeded")
 	}

@@ -17,6 +17,7 @@ import (
 
 	"github.com/trailcar/trailcar/internal/identity"
 	"github.com/trailcar/trailcar/internal/metrics"
+	"github.com/trailcar/trailcar/internal/sidecartest"
 	"github.com/trailcar/trailcar/proxy"
 	"github.com/trailcar/trailcar/rules"
 )
@@ -127,7 +128,7 @@ func (a *rawApp) close() {
 type proxyUnderTest struct {
 	name  string
 	front *httptest.Server
-	rec   *recorder // trailcar's events; nil for stock
+	rec   *sidecartest.Sink // trailcar's events; nil for stock
 	reg   *prometheus.Registry
 }
 
@@ -137,7 +138,7 @@ const conformanceTimeout = 2 * time.Second
 
 func startTrailcar(t testing.TB, app *url.URL, configure func(*proxy.Options)) *proxyUnderTest {
 	t.Helper()
-	rec := &recorder{t: t}
+	rec := sidecartest.NewSink(t)
 	reg := prometheus.NewRegistry()
 	trusted, err := identity.ParseTrusted([]string{"loopback"})
 	if err != nil {

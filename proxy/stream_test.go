@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/trailcar/trailcar/proxy"
+	"github.com/trailcar/trailcar/rules"
 )
 
 // TestStreaming: server-sent events and chunked bodies reach the client as
@@ -139,7 +140,7 @@ func dialWebsocket(t testing.TB, addr, path string) (net.Conn, *bufio.Reader, *h
 func TestWebsocket(t *testing.T) {
 	for _, streams := range []bool{false, true} {
 		t.Run(fmt.Sprintf("streams=%v", streams), func(t *testing.T) {
-			policy := defaultPolicy()
+			policy := rules.DefaultPolicy()
 			policy.Always = append(policy.Always, "/ws")
 			h := newHarness(t, wsUpstream(t), harnessOptions{policy: &policy, configure: func(o *proxy.Options) {
 				if streams {
@@ -182,7 +183,7 @@ func TestWebsocket(t *testing.T) {
 // TestUpgradeRefused: an upstream answering 101 to a request that did not
 // ask for that protocol gets a 502, and the event says 502, not 101.
 func TestUpgradeRefused(t *testing.T) {
-	policy := defaultPolicy()
+	policy := rules.DefaultPolicy()
 	policy.Always = append(policy.Always, "/ws")
 	h := newHarness(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		conn, brw, err := http.NewResponseController(w).Hijack()
@@ -246,7 +247,7 @@ func TestStreamsEndAll(t *testing.T) {
 		<-r.Context().Done()
 	})
 	ws := wsUpstream(t)
-	policy := defaultPolicy()
+	policy := rules.DefaultPolicy()
 	policy.Always = append(policy.Always, "/ws", "/sse")
 	streams := &proxy.Streams{}
 	h := newHarness(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -276,7 +277,7 @@ func TestStreamsEndAll(t *testing.T) {
 	if err := streams.Wait(ctx); err != nil {
 		t.Fatalf("Wait: %v", err)
 	}
-	if n := len(h.rec.all()); n != 2 {
+	if n := len(h.rec.Events()); n != 2 {
 		t.Fatalf("%d events when Wait returned, want both streams'", n)
 	}
 	conn.SetReadDeadline(time.Now().Add(waitFor))

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/trailcar/trailcar/internal/sidecartest"
 	"github.com/trailcar/trailcar/rotate"
 )
 
@@ -99,17 +100,6 @@ func checkSequence(t *testing.T, lines []string, from, n int) {
 	}
 }
 
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
 func TestRotatesWithoutSplittingLines(t *testing.T) {
 	dir := t.TempDir()
 	var rotations atomic.Int32
@@ -134,7 +124,7 @@ func TestMaxFilesAndCompress(t *testing.T) {
 	dir := t.TempDir()
 	f := open(t, rotate.Options{Dir: dir, MaxFiles: 3, Compress: true, FileMode: 0o600})
 	writeLines(t, f, 0, 20000, 300, 50) // ~6.5 MiB: 7 files before retention
-	eventually(t, "retention to keep 3 files, 2 compressed", func() bool {
+	sidecartest.Eventually(t, "retention to keep 3 files, 2 compressed", func() bool {
 		files, _ := rotate.List(dir, "audit.log")
 		if len(files) != 3 {
 			return false
@@ -169,7 +159,7 @@ func TestMaxAgeDays(t *testing.T) {
 	os.WriteFile(old, []byte("{}\n"), 0o640)
 	os.WriteFile(recent, []byte("{}\n"), 0o640)
 	open(t, rotate.Options{Dir: dir, MaxAgeDays: 7})
-	eventually(t, "the old file to be removed", func() bool { _, err := os.Stat(old); return os.IsNotExist(err) })
+	sidecartest.Eventually(t, "the old file to be removed", func() bool { _, err := os.Stat(old); return os.IsNotExist(err) })
 	if _, err := os.Stat(recent); err != nil {
 		t.Fatalf("recent rotated file removed: %v", err)
 	}

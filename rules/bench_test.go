@@ -22,7 +22,7 @@ var benchInputs = []struct {
 }
 
 func BenchmarkEvaluate(b *testing.B) {
-	r := mustCompile(b, defaultPolicy())
+	r := mustCompile(b, rules.DefaultPolicy())
 	for _, bc := range benchInputs {
 		b.Run(bc.name, func(b *testing.B) {
 			b.ReportAllocs()

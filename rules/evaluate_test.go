@@ -8,29 +8,6 @@ import (
 	"github.com/trailcar/trailcar/rules"
 )
 
-// defaultPolicy is the activity_tracker policy of docs/configuration.md "Keys and defaults", as written there.
-func defaultPolicy() rules.Policy {
-	return rules.Policy{
-		Service:  "console",
-		Methods:  []string{"POST", "PUT", "PATCH", "DELETE"},
-		Always:   []string{"/ak/api/**", "/auth/login", "/auth/logout", "/api/v[123]/logs/**"},
-		Statuses: []int{400, 401, 403},
-		IgnoreRoutes: []string{
-			"/api/v[123]/proxy{,/**}",
-			"/grpcwp/**",
-			"/configtxlator/**",
-			"/api/v[123]/components/status",
-			"/api/v[123]/logs",
-		},
-		Actions: []rules.ActionRule{
-			{Path: "/auth/login", Action: "console.users.login"},
-			{Path: "/auth/logout", Action: "console.users.logout"},
-			{Path: "/api/v[123]/components{,/**}", Methods: []string{"POST"}, Action: "console.components.create"},
-		},
-		ActionTemplate: "{service}.{resource}.{verb}",
-	}
-}
-
 func mustCompile(t testing.TB, p rules.Policy) *rules.Rules {
 	t.Helper()
 	r, err := rules.Compile(p)
@@ -53,7 +30,7 @@ func tracked(action, level string) rules.Decision {
 	return rules.Decision{Tracked: true, Action: action, Level: level}
 }
 
-// defaultCases run against defaultPolicy; they also seed FuzzEvaluate.
+// defaultCases run against rules.DefaultPolicy; they also seed FuzzEvaluate.
 var defaultCases = []evaluateCase{
 	// Step 4 and 3 of §3.1: methods, always, statuses.
 	{"GET not tracked", rules.Input{Method: "GET", Path: "/api/v3/components", Status: 200}, notTracked},
@@ -141,7 +118,7 @@ var defaultCases = []evaluateCase{
 }
 
 func TestEvaluateDefaultPolicy(t *testing.T) {
-	r := mustCompile(t, defaultPolicy())
+	r := mustCompile(t, rules.DefaultPolicy())
 	for _, tc := range defaultCases {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := r.Evaluate(tc.in); got != tc.want {
@@ -188,7 +165,7 @@ func TestEvaluateCustomPolicy(t *testing.T) {
 }
 
 func TestTrackedBeforeResponse(t *testing.T) {
-	r := mustCompile(t, defaultPolicy())
+	r := mustCompile(t, rules.DefaultPolicy())
 	for _, tc := range []struct {
 		name, method, path string
 		want               bool
@@ -215,7 +192,7 @@ func TestTrackedBeforeResponse(t *testing.T) {
 }
 
 func TestIgnored(t *testing.T) {
-	r := mustCompile(t, defaultPolicy())
+	r := mustCompile(t, rules.DefaultPolicy())
 	for _, tc := range []struct {
 		name, path string
 		want       bool
@@ -248,7 +225,7 @@ func TestIgnored(t *testing.T) {
 }
 
 func TestEvaluateLongPath(t *testing.T) {
-	r := mustCompile(t, defaultPolicy())
+	r := mustCompile(t, rules.DefaultPolicy())
 	long := strings.Repeat("/x", 2<<10)
 	for _, tc := range []evaluateCase{
 		{"ignored route", rules.Input{Method: "GET", Path: "/api/v3/proxy" + long, Status: 200}, tracked("console.proxy.read", "info")},
@@ -270,7 +247,7 @@ func TestEvaluateDoesNotAllocate(t *testing.T) {
 	if sidecartest.RaceEnabled {
 		t.Skip("the race detector makes sync.Pool drop items, so matching allocates")
 	}
-	r := mustCompile(t, defaultPolicy())
+	r := mustCompile(t, rules.DefaultPolicy())
 	for _, tc := range []struct {
 		name string
 		in   rules.Input
@@ -292,7 +269,7 @@ func TestEvaluateDoesNotAllocate(t *testing.T) {
 
 func TestEvaluateConcurrent(t *testing.T) {
 	// Run with -race: the rendered-action cache is shared by all callers.
-	r := mustCompile(t, defaultPolicy())
+	r := mustCompile(t, rules.DefaultPolicy())
 	done := make(chan struct{})
 	for g := range 8 {
 		go func() {

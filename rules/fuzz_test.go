@@ -13,7 +13,7 @@ func FuzzEvaluate(f *testing.F) {
 	for _, tc := range defaultCases {
 		f.Add(tc.in.Method, tc.in.Path, tc.in.Status, tc.in.Track, tc.in.Action, tc.in.Level)
 	}
-	r := mustCompile(f, defaultPolicy())
+	r := mustCompile(f, rules.DefaultPolicy())
 	f.Fuzz(func(t *testing.T, method, p string, status int, track, action, level string) {
 		in := rules.Input{Method: method, Path: p, Status: status, Track: track, Action: action, Level: level}
 		got := r.Evaluate(in)

@@ -54,7 +54,7 @@ func TestCompileErrors(t *testing.T) {
 		}, "track.statuses[0]", "0", "100 to 599"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			p := defaultPolicy()
+			p := rules.DefaultPolicy()
 			tc.edit(&p)
 			r, err := rules.Compile(p)
 			var fe *rules.FieldError
@@ -75,7 +75,7 @@ func TestCompileErrors(t *testing.T) {
 }
 
 func TestFieldErrorFormat(t *testing.T) {
-	p := defaultPolicy()
+	p := rules.DefaultPolicy()
 	p.Always = []string{"/ok", "/a/["}
 	_, err := rules.Compile(p)
 	if want := `track.always[1]: "/a/[": glob: syntax error at 4: `; !strings.HasPrefix(err.Error(), want) {
@@ -92,7 +92,7 @@ func TestCompileValid(t *testing.T) {
 		name   string
 		policy rules.Policy
 	}{
-		{"default policy", defaultPolicy()},
+		{"default policy", rules.DefaultPolicy()},
 		{"only a template", rules.Policy{ActionTemplate: "app.{resource}.{verb}"}},
 		{"constant template", rules.Policy{Service: "s", ActionTemplate: "{service}.request"}},
 		{"all statuses", rules.Policy{Statuses: []int{100, 599}, ActionTemplate: "a"}},

@@ -157,12 +157,14 @@ type ClientEventsConfig struct {
 	Burst   int     `yaml:"burst"`
 }
 
-// DefaultConfig returns the defaults of docs/configuration.md "Keys and defaults".
+// DefaultConfig returns the defaults of docs/configuration.md "Keys and
+// defaults". The tracking policy is rules.DefaultPolicy.
 func DefaultConfig() Config {
+	policy := rules.DefaultPolicy()
 	return Config{
 		Listen:          ":8080",
 		Upstream:        "http://127.0.0.1:3000",
-		Service:         "console",
+		Service:         policy.Service,
 		TrustProxy:      []string{"loopback"},
 		RequestIDHeader: "X-Request-Id",
 		UpstreamTimeout: 60 * time.Second,
@@ -178,23 +180,13 @@ func DefaultConfig() Config {
 			WhenFull:     "block",
 			OnWriteError: "fail_open",
 			Track: TrackConfig{
-				Methods:  []string{"POST", "PUT", "PATCH", "DELETE"},
-				Always:   []string{"/ak/api/**", "/auth/login", "/auth/logout", "/api/v[123]/logs/**"},
-				Statuses: []int{400, 401, 403},
+				Methods:  policy.Methods,
+				Always:   policy.Always,
+				Statuses: policy.Statuses,
 			},
-			IgnoreRoutes: []string{
-				"/api/v[123]/proxy{,/**}",
-				"/grpcwp/**",
-				"/configtxlator/**",
-				"/api/v[123]/components/status",
-				"/api/v[123]/logs",
-			},
-			Actions: []rules.ActionRule{
-				{Path: "/auth/login", Action: "console.users.login"},
-				{Path: "/auth/logout", Action: "console.users.logout"},
-				{Path: "/api/v[123]/components{,/**}", Methods: []string{"POST"}, Action: "console.components.create"},
-			},
-			ActionTemplate: "{service}.{resource}.{verb}",
+			IgnoreRoutes:   policy.IgnoreRoutes,
+			Actions:        policy.Actions,
+			ActionTemplate: policy.ActionTemplate,
 			RedactQuery:    []string{"token", "access_token", "apikey", "api_key", "password", "secret"},
 		},
 		Integrity:    IntegrityConfig{Enabled: true, Interval: time.Minute},

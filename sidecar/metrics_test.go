@@ -5,7 +5,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -51,11 +50,7 @@ func TestMetricsAgreeWithTraffic(t *testing.T) {
 	cfg := sidecartest.Config(t, up.URL)
 	cfg.ActivityTracker.MaxSizeMB = 1
 	cfg.ActivityTracker.MaxFiles = 0 // keep every file, so every line can be counted
-	tokenFile := filepath.Join(t.TempDir(), "token")
-	if err := os.WriteFile(tokenFile, []byte("s3cret\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cfg.Admin.TokenFile = tokenFile
+	cfg = sidecartest.WithToken(t, cfg, "s3cret")
 	cfg.Webhooks.Enabled = true
 	cfg.Webhooks.Endpoints.EventLog.URL = rec.URL
 	s := sidecartest.Start(t, cfg)

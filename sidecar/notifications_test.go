@@ -3,8 +3,6 @@ package sidecar_test
 import (
 	"encoding/json"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -18,11 +16,7 @@ import (
 func TestNotificationsRoute(t *testing.T) {
 	up := metricsUpstream(t)
 	cfg := sidecartest.Config(t, up.URL)
-	tokenFile := filepath.Join(t.TempDir(), "token")
-	if err := os.WriteFile(tokenFile, []byte("tok\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cfg.Admin.TokenFile = tokenFile
+	cfg = sidecartest.WithToken(t, cfg, "tok")
 	s := sidecartest.Start(t, cfg)
 	url := s.AdminURL() + "/api/v3/notifications"
 	auth := []string{"Authorization", "Bearer tok"}

@@ -6,6 +6,7 @@
 package sidecar
 
 import (
+	"cmp"
 	"context"
 	"crypto/ed25519"
 	"errors"
@@ -51,7 +52,15 @@ type Options struct {
 	Transport http.RoundTripper
 	// Resolver looks up dns+http cluster peers; nil means the system's.
 	Resolver *net.Resolver
+	// WebhookDrain is how long webhook deliveries still pending at
+	// shutdown get to finish before they are given up; 0 means
+	// DefaultWebhookDrain.
+	WebhookDrain time.Duration
 }
+
+// DefaultWebhookDrain is how long shutdown waits for pending webhook
+// deliveries by default.
+const DefaultWebhookDrain = 5 * time.Second
 
 // MaxProxyConns bounds the proxy port's open connections; more wait in
 // the kernel's backlog. Each costs some 40 KiB (its goroutines and
@@ -459,10 +468,10 @@ func (s *Sidecar) closeAll() error {
 		errs = append(errs, s.writer.Close(ctx))
 	}
 	if s.webhooks != nil {
-		// Deliveries still retrying after 5 s are given up: logged and
-		// counted (dropped), not a failed shutdown. The events are in the
-		// audit log; a webhook is a copy.
-		wctx, wcancel := context.WithTimeout(ctx, 5*time.Second)
+		// Deliveries still retrying after the drain are given up: logged
+		// and counted (dropped), not a failed shutdown. The events are in
+		// the audit log; a webhook is a copy.
+		wctx, wcancel := context.WithTimeout(ctx, cmp.Or(s.opts.WebhookDrain, DefaultWebhookDrain))
 		if err := s.webhooks.Close(wctx); err != nil {
 			s.log.Warn("webhooks at shutdown", "err", err)
 		}

@@ -14,24 +14,6 @@ import (
 	"github.com/trailcar/trailcar/internal/sidecartest"
 )
 
-// newHangingReceiver starts a webhook receiver that reads each request and
-// never answers, until release is called (or the client gives up).
-func newHangingReceiver(t testing.TB) (srv *httptest.Server, release func()) {
-	hang := make(chan struct{})
-	srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		io.Copy(io.Discard, r.Body)
-		select {
-		case <-hang:
-		case <-r.Context().Done():
-		}
-	}))
-	var once sync.Once
-	release = func() { once.Do(func() { close(hang) }) }
-	t.Cleanup(srv.Close)
-	t.Cleanup(release) // runs first: lets the sidecar's shutdown finish at once
-	return srv, release
-}
-
 // BenchmarkProxyLatencyWebhook measures what a webhook receiver that hangs
 // costs proxied requests: the contract says nothing at all. Three sidecars with
 // the default configuration but every request tracked run side by side in
@@ -58,7 +40,7 @@ func BenchmarkProxyLatencyWebhook(b *testing.B) {
 		w.WriteHeader(http.StatusNoContent)
 	}))
 	b.Cleanup(healthy.Close)
-	hanging, release := newHangingReceiver(b)
+	hanging, release := sidecartest.NewHangingRecorder(b)
 
 	targets := []*latencyTarget{
 		{name: "none", webhook: ""},

@@ -69,10 +69,10 @@ func TestWebhookDeliversProxiedEvents(t *testing.T) {
 	}
 	for _, r := range rec.Requests() {
 		user, pw, _ := r.BasicAuth()
-		if r.Method != "POST" || r.URL.Path != "/hooks/event_log" || r.Header.Get("Content-Type") != "application/json" ||
+		if r.Method != "POST" || r.Path != "/hooks/event_log" || r.Header.Get("Content-Type") != "application/json" ||
 			user != "trail" || pw != "hook-pw" || r.Header.Get("X-Tenant") != "t1" {
 			t.Errorf("request %s %s, Content-Type %q, basic auth %q:%q, X-Tenant %q",
-				r.Method, r.URL.Path, r.Header.Get("Content-Type"), user, pw, r.Header.Get("X-Tenant"))
+				r.Method, r.Path, r.Header.Get("Content-Type"), user, pw, r.Header.Get("X-Tenant"))
 		}
 	}
 }
@@ -181,16 +181,23 @@ func TestWebhookFailureReportedNotLooped(t *testing.T) {
 	}
 }
 
+// stuckWebhookConfig is a sidecar config in front of metricsUpstream
+// whose webhook receiver reads each delivery and does not answer until
+// release (the client's timeout is a minute).
+func stuckWebhookConfig(t *testing.T) (cfg sidecar.Config, recv *sidecartest.Recorder, release func()) {
+	recv, release = sidecartest.NewHangingRecorder(t)
+	cfg = sidecartest.Config(t, metricsUpstream(t).URL)
+	cfg.Webhooks.Enabled = true
+	cfg.Webhooks.Endpoints.EventLog.URL = recv.URL
+	cfg.Webhooks.Timeout = time.Minute
+	return cfg, recv, release
+}
+
 // TestHangingWebhookDoesNotSlowTheProxy: with a receiver that never
 // answers, proxied requests are still answered at once (the latency
 // comparison is BenchmarkProxyLatencyWebhook).
 func TestHangingWebhookDoesNotSlowTheProxy(t *testing.T) {
-	up := metricsUpstream(t)
-	recv, release := newHangingReceiver(t)
-	cfg := sidecartest.Config(t, up.URL)
-	cfg.Webhooks.Enabled = true
-	cfg.Webhooks.Endpoints.EventLog.URL = recv.URL
-	cfg.Webhooks.Timeout = time.Minute
+	cfg, _, release := stuckWebhookConfig(t)
 	cfg.Webhooks.Queue = 16 // fills up: further events are dropped, not waited for
 	s := sidecartest.Start(t, cfg)
 	for i := range 100 {
@@ -210,24 +217,31 @@ func TestHangingWebhookDoesNotSlowTheProxy(t *testing.T) {
 }
 
 // TestShutdownWithStuckWebhookSucceeds: deliveries still pending at
-// shutdown are given up (logged, counted as dropped); Run returns nil, so
-// SIGTERM exits 0 as the contract says.
+// shutdown are given up after the drain (logged, counted as dropped); Run
+// returns nil, so SIGTERM exits 0 as the contract says. The drain is
+// 200ms here instead of DefaultWebhookDrain's 5s.
 func TestShutdownWithStuckWebhookSucceeds(t *testing.T) {
-	up := metricsUpstream(t)
-	recv, _ := newHangingReceiver(t)
-	cfg := sidecartest.Config(t, up.URL)
-	cfg.Webhooks.Enabled = true
-	cfg.Webhooks.Endpoints.EventLog.URL = recv.URL
-	cfg.Webhooks.Timeout = time.Minute
-	s := sidecartest.Start(t, cfg)
+	const drain = 200 * time.Millisecond
+	cfg, recv, _ := stuckWebhookConfig(t)
+	s := sidecartest.Start(t, cfg, func(o *sidecar.Options) { o.WebhookDrain = drain })
 	for range 3 {
 		sidecartest.Do(t, "POST", s.ProxyURL()+"/api/v3/widgets", `{}`)
 	}
+	sidecartest.Eventually(t, "a delivery to hang", func() bool { return len(recv.Requests()) > 0 })
 	start := time.Now()
 	if err := s.Stop(); err != nil {
 		t.Fatalf("Run = %v after %v, want nil", err, time.Since(start))
 	}
+	switch took := time.Since(start); {
+	case took < drain:
+		t.Errorf("shutdown took %v: the pending deliveries were not given their %v", took, drain)
+	case took >= sidecar.DefaultWebhookDrain:
+		t.Errorf("shutdown took %v: Options.WebhookDrain (%v) was not used", took, drain)
+	}
 	if !strings.Contains(s.Log.String(), "webhooks at shutdown") {
 		t.Errorf("the abandoned deliveries are not logged:\n%s", s.Log.String())
+	}
+	if got := sidecartest.Counters(t, s.Reg, "trailcar_webhook_deliveries_total")["endpoint=event_log,result=dropped"]; got < 1 {
+		t.Errorf("dropped deliveries %v, want the abandoned ones counted", got)
 	}
 }

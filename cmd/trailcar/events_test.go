@@ -252,13 +252,10 @@ func evServer(t *testing.T) (admin, tokenFile string, request func(path string, 
 		}
 		// Events are written just after their responses: wait for them.
 		sent += n
-		for i := 0; ; i++ {
+		sidecartest.Eventually(t, fmt.Sprintf("%d events to be written", sent), func() bool {
 			p, err := c.List(context.Background(), &event.Filter{Method: "POST"}, 1000, "")
-			if err == nil && p.ItemCount >= min(sent, 1000) || i > 300 {
-				return
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
+			return err == nil && p.ItemCount >= min(sent, 1000)
+		})
 	}
 }
 

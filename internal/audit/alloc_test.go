@@ -13,9 +13,10 @@ import (
 // TestEmitDoesNotAllocate: queueing an event that has its id, and
 // writing it, allocates nothing an event once the buffers have grown: the
 // encode buffer is pooled, the queue's two batches and the chunker's
-// slices are reused (the hot path; README "Performance"). The writer's
-// goroutine is counted too (allocations are counted process-wide), and
-// AllocsPerRun rounds down, so a rare allocation per batch passes.
+// slices are reused (the hot path; docs/performance.md "Encoding and
+// writing"). The writer's goroutine is counted too (allocations are counted
+// process-wide), and AllocsPerRun rounds down, so a rare allocation per
+// batch passes.
 func TestEmitDoesNotAllocate(t *testing.T) {
 	if sidecartest.RaceEnabled {
 		t.Skip("the race detector's sync.Pool drops items")

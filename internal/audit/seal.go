@@ -17,7 +17,7 @@ const (
 	noLabel         uint8 = 255 // emitLabeled: take the event's own
 )
 
-// sealer is the batchSink of a sealed log (README "Integrity"), in front
+// sealer is the batchSink of a sealed log (docs/integrity.md), in front
 // of the chunker: it chains every line written and writes checkpoints:
 // at most CheckpointEvery after a line (a placeholder queued by a timer
 // becomes the checkpoint when the writer reaches it), as the last line of

@@ -5,18 +5,16 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/trailcar/trailcar/internal/client"
 	"github.com/trailcar/trailcar/internal/event"
-	"github.com/trailcar/trailcar/sidecar"
+	"github.com/trailcar/trailcar/internal/sidecartest"
 )
 
 // startSidecar runs a real sidecar with token "t0k" in front of an
@@ -24,29 +22,11 @@ import (
 // tracked requests.
 func startSidecar(t *testing.T) (*client.Client, func(n int)) {
 	t.Helper()
-	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(201) }))
-	t.Cleanup(up.Close)
-	dir := t.TempDir()
-	cfg := sidecar.DefaultConfig()
-	cfg.Listen, cfg.Admin.Listen, cfg.Upstream = "127.0.0.1:0", "127.0.0.1:0", up.URL
-	cfg.Admin.TokenFile = filepath.Join(dir, "token")
-	os.WriteFile(cfg.Admin.TokenFile, []byte("t0k"), 0o600)
-	cfg.ActivityTracker.Dir = filepath.Join(dir, "logs")
-	sc, err := sidecar.New(cfg, sidecar.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- sc.Run(ctx) }()
-	t.Cleanup(func() { cancel(); <-done })
+	up := sidecartest.Upstream(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(201) }))
+	sc := sidecartest.Start(t, sidecartest.WithToken(t, sidecartest.Config(t, up.URL), "t0k"))
 	return &client.Client{BaseURL: sc.AdminURL(), Token: "t0k"}, func(n int) {
 		for i := 0; i < n; i++ {
-			resp, err := http.Post(fmt.Sprintf("%s/api/v3/things/t%d", sc.ProxyURL(), i), "text/plain", nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			resp.Body.Close()
+			sidecartest.Do(t, "POST", fmt.Sprintf("%s/api/v3/things/t%d", sc.ProxyURL(), i), "")
 		}
 	}
 }
@@ -56,13 +36,10 @@ func TestClient(t *testing.T) {
 	request(25)
 	ctx := context.Background()
 	f := event.Filter{Method: "POST"}
-	for i := 0; ; i++ { // events are written just after their responses
+	sidecartest.Eventually(t, "the 25 events to be written", func() bool { // just after their responses
 		p, err := c.List(ctx, &f, 1000, "")
-		if err != nil || p.ItemCount == 25 || i > 200 {
-			break
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		return err == nil && p.ItemCount == 25
+	})
 	var ids []string
 	cursor := ""
 	for {
@@ -116,18 +93,31 @@ func TestStream(t *testing.T) {
 			return nil
 		})
 	}()
-	time.Sleep(100 * time.Millisecond)
-	request(2)
-	for i := 0; i < 2; i++ {
+	// The stream shows what is written after it starts: probe until a
+	// line comes, then every request must come, in order.
+	next := func(wait time.Duration) string {
 		select {
 		case line := <-got:
 			var e event.Event
 			if err := event.Decode([]byte(line), &e); err != nil || e.Req.Method != "POST" {
 				t.Fatalf("%v: %s", err, line)
 			}
-		case <-time.After(5 * time.Second):
-			t.Fatal("nothing streamed")
+			return e.Req.Path
+		case <-time.After(wait):
+			return ""
 		}
+	}
+	sidecartest.Eventually(t, "the stream to show a request", func() bool { request(1); return next(50*time.Millisecond) != "" })
+	request(3)
+	want := []string{"/api/v3/things/t0", "/api/v3/things/t1", "/api/v3/things/t2"}
+	var paths []string
+	// Late lines of probes (all .../t0) may come first.
+	for len(paths) < 3 || !slices.Equal(paths[len(paths)-3:], want) {
+		path := next(sidecartest.Wait)
+		if path == "" {
+			t.Fatalf("streamed %q, then nothing; want %q at the end", paths, want)
+		}
+		paths = append(paths, path)
 	}
 	cancel()
 	if err := <-done; err != nil {

@@ -128,7 +128,7 @@ func TestDeleteDuringWriteLoad(t *testing.T) {
 					time.Sleep(time.Millisecond)
 				}
 				e := testEvent(i)
-				if err := l.w.Emit(e); err != nil {
+				if err := l.emit(e); err != nil {
 					t.Error(err)
 					return
 				}

@@ -78,7 +78,7 @@ func proveFollow(t *testing.T, compress bool) {
 		go func() {
 			defer prod.Done()
 			for i := p; i < events; i += producers {
-				if err := l.w.Emit(testEvent(i)); err != nil {
+				if err := l.emit(testEvent(i)); err != nil {
 					t.Error(err)
 					return
 				}

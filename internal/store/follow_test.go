@@ -35,7 +35,7 @@ func TestFollowAcrossRotationAndRewrite(t *testing.T) {
 	probes := map[string]bool{}
 	for seen := false; !seen; {
 		e := &event.Event{Type: "system.test.probe", Level: event.LevelInfo, Outcome: event.OutcomeSuccess}
-		if err := l.w.Emit(e); err != nil {
+		if err := l.emit(e); err != nil {
 			t.Fatal(err)
 		}
 		probes[e.ID] = true
@@ -48,7 +48,7 @@ func TestFollowAcrossRotationAndRewrite(t *testing.T) {
 	for round := 0; round < 4; round++ {
 		for i := 0; i < 1000; i++ {
 			e := testEvent(100 + round*1000 + i)
-			if err := l.w.Emit(e); err != nil {
+			if err := l.emit(e); err != nil {
 				t.Fatal(err)
 			}
 			if e.Level == event.LevelInfo {

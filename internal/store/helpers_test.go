@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -22,6 +23,7 @@ import (
 	"github.com/trailcar/trailcar/internal/audit"
 	"github.com/trailcar/trailcar/internal/event"
 	"github.com/trailcar/trailcar/internal/metrics"
+	"github.com/trailcar/trailcar/internal/sidecartest"
 	"github.com/trailcar/trailcar/internal/store"
 	"github.com/trailcar/trailcar/rotate"
 )
@@ -31,6 +33,10 @@ type liveLog struct {
 	dir  string
 	file *rotate.File
 	w    *audit.Writer
+	// queued counts the events queued through emit, written the lines of
+	// them the writer has put in the files: flush waits for the one to
+	// reach the other.
+	queued, written atomic.Int64
 }
 
 func openLog(t testing.TB, compress bool) *liveLog {
@@ -40,8 +46,16 @@ func openLog(t testing.TB, compress bool) *liveLog {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w := audit.New(audit.Options{File: f, Service: "console", Host: "h1", Metrics: metrics.New(prometheus.NewRegistry())})
-	l := &liveLog{dir: dir, file: f, w: w}
+	l := &liveLog{dir: dir, file: f}
+	l.w = audit.New(audit.Options{File: f, Service: "console", Host: "h1", Metrics: metrics.New(prometheus.NewRegistry()),
+		// Called after the lines are written, in order. The writer's own
+		// records (system.audit.*) were not queued by emit.
+		Publish: func(line []byte) {
+			if !bytes.Contains(line, []byte(`"type":"system.audit.`)) {
+				l.written.Add(1)
+			}
+		},
+	})
 	t.Cleanup(l.close)
 	return l
 }
@@ -51,16 +65,25 @@ func (l *liveLog) close() {
 	l.file.Close()
 }
 
-// flush waits until everything emitted so far is in the file.
+// emit queues e, counted for flush.
+func (l *liveLog) emit(e *event.Event) error {
+	if err := l.w.Emit(e); err != nil {
+		return err
+	}
+	l.queued.Add(1)
+	return nil
+}
+
+// flush waits until every event emitted so far is in the files. An empty
+// queue is not enough: the writer may still hold the batch it took last,
+// and on a loaded machine writing it (a few MiB, rotating) takes longer
+// than any fixed sleep; a reader starting then would miss its events.
+// The writer publishes lines only once they are written, so the count of
+// published lines is the barrier.
 func (l *liveLog) flush(t testing.TB) {
 	t.Helper()
-	for i := 0; l.w.QueueLen() > 0; i++ {
-		if i > 5000 {
-			t.Fatal("writer does not drain")
-		}
-		time.Sleep(time.Millisecond)
-	}
-	time.Sleep(5 * time.Millisecond) // the batch taken last is being written
+	want := l.queued.Load()
+	sidecartest.Eventually(t, fmt.Sprintf("the writer to write %d events", want), func() bool { return l.written.Load() >= want })
 }
 
 func (l *liveLog) store(opts store.Options) *store.Store {
@@ -104,7 +127,7 @@ func (l *liveLog) emitN(t testing.TB, from, n int) []string {
 	ids := make([]string, 0, n)
 	for i := from; i < from+n; i++ {
 		e := testEvent(i)
-		if err := l.w.Emit(e); err != nil {
+		if err := l.emit(e); err != nil {
 			t.Fatal(err)
 		}
 		ids = append(ids, e.ID)

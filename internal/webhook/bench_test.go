@@ -12,6 +12,7 @@ import (
 
 	"github.com/trailcar/trailcar/internal/event"
 	"github.com/trailcar/trailcar/internal/metrics"
+	"github.com/trailcar/trailcar/internal/sidecartest"
 	"github.com/trailcar/trailcar/internal/webhook"
 )
 
@@ -36,7 +37,7 @@ func BenchmarkPublish(b *testing.B) {
 		{"dropped_queue_full", nil, nil, 1, info},
 	}
 	var arrived atomic.Int64
-	recv := newReceiver(b, func(w http.ResponseWriter, r *http.Request) {
+	recv := sidecartest.NewRecorderFunc(b, func(w http.ResponseWriter, r *http.Request) {
 		arrived.Add(1)
 		<-r.Context().Done()
 	})

@@ -14,11 +14,12 @@ import (
 
 	"github.com/trailcar/trailcar/internal/event"
 	"github.com/trailcar/trailcar/internal/metrics"
+	"github.com/trailcar/trailcar/internal/sidecartest"
 	"github.com/trailcar/trailcar/internal/webhook"
 )
 
 func TestDeliverRequest(t *testing.T) {
-	recv := newReceiver(t, nil)
+	recv := sidecartest.NewRecorderFunc(t, nil)
 	passwordFile := filepath.Join(t.TempDir(), "password")
 	if err := os.WriteFile(passwordFile, []byte("s3cret\n"), 0o600); err != nil {
 		t.Fatal(err)
@@ -33,7 +34,7 @@ func TestDeliverRequest(t *testing.T) {
 	h.Publish(ev)
 	h.close(t)
 
-	got := recv.requests()
+	got := recv.Requests()
 	if len(got) != 1 {
 		t.Fatalf("receiver got %d requests, want 1", len(got))
 	}
@@ -58,7 +59,7 @@ func TestDeliverRequest(t *testing.T) {
 }
 
 func TestGeneralEndpointWhenEventLogEmpty(t *testing.T) {
-	recv := newReceiver(t, nil)
+	recv := sidecartest.NewRecorderFunc(t, nil)
 	cfg := config("")
 	cfg.Endpoints.General.URL = recv.URL + "/general"
 	h := newHarness(t, cfg, webhook.Options{})
@@ -66,7 +67,7 @@ func TestGeneralEndpointWhenEventLogEmpty(t *testing.T) {
 	h.Publish(line(t, event.TypeHTTP, event.LevelInfo))
 	h.close(t)
 
-	if got := recv.requests(); len(got) != 1 || got[0].Path != "/general" {
+	if got := recv.Requests(); len(got) != 1 || got[0].Path != "/general" {
 		t.Fatalf("receiver got %+v, want one request to /general", got)
 	}
 	if got := h.count("general", "delivered"); got != 1 {
@@ -99,7 +100,7 @@ func TestFilters(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			recv := newReceiver(t, nil)
+			recv := sidecartest.NewRecorderFunc(t, nil)
 			cfg := config(recv.URL)
 			cfg.Levels, cfg.Types = tt.levels, tt.types
 			h := newHarness(t, cfg, webhook.Options{})
@@ -115,10 +116,10 @@ func TestFilters(t *testing.T) {
 }
 
 // receivedTypes returns "type/level" of each event received, sorted.
-func receivedTypes(t *testing.T, recv *receiver) []string {
+func receivedTypes(t *testing.T, recv *sidecartest.Recorder) []string {
 	t.Helper()
 	var types []string
-	for _, req := range recv.requests() {
+	for _, req := range recv.Requests() {
 		body := bytes.TrimPrefix(req.Body, []byte(`{"notification_type":"event_log","event":`))
 		var e event.Event
 		if err := event.Decode(bytes.TrimSuffix(body, []byte("}")), &e); err != nil {
@@ -133,7 +134,7 @@ func receivedTypes(t *testing.T, recv *receiver) []string {
 // Lines not in AppendJSON's layout are decoded to be filtered; lines that
 // are not events are not sent.
 func TestFilterDecodesOtherLayouts(t *testing.T) {
-	recv := newReceiver(t, nil)
+	recv := sidecartest.NewRecorderFunc(t, nil)
 	cfg := config(recv.URL)
 	cfg.Levels = []string{"error"}
 	cfg.Types = []string{"client"}
@@ -159,7 +160,7 @@ func TestFilterDecodesOtherLayouts(t *testing.T) {
 func TestRetryUntilDelivered(t *testing.T) {
 	const failures = 3
 	var calls atomic.Int32
-	recv := newReceiver(t, func(w http.ResponseWriter, r *http.Request) {
+	recv := sidecartest.NewRecorderFunc(t, func(w http.ResponseWriter, r *http.Request) {
 		if calls.Add(1) <= failures {
 			http.Error(w, "busy", http.StatusServiceUnavailable)
 			return
@@ -171,7 +172,7 @@ func TestRetryUntilDelivered(t *testing.T) {
 	h.Publish(line(t, event.TypeHTTP, event.LevelInfo))
 	h.close(t)
 
-	if got := len(recv.requests()); got != failures+1 {
+	if got := len(recv.Requests()); got != failures+1 {
 		t.Errorf("receiver got %d requests, want %d", got, failures+1)
 	}
 	for result, want := range map[string]float64{"delivered": 1, "retried": failures, "failed": 0, "dropped": 0} {
@@ -193,7 +194,7 @@ func TestTLSVerify(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			recv := newTLSReceiver(t)
+			recv := sidecartest.NewTLSRecorder(t)
 			cfg := config(recv.URL)
 			cfg.Endpoints.EventLog.TLSVerify = &tt.verify
 			cfg.RetryFor = 0
@@ -219,16 +220,8 @@ func TestTLSVerify(t *testing.T) {
 	}
 }
 
-func newTLSReceiver(t *testing.T) *receiver {
-	r := &receiver{}
-	r.Server = newUnstartedQuiet(r.record(nil))
-	r.StartTLS()
-	t.Cleanup(r.Close)
-	return r
-}
-
 func TestPublishAfterCloseIsDropped(t *testing.T) {
-	recv := newReceiver(t, nil)
+	recv := sidecartest.NewRecorderFunc(t, nil)
 	h := newHarness(t, config(recv.URL), webhook.Options{})
 	h.close(t)
 
@@ -237,13 +230,13 @@ func TestPublishAfterCloseIsDropped(t *testing.T) {
 	if got := h.count("event_log", "dropped"); got != 1 {
 		t.Errorf("dropped = %v, want 1", got)
 	}
-	if got := len(recv.requests()); got != 0 {
+	if got := len(recv.Requests()); got != 0 {
 		t.Errorf("receiver got %d requests, want 0", got)
 	}
 }
 
 func TestDisabledTakesNothing(t *testing.T) {
-	recv := newReceiver(t, nil)
+	recv := sidecartest.NewRecorderFunc(t, nil)
 	cfg := config(recv.URL)
 	cfg.Enabled = false
 	h := newHarness(t, cfg, webhook.Options{})
@@ -251,7 +244,7 @@ func TestDisabledTakesNothing(t *testing.T) {
 	h.Publish(line(t, event.TypeHTTP, event.LevelInfo))
 	h.close(t)
 
-	if got := len(recv.requests()); got != 0 {
+	if got := len(recv.Requests()); got != 0 {
 		t.Errorf("receiver got %d requests, want 0", got)
 	}
 }
@@ -267,7 +260,7 @@ func TestNewReadsPasswordFile(t *testing.T) {
 
 // A receiver that answers late is never waited for longer than timeout.
 func TestTimeoutPerAttempt(t *testing.T) {
-	recv := newReceiver(t, func(w http.ResponseWriter, r *http.Request) {
+	recv := sidecartest.NewRecorderFunc(t, func(w http.ResponseWriter, r *http.Request) {
 		select {
 		case <-r.Context().Done():
 		case <-time.After(5 * time.Second):

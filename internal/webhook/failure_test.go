@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/trailcar/trailcar/internal/event"
+	"github.com/trailcar/trailcar/internal/sidecartest"
 	"github.com/trailcar/trailcar/internal/webhook"
 )
 
@@ -78,7 +79,7 @@ func TestDownReceiverIsReportedNotLooped(t *testing.T) {
 
 // Only the endpoint a delivery_failed event names is spared it.
 func TestDeliveryFailedSentToOtherEndpoints(t *testing.T) {
-	recv := newReceiver(t, nil)
+	recv := sidecartest.NewRecorderFunc(t, nil)
 	h := newHarness(t, config(recv.URL), webhook.Options{})
 	for _, endpoint := range []string{"event_log", "general"} {
 		h.Publish(encode(t, &event.Event{Type: webhook.TypeDeliveryFailed, Level: event.LevelError,
@@ -86,7 +87,7 @@ func TestDeliveryFailedSentToOtherEndpoints(t *testing.T) {
 	}
 	h.close(t)
 
-	got := recv.requests()
+	got := recv.Requests()
 	if len(got) != 1 || !bytes.Contains(got[0].Body, []byte(`"details":{"endpoint":"general"}`)) {
 		t.Fatalf("receiver got %d requests, want only the report naming general", len(got))
 	}
@@ -97,7 +98,7 @@ func TestDeliveryFailedSentToOtherEndpoints(t *testing.T) {
 func TestPublishNeverBlocks(t *testing.T) {
 	release := make(chan struct{})
 	var inFlight atomic.Int32
-	recv := newReceiver(t, func(w http.ResponseWriter, r *http.Request) {
+	recv := sidecartest.NewRecorderFunc(t, func(w http.ResponseWriter, r *http.Request) {
 		inFlight.Add(1)
 		select {
 		case <-r.Context().Done():
@@ -113,7 +114,7 @@ func TestPublishNeverBlocks(t *testing.T) {
 	for range workers {
 		h.Publish(line(t, event.TypeHTTP, event.LevelInfo))
 	}
-	waitFor(t, "every worker to hang", func() bool { return inFlight.Load() == workers })
+	sidecartest.Eventually(t, "every worker to hang", func() bool { return inFlight.Load() == workers })
 	lines := make([][]byte, 10*cfg.Queue)
 	for i := range lines {
 		lines[i] = line(t, event.TypeHTTP, event.LevelInfo)
@@ -150,7 +151,7 @@ trailcar_webhook_queue_length 10
 func TestSlowDeliveryDoesNotStallOthers(t *testing.T) {
 	release := make(chan struct{})
 	slow := line(t, event.TypeHTTP, event.LevelInfo)
-	recv := newReceiver(t, func(w http.ResponseWriter, r *http.Request) {
+	recv := sidecartest.NewRecorderFunc(t, func(w http.ResponseWriter, r *http.Request) {
 		if body, _ := io.ReadAll(r.Body); bytes.Contains(body, slow[:len(slow)-1]) {
 			select {
 			case <-release:
@@ -166,7 +167,7 @@ func TestSlowDeliveryDoesNotStallOthers(t *testing.T) {
 	for range others {
 		h.Publish(line(t, event.TypeHTTP, event.LevelInfo))
 	}
-	waitFor(t, "the events behind the slow one", func() bool { return h.count("event_log", "delivered") == others })
+	sidecartest.Eventually(t, "the events behind the slow one", func() bool { return h.count("event_log", "delivered") == others })
 	close(release)
 	h.close(t)
 
@@ -176,7 +177,7 @@ func TestSlowDeliveryDoesNotStallOthers(t *testing.T) {
 }
 
 func TestCloseDrainsAndLeavesNoGoroutines(t *testing.T) {
-	recv := newReceiver(t, func(w http.ResponseWriter, r *http.Request) {
+	recv := sidecartest.NewRecorderFunc(t, func(w http.ResponseWriter, r *http.Request) {
 		time.Sleep(time.Millisecond)
 		w.WriteHeader(http.StatusAccepted)
 	})
@@ -193,7 +194,7 @@ func TestCloseDrainsAndLeavesNoGoroutines(t *testing.T) {
 	if got := h.count("event_log", "delivered"); got != n {
 		t.Errorf("delivered = %v, want %d", got, n)
 	}
-	if got := len(recv.requests()); got != n {
+	if got := len(recv.Requests()); got != n {
 		t.Errorf("receiver got %d, want %d", got, n)
 	}
 	for deadline := time.Now().Add(2 * time.Second); runtime.NumGoroutine() > before; {

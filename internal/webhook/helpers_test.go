@@ -1,14 +1,8 @@
 package webhook_test
 
 import (
-	"bytes"
 	"context"
-	"io"
-	"log"
 	"log/slog"
-	"net/http"
-	"net/http/httptest"
-	"sync"
 	"testing"
 	"time"
 
@@ -19,59 +13,6 @@ import (
 	"github.com/trailcar/trailcar/internal/metrics"
 	"github.com/trailcar/trailcar/internal/webhook"
 )
-
-// request is what a receiver got.
-type request struct {
-	Method string
-	Path   string
-	Header http.Header
-	Body   []byte
-}
-
-// receiver is a real HTTP server that records what it is sent. Its
-// handler answers 204 unless the test gives another.
-type receiver struct {
-	*httptest.Server
-	mu  sync.Mutex
-	got []request
-}
-
-func newReceiver(t testing.TB, handler http.HandlerFunc) *receiver {
-	r := &receiver{}
-	r.Server = newUnstartedQuiet(r.record(handler))
-	r.Start()
-	t.Cleanup(r.Close)
-	return r
-}
-
-// newUnstartedQuiet returns a server that does not log (TLS handshake
-// errors are expected in the tests).
-func newUnstartedQuiet(handler http.Handler) *httptest.Server {
-	s := httptest.NewUnstartedServer(handler)
-	s.Config.ErrorLog = log.New(io.Discard, "", 0)
-	return s
-}
-
-func (r *receiver) record(handler http.HandlerFunc) http.HandlerFunc {
-	return func(w http.ResponseWriter, req *http.Request) {
-		body, _ := io.ReadAll(req.Body)
-		req.Body = io.NopCloser(bytes.NewReader(body))
-		r.mu.Lock()
-		r.got = append(r.got, request{req.Method, req.URL.Path, req.Header.Clone(), body})
-		r.mu.Unlock()
-		if handler == nil {
-			w.WriteHeader(http.StatusNoContent)
-			return
-		}
-		handler(w, req)
-	}
-}
-
-func (r *receiver) requests() []request {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return append([]request(nil), r.got...)
-}
 
 // harness is a Dispatcher with its own metrics.
 type harness struct {
@@ -154,15 +95,4 @@ func encode(t testing.TB, e *event.Event) []byte {
 
 func line(t testing.TB, typ, level string) []byte {
 	return encode(t, &event.Event{Type: typ, Level: level, Service: "console", Host: "h"})
-}
-
-// waitFor polls cond for up to 5 s.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	for deadline := time.Now().Add(5 * time.Second); !cond(); {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(time.Millisecond)
-	}
 }

@@ -20,29 +20,6 @@ import (
 	"github.com/trailcar/trailcar/proxy/clientevent"
 )
 
-// sink records events, or fails with err.
-type sink struct {
-	mu     sync.Mutex
-	events []event.Event
-	err    error
-}
-
-func (s *sink) Emit(e *event.Event) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.err != nil {
-		return s.err
-	}
-	s.events = append(s.events, *e)
-	return nil
-}
-
-func (s *sink) all() []event.Event {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]event.Event(nil), s.events...)
-}
-
 // clock is a settable time source.
 type clock struct {
 	mu  sync.Mutex
@@ -60,13 +37,13 @@ func (c *clock) Add(d time.Duration) {
 // requests go to the handler, the rest answer 299 "forwarded".
 type server struct {
 	*httptest.Server
-	sink  *sink
+	sink  *sidecartest.Sink
 	clock *clock
 }
 
 func newServer(t *testing.T, opts clientevent.Options) *server {
 	t.Helper()
-	s := &server{sink: &sink{}, clock: &clock{now: t0}}
+	s := &server{sink: sidecartest.NewSink(t), clock: &clock{now: t0}}
 	trusted, err := identity.ParseTrusted([]string{"loopback"})
 	if err != nil {
 		t.Fatal(err)
@@ -177,7 +154,7 @@ func TestClientEventRecorded(t *testing.T) {
 			if got := resp.Header.Get("X-Audit-Track"); got != "false" {
 				t.Errorf("X-Audit-Track = %q, want false (the proxy must not record the request again)", got)
 			}
-			events := s.sink.all()
+			events := s.sink.Events()
 			if len(events) != 1 {
 				t.Fatalf("%d events recorded, want 1", len(events))
 			}
@@ -236,7 +213,7 @@ func TestClientEventRefused(t *testing.T) {
 			}
 		})
 	}
-	if n := len(s.sink.all()); n != 0 {
+	if n := len(s.sink.Events()); n != 0 {
 		t.Errorf("%d events recorded from refused bodies, want 0", n)
 	}
 }
@@ -266,7 +243,7 @@ func TestClientEventNotIntercepted(t *testing.T) {
 			}
 		})
 	}
-	if n := len(s.sink.all()); n != 0 {
+	if n := len(s.sink.Events()); n != 0 {
 		t.Errorf("%d events recorded, want 0", n)
 	}
 }
@@ -299,14 +276,14 @@ func TestClientEventRateLimited(t *testing.T) {
 	if resp, body := send("198.51.100.1"); resp.StatusCode != http.StatusAccepted {
 		t.Errorf("after Retry-After: %d %s, want 202", resp.StatusCode, body)
 	}
-	if n := len(s.sink.all()); n != 4 {
+	if n := len(s.sink.Events()); n != 4 {
 		t.Errorf("%d events recorded, want 4 (the refused one is not)", n)
 	}
 }
 
 func TestClientEventSinkFails(t *testing.T) {
 	s := newServer(t, clientevent.Options{})
-	s.sink.err = errors.New("audit queue full: event dropped")
+	s.sink.Fail(errors.New("audit queue full: event dropped"))
 	resp, body := s.post(t, "/api/v3/events/channels/c1", `{"action_verb":"create","http_code":200}`)
 	if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(body, "audit queue full") {
 		t.Errorf("answer %d %s, want 503 saying why", resp.StatusCode, body)
@@ -317,7 +294,7 @@ func TestClientEventSinkFails(t *testing.T) {
 }
 
 func TestNewRejects(t *testing.T) {
-	good := clientevent.Options{Path: "/e/*/*", Service: "s", Rate: 1, Burst: 1, Sink: &sink{}}
+	good := clientevent.Options{Path: "/e/*/*", Service: "s", Rate: 1, Burst: 1, Sink: sidecartest.NewSink(t)}
 	tests := []struct {
 		name   string
 		modify func(*clientevent.Options)
@@ -347,7 +324,7 @@ func TestInterceptMissAllocatesNothing(t *testing.T) {
 	if sidecartest.RaceEnabled {
 		t.Skip("the race detector makes sync.Pool drop items at random (the glob matcher pools its buffers), so a miss sometimes allocates")
 	}
-	h, err := clientevent.New(clientevent.Options{Path: "/api/v[123]/events/*/*", Service: "s", Rate: 1, Burst: 1, Sink: &sink{}})
+	h, err := clientevent.New(clientevent.Options{Path: "/api/v[123]/events/*/*", Service: "s", Rate: 1, Burst: 1, Sink: sidecartest.NewSink(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -363,7 +340,7 @@ func TestInterceptMissAllocatesNothing(t *testing.T) {
 }
 
 func BenchmarkIntercept(b *testing.B) {
-	h, err := clientevent.New(clientevent.Options{Path: "/api/v[123]/events/*/*", Service: "s", Rate: 1, Burst: 1, Sink: &sink{}})
+	h, err := clientevent.New(clientevent.Options{Path: "/api/v[123]/events/*/*", Service: "s", Rate: 1, Burst: 1, Sink: sidecartest.NewSink(b)})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -17,6 +17,7 @@ import (
 
 	"github.com/trailcar/trailcar/internal/api/logs"
 	"github.com/trailcar/trailcar/internal/cluster"
+	"github.com/trailcar/trailcar/internal/sidecartest"
 )
 
 // podServer serves the admin port's logs routes as the sidecar mounts
@@ -265,4 +266,12 @@ func TestPodsPeerTimeout(t *testing.T) {
 	if res.StatusCode != http.StatusGatewayTimeout || string(body) != `{"error":"pod pod-b: timeout"}`+"\n" {
 		t.Fatalf("%d after %v: %s", res.StatusCode, time.Since(start), body)
 	}
+}
+
+// get is sidecartest.Do for a GET, with the answer's status and header as
+// an *http.Response.
+func get(t *testing.T, url string, header ...string) (*http.Response, string) {
+	t.Helper()
+	status, h, body := sidecartest.Do(t, http.MethodGet, url, "", header...)
+	return &http.Response{StatusCode: status, Header: h}, body
 }

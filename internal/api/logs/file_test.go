@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/trailcar/trailcar/internal/api/logs"
+	"github.com/trailcar/trailcar/internal/sidecartest"
 )
 
 func writeGzip(t *testing.T, path, content string, mod time.Time) {
@@ -74,9 +75,9 @@ func TestServeFile(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			res, body := get(t, srv.URL+"/api/v3/logs/"+tt.path, tt.header...)
-			if res.StatusCode != tt.status {
-				t.Fatalf("status %d, want %d: %.200s", res.StatusCode, tt.status, body)
+			status, header, body := sidecartest.Do(t, "GET", srv.URL+"/api/v3/logs/"+tt.path, "", tt.header...)
+			if status != tt.status {
+				t.Fatalf("status %d, want %d: %.200s", status, tt.status, body)
 			}
 			if tt.errorParam != "" {
 				var e struct{ Error string }
@@ -85,7 +86,7 @@ func TestServeFile(t *testing.T) {
 				}
 				return
 			}
-			if ct := res.Header.Get("Content-Type"); ct != "text/plain; charset=utf-8" {
+			if ct := header.Get("Content-Type"); ct != "text/plain; charset=utf-8" {
 				t.Errorf("Content-Type %q", ct)
 			}
 			if body != tt.body {
@@ -94,12 +95,12 @@ func TestServeFile(t *testing.T) {
 		})
 	}
 	t.Run("whole gzip file", func(t *testing.T) {
-		res, body := get(t, srv.URL+"/api/v3/logs/"+gz)
-		if res.StatusCode != 200 || body != numbered(1, 200000) {
-			t.Fatalf("status %d, %d bytes, want the %d decompressed bytes", res.StatusCode, len(body), len(numbered(1, 200000)))
+		status, header, body := sidecartest.Do(t, "GET", srv.URL+"/api/v3/logs/"+gz, "")
+		if status != 200 || body != numbered(1, 200000) {
+			t.Fatalf("status %d, %d bytes, want the %d decompressed bytes", status, len(body), len(numbered(1, 200000)))
 		}
-		if res.Header.Get("Accept-Ranges") != "none" {
-			t.Errorf("Accept-Ranges %q, want none", res.Header.Get("Accept-Ranges"))
+		if header.Get("Accept-Ranges") != "none" {
+			t.Errorf("Accept-Ranges %q, want none", header.Get("Accept-Ranges"))
 		}
 	})
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/trailcar/trailcar/internal/api/logs"
 	"github.com/trailcar/trailcar/internal/event"
+	"github.com/trailcar/trailcar/internal/sidecartest"
 	"github.com/trailcar/trailcar/rotate"
 )
 
@@ -73,7 +74,7 @@ func TestFollowAcrossRotation(t *testing.T) {
 				writeLines(t, f, lines[i:min(i+40, len(lines))])
 			}
 			if compress {
-				eventually(t, "rotated files compressed", func() bool {
+				sidecartest.Eventually(t, "rotated files compressed", func() bool {
 					files, _ := rotate.List(dir, liveName)
 					return len(files) >= 4 && files[1].Compressed && files[2].Compressed
 				})
@@ -130,7 +131,7 @@ func TestFollowDeletedFromOutside(t *testing.T) {
 	if err := os.Remove(filepath.Join(dir, liveName)); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "the writer recreates the live file", func() bool {
+	sidecartest.Eventually(t, "the writer recreates the live file", func() bool {
 		_, err := os.Stat(filepath.Join(dir, liveName))
 		return err == nil
 	})

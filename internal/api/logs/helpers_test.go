@@ -52,27 +52,6 @@ func rawGet(t *testing.T, srv *httptest.Server, target string) (int, string) {
 	return res.StatusCode, string(body)
 }
 
-func get(t *testing.T, url string, header ...string) (*http.Response, string) {
-	t.Helper()
-	req, err := http.NewRequest(http.MethodGet, url, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i := 0; i+1 < len(header); i += 2 {
-		req.Header.Set(header[i], header[i+1])
-	}
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
-	body, err := io.ReadAll(res.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return res, string(body)
-}
-
 func writeFile(t *testing.T, path, content string, mod time.Time) {
 	t.Helper()
 	if err := os.WriteFile(path, []byte(content), 0o640); err != nil {
@@ -193,18 +172,6 @@ func (s *stream) waitEnd(t *testing.T) {
 		case <-timeout:
 			t.Fatal("stream still open after 30s")
 		}
-	}
-}
-
-// eventually polls cond until it holds, failing after a generous deadline.
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("still not true after 20s: %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
 	}
 }
 

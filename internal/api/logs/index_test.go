@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/trailcar/trailcar/internal/api/logs"
+	"github.com/trailcar/trailcar/internal/sidecartest"
 )
 
 // threeFiles makes a live file and two rotated ones (one compressed) plus
@@ -47,11 +48,11 @@ func TestIndexJSON(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			res, body := get(t, srv.URL+"/api/v3/logs", "Accept", tt.accept)
-			if res.StatusCode != http.StatusOK {
-				t.Fatalf("status %d: %s", res.StatusCode, body)
+			status, header, body := sidecartest.Do(t, "GET", srv.URL+"/api/v3/logs", "", "Accept", tt.accept)
+			if status != http.StatusOK {
+				t.Fatalf("status %d: %s", status, body)
 			}
-			ct := res.Header.Get("Content-Type")
+			ct := header.Get("Content-Type")
 			if !tt.json {
 				if !strings.HasPrefix(ct, "text/html") || !strings.Contains(body, "<h1>Log Files</h1>") {
 					t.Fatalf("want the HTML page, got %s: %.200s", ct, body)
@@ -90,7 +91,7 @@ func TestIndexHTML(t *testing.T) {
 	dir := mkdir(t)
 	threeFiles(t, dir)
 	srv := serve(t, &logs.Handler{Store: trail(dir, liveName)})
-	_, body := get(t, srv.URL+"/api/v3/logs", "Accept", "text/html")
+	_, _, body := sidecartest.Do(t, "GET", srv.URL+"/api/v3/logs", "", "Accept", "text/html")
 	live := strings.Index(body, `href="logs/audit.log"`)
 	newer := strings.Index(body, `href="logs/audit-2026-11-22T08-15-30.123.log"`)
 	older := strings.Index(body, `href="logs/audit-2026-11-21T08-15-30.123.log.gz"`)
@@ -112,7 +113,7 @@ func TestIndexHTMLEscapes(t *testing.T) {
 	name := `<b onmouseover="x">.log`
 	writeFile(t, filepath.Join(dir, name), "x\n", time.Time{})
 	srv := serve(t, &logs.Handler{Store: trail(dir, name)})
-	_, body := get(t, srv.URL+"/api/v3/logs")
+	_, _, body := sidecartest.Do(t, "GET", srv.URL+"/api/v3/logs", "")
 	if strings.Contains(body, "<b ") || strings.Contains(body, `onmouseover="x"`) {
 		t.Fatalf("file name not escaped:\n%s", body)
 	}
@@ -123,8 +124,8 @@ func TestIndexHTMLEscapes(t *testing.T) {
 
 func TestIndexMissingDir(t *testing.T) {
 	srv := serve(t, &logs.Handler{Store: trail(filepath.Join(t.TempDir(), "nothing-yet"), liveName)})
-	res, body := get(t, srv.URL+"/api/v3/logs", "Accept", "application/json")
-	if res.StatusCode != http.StatusOK || strings.TrimSpace(body) != `{"files":[]}` {
-		t.Fatalf("got %d %s, want an empty list", res.StatusCode, body)
+	status, _, body := sidecartest.Do(t, "GET", srv.URL+"/api/v3/logs", "", "Accept", "application/json")
+	if status != http.StatusOK || strings.TrimSpace(body) != `{"files":[]}` {
+		t.Fatalf("got %d %s, want an empty list", status, body)
 	}
 }

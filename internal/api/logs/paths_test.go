@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/trailcar/trailcar/internal/api/logs"
+	"github.com/trailcar/trailcar/internal/sidecartest"
 )
 
 // TestOnlyListedFiles sends raw request paths that try to reach files
@@ -91,7 +92,7 @@ func TestOnlyListedFiles(t *testing.T) {
 		})
 	}
 	t.Run("the index lists only the live file", func(t *testing.T) {
-		_, body := get(t, srv.URL+"/api/v3/logs", "Accept", "application/json")
+		_, _, body := sidecartest.Do(t, "GET", srv.URL+"/api/v3/logs", "", "Accept", "application/json")
 		if !strings.HasPrefix(body, `{"files":[{"name":"audit.log","size":10,`) || strings.Count(body, `"name"`) != 1 {
 			t.Fatalf("got %s", body)
 		}

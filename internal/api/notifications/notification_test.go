@@ -10,39 +10,17 @@ import (
 	"net/http/httptest"
 	"reflect"
 	"strings"
-	"sync"
 	"testing"
 
 	notification "github.com/trailcar/trailcar/internal/api/notifications"
 	"github.com/trailcar/trailcar/internal/event"
 	"github.com/trailcar/trailcar/internal/identity"
+	"github.com/trailcar/trailcar/internal/sidecartest"
 )
 
-type sink struct {
-	mu     sync.Mutex
-	events []event.Event
-	err    error
-}
-
-func (s *sink) Emit(e *event.Event) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.err != nil {
-		return s.err
-	}
-	s.events = append(s.events, *e)
-	return nil
-}
-
-func (s *sink) all() []event.Event {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]event.Event(nil), s.events...)
-}
-
-func newServer(t *testing.T) (*httptest.Server, *sink) {
+func newServer(t *testing.T) (*httptest.Server, *sidecartest.Sink) {
 	t.Helper()
-	sk := &sink{}
+	sk := sidecartest.NewSink(t)
 	h, err := notification.New(notification.Options{Sink: sk, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
@@ -109,7 +87,7 @@ func TestNotificationCreated(t *testing.T) {
 			if err := json.Unmarshal([]byte(body), &answer); err != nil || !event.ValidID(answer.ID) {
 				t.Fatalf("answer %s: want {\"id\":\"<32 hex>\"} (%v)", body, err)
 			}
-			events := sk.all()
+			events := sk.Events()
 			if len(events) != 1 {
 				t.Fatalf("%d events, want 1", len(events))
 			}
@@ -169,14 +147,14 @@ func TestNotificationRefused(t *testing.T) {
 			}
 		})
 	}
-	if n := len(sk.all()); n != 0 {
+	if n := len(sk.Events()); n != 0 {
 		t.Errorf("%d events recorded from refused requests, want 0", n)
 	}
 }
 
 func TestNotificationSinkFails(t *testing.T) {
 	srv, sk := newServer(t)
-	sk.err = errors.New("audit writer closed")
+	sk.Fail(errors.New("audit writer closed"))
 	status, body, _ := post(t, srv, "application/json", `{"message":"m"}`)
 	if status != http.StatusServiceUnavailable || !strings.Contains(body, "audit writer closed") {
 		t.Errorf("answer %d %s, want 503 saying why", status, body)

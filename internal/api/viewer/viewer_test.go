@@ -1,7 +1,6 @@
 package viewer_test
 
 import (
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
@@ -9,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/trailcar/trailcar/internal/api/viewer"
+	"github.com/trailcar/trailcar/internal/sidecartest"
 )
 
 func serveViewer(t *testing.T) *httptest.Server {
@@ -25,30 +25,15 @@ func serveViewer(t *testing.T) *httptest.Server {
 	return srv
 }
 
-func fetch(t *testing.T, method, url string, header ...string) (*http.Response, string) {
-	t.Helper()
-	req, _ := http.NewRequest(method, url, nil)
-	for i := 0; i+1 < len(header); i += 2 {
-		req.Header.Set(header[i], header[i+1])
-	}
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
-	body, _ := io.ReadAll(res.Body)
-	return res, string(body)
-}
-
 // TestPageAndItsFiles: the page loads, and every file it references (and
 // every module those import) is served with the right type.
 func TestPageAndItsFiles(t *testing.T) {
 	srv := serveViewer(t)
-	res, page := fetch(t, http.MethodGet, srv.URL+"/")
-	if res.StatusCode != 200 || res.Header.Get("Content-Type") != "text/html; charset=utf-8" {
-		t.Fatalf("GET /: %d %s", res.StatusCode, res.Header.Get("Content-Type"))
+	status, header, page := sidecartest.Do(t, http.MethodGet, srv.URL+"/", "")
+	if status != 200 || header.Get("Content-Type") != "text/html; charset=utf-8" {
+		t.Fatalf("GET /: %d %s", status, header.Get("Content-Type"))
 	}
-	csp := res.Header.Get("Content-Security-Policy")
+	csp := header.Get("Content-Security-Policy")
 	if !strings.Contains(csp, "script-src 'self'") || strings.Contains(csp, "unsafe-inline") {
 		t.Errorf("CSP %q: want own scripts only", csp)
 	}
@@ -71,10 +56,10 @@ func TestPageAndItsFiles(t *testing.T) {
 		}
 		seen[ref] = true
 		t.Run(ref, func(t *testing.T) {
-			res, body := fetch(t, http.MethodGet, srv.URL+"/"+ref)
+			status, header, body := sidecartest.Do(t, http.MethodGet, srv.URL+"/"+ref, "")
 			ext := ref[strings.LastIndex(ref, "."):]
-			if res.StatusCode != 200 || res.Header.Get("Content-Type") != want[ext] {
-				t.Fatalf("status %d, type %q", res.StatusCode, res.Header.Get("Content-Type"))
+			if status != 200 || header.Get("Content-Type") != want[ext] {
+				t.Fatalf("status %d, type %q", status, header.Get("Content-Type"))
 			}
 			for _, m := range imports.FindAllStringSubmatch(body, -1) {
 				queue = append(queue, "ui/"+m[1])
@@ -95,7 +80,7 @@ func TestNothingFromElsewhere(t *testing.T) {
 	external := regexp.MustCompile(`(?i)(https?:)?//[a-z0-9.-]+\.[a-z]{2,}`)
 	for _, name := range []string{"", "ui/app.js", "ui/api.js", "ui/table.js", "ui/chart.js", "ui/detail.js", "ui/files.js", "ui/viewer.css"} {
 		t.Run("/"+name, func(t *testing.T) {
-			_, body := fetch(t, http.MethodGet, srv.URL+"/"+name)
+			_, _, body := sidecartest.Do(t, http.MethodGet, srv.URL+"/"+name, "")
 			body = strings.ReplaceAll(body, "http://www.w3.org/2000/svg", "") // a namespace, not a fetch
 			if m := external.FindString(body); m != "" {
 				t.Errorf("refers to %q", m)
@@ -111,8 +96,8 @@ func TestNothingFromElsewhere(t *testing.T) {
 
 func TestCachingAndNotFound(t *testing.T) {
 	srv := serveViewer(t)
-	res, _ := fetch(t, http.MethodGet, srv.URL+"/ui/app.js")
-	etag := res.Header.Get("ETag")
+	_, header, _ := sidecartest.Do(t, http.MethodGet, srv.URL+"/ui/app.js", "")
+	etag := header.Get("ETag")
 	if etag == "" {
 		t.Fatal("no ETag")
 	}
@@ -132,9 +117,9 @@ func TestCachingAndNotFound(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			res, _ := fetch(t, tt.method, srv.URL+tt.path, tt.header...)
-			if res.StatusCode != tt.status {
-				t.Fatalf("status %d, want %d", res.StatusCode, tt.status)
+			status, _, _ := sidecartest.Do(t, tt.method, srv.URL+tt.path, "", tt.header...)
+			if status != tt.status {
+				t.Fatalf("status %d, want %d", status, tt.status)
 			}
 		})
 	}
