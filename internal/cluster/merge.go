@@ -69,6 +69,17 @@ type Page struct {
 	Results [][]byte
 	Cursors [][]byte
 	More    bool
+	// Release, when set, gives back the budget of the body the lines
+	// point into (Answer.Release); Merge calls it once the page is merged.
+	Release func()
+}
+
+// release gives the page's body back, once.
+func (p *Page) release() {
+	if p.Release != nil {
+		p.Release()
+		p.Release = nil
+	}
 }
 
 // PageType is the media type of a pod's part, as peers send it: a JSON
@@ -123,7 +134,7 @@ type Source struct {
 	Page
 	Fetch func(after string, n int) (Page, error)
 	at    int
-	last  []byte // its cursor after the last event taken
+	last  []byte // its cursor after the last event taken (a copy: the page may be freed)
 	key   []byte // sortKey of Results[at], once worked out
 	keyAt int    // at+1 when key is Results[at]'s
 }
@@ -143,12 +154,26 @@ func (s *Source) head() []byte {
 // has more). prev is the cursor of the page before (zero for the first).
 // A source whose Fetch fails keeps its place: the answer is partial,
 // nothing is skipped for later pages.
-func Merge(sources []*Source, limit int, prev Cursor) ([][]byte, *Cursor) {
+//
+// Memory is bounded (docs/cluster.md "Bounds"): the lines shown are
+// copied out of the sources' pages, counted in b, and a page is released
+// (Page.Release) as soon as the next one of its source replaces it, so
+// only one page per source is held at a time; every page is released on
+// return. The page ends early, with a cursor, before the line that would
+// pass maxBytes or what b has left (it holds at least one line).
+func Merge(sources []*Source, limit, maxBytes int, prev Cursor, b *Budget) ([][]byte, *Cursor) {
+	defer func() {
+		for _, s := range sources {
+			s.release()
+		}
+	}()
 	next := Cursor{Pods: map[string]string{}, Before: prev.Before}
 	for h, c := range prev.Pods {
 		next.Pods[h] = c
 	}
 	var out [][]byte
+	var slab []byte
+	size := 0
 	var lastKey []byte
 	stuck := map[*Source]bool{}
 	for len(out) < limit {
@@ -157,7 +182,10 @@ func Merge(sources []*Source, limit int, prev Cursor) ([][]byte, *Cursor) {
 		for i, s := range sources {
 			if s.at >= len(s.Results) && s.More && s.Fetch != nil && s.last != nil && !stuck[s] {
 				p, err := s.Fetch(string(s.last), limit-len(out))
+				s.release()
+				s.Results, s.Cursors = nil, nil
 				if err != nil || p.Host != s.Host {
+					p.release()
 					stuck[s] = true
 				} else {
 					s.Page, s.at, s.keyAt = p, 0, 0
@@ -176,14 +204,34 @@ func Merge(sources []*Source, limit int, prev Cursor) ([][]byte, *Cursor) {
 		}
 		s := sources[best]
 		if lastKey == nil || !bytes.Equal(bestKey, lastKey) {
-			out = append(out, s.Results[s.at])
-			lastKey = bestKey
-			if t, ok := timeOf(s.Results[s.at]); ok {
+			line := s.Results[s.at]
+			if len(out) > 0 && size+len(line) > maxBytes {
+				break
+			}
+			if cap(slab)-len(slab) < len(line) {
+				// Slabs: a page of 1,000 lines costs a few allocations.
+				// When the budget has no room for one, lines are taken one
+				// by one until it is spent; the page then ends there (it
+				// holds one line whatever its size).
+				n := max(64<<10, len(line))
+				if !b.Take(n) {
+					n = len(line)
+					if !b.Take(n) && len(out) > 0 {
+						break
+					}
+				}
+				slab = make([]byte, 0, n)
+			}
+			slab = append(slab, line...)
+			out = append(out, slab[len(slab)-len(line):len(slab):len(slab)])
+			size += len(line)
+			lastKey = append(lastKey[:0], bestKey...)
+			if t, ok := timeOf(line); ok {
 				next.Before = t
 			}
 		}
 		if s.at < len(s.Cursors) {
-			s.last = s.Cursors[s.at]
+			s.last = append(s.last[:0], s.Cursors[s.at]...)
 		}
 		s.at++
 	}

@@ -64,7 +64,7 @@ func TestMergePages(t *testing.T) {
 			p, _ := fetch(after, 2)
 			sources = append(sources, &cluster.Source{Page: p, Fetch: fetch})
 		}
-		out, next := cluster.Merge(sources, 4, prev)
+		out, next := cluster.Merge(sources, 4, 1<<20, prev, cluster.NewBudget(1<<20))
 		for _, l := range out {
 			got = append(got, string(l))
 		}
@@ -79,6 +79,80 @@ func TestMergePages(t *testing.T) {
 	}
 	if !slices.Equal(got, want) {
 		t.Fatalf("got %d events, want %d in order", len(got), len(want))
+	}
+}
+
+// TestMergeBounds: a page ends early (with a cursor that goes on from
+// there) before the line that would pass maxBytes or the budget; every
+// page a source gave is released, once, and the lines shown are copies
+// that outlive their pages.
+func TestMergeBounds(t *testing.T) {
+	var events [][]byte
+	for sec := 59; sec >= 0; sec-- {
+		events = append(events, line(sec, "0123456789abcdef"[sec%16]))
+	}
+	size := len(events[0])
+	tests := []struct {
+		name             string
+		maxBytes, budget int
+		perPage          int
+	}{
+		{"maxBytes", 5*size + size/2, 1 << 20, 5},
+		{"budget", 1 << 20, 20*size + size/2, 20},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			fetched, released := 0, 0
+			serve := pod("a", events)
+			fetch := func(after string, n int) (cluster.Page, error) {
+				p, err := serve(after, n)
+				// The page's own copy, wiped when released: a line shown
+				// that still pointed into it would read as zeros.
+				body := make([]byte, 0)
+				p.Results = slices.Clone(p.Results)
+				for i, l := range p.Results {
+					body = append(body, l...)
+					p.Results[i] = body[len(body)-len(l):]
+				}
+				fetched++
+				p.Release = func() {
+					released++
+					clear(body)
+				}
+				return p, err
+			}
+			var got []string
+			var prev cluster.Cursor
+			for page := 0; page < 100; page++ {
+				after := prev.Pods["a"]
+				if after == cluster.Done {
+					break
+				}
+				first, _ := fetch(after, 3)
+				out, next := cluster.Merge([]*cluster.Source{{Page: first, Fetch: fetch}}, 1000, tt.maxBytes, prev, cluster.NewBudget(tt.budget))
+				if want := min(tt.perPage, len(events)-len(got)); len(out) != want {
+					t.Fatalf("page %d: %d lines, want %d", page, len(out), want)
+				}
+				for _, l := range out {
+					got = append(got, string(l))
+				}
+				if next == nil {
+					break
+				}
+				prev = *next
+			}
+			if fetched != released {
+				t.Errorf("%d pages fetched, %d released", fetched, released)
+			}
+			for i, l := range got {
+				if l != string(events[i]) {
+					t.Fatalf("line %d: %q, want %q", i, l, events[i])
+				}
+			}
+			if len(got) != len(events) {
+				t.Fatalf("%d lines in all, want %d", len(got), len(events))
+			}
+		})
 	}
 }
 
