@@ -81,6 +81,7 @@ type Sidecar struct {
 	token       []byte              // admin bearer token; nil: none needed
 	deleteToken []byte              // the token deletes need; nil: the read token
 	streamSlots chan struct{}       // one per open follow or SSE stream
+	querySlots  chan struct{}       // one per event answer being built (admin.max_queries)
 	upstream    string              // the upstream URL to show: its password, if any, redacted
 
 	proxyLn, adminLn   net.Listener
@@ -153,8 +154,12 @@ func New(cfg Config, opts Options) (_ *Sidecar, err error) {
 		return nil, fmt.Errorf("admin.listen: %w", err)
 	}
 	if len(cfg.Cluster.Peers) > 0 {
+		ca, err := cfg.Cluster.CA()
+		if err != nil {
+			return nil, err
+		}
 		if s.cluster, err = cluster.New(cluster.Options{
-			Peers: cfg.Cluster.Peers, Timeout: cfg.Cluster.Timeout,
+			Peers: cfg.Cluster.Peers, Timeout: cfg.Cluster.Timeout, CA: ca,
 			Self: cluster.SelfCheck(s.adminLn.Addr()), Resolver: opts.Resolver,
 			PeerStates: s.metrics.ClusterPeers, PeerRequests: s.metrics.ClusterPeerRequests,
 		}); err != nil {

@@ -105,6 +105,17 @@ func AppendPage(b []byte, p Page) []byte {
 	return b
 }
 
+// Sizes of a page's parts that no trailcar sends: a header of its host,
+// a pod cursor (about 100 bytes), an event line (the store reads none
+// longer). A body padded past them is not a page, so whatever a peer
+// sends, its bytes are lines that the page shows (and its byte bounds
+// hold), never ballast carried along while it is asked again and again.
+const (
+	maxPageHeader = 1 << 10
+	maxPodCursor  = 1 << 10
+	maxPageLine   = 4 << 20
+)
+
 // ParsePage decodes a PageType body; the lines point into body.
 func ParsePage(body []byte) (Page, error) {
 	line, rest, ok := bytes.Cut(body, []byte{'\n'})
@@ -112,7 +123,7 @@ func ParsePage(body []byte) (Page, error) {
 		Host string `json:"host"`
 		More bool   `json:"more"`
 	}
-	if !ok || json.Unmarshal(line, &hdr) != nil || hdr.Host == "" {
+	if !ok || len(line) > maxPageHeader || json.Unmarshal(line, &hdr) != nil || hdr.Host == "" {
 		return Page{}, errors.New("not a trailcar page")
 	}
 	p := Page{Host: hdr.Host, More: hdr.More}
@@ -121,6 +132,9 @@ func ParsePage(body []byte) (Page, error) {
 		cur, ev, tab := bytes.Cut(line, []byte{'\t'})
 		if !ok || !tab || len(ev) == 0 || ev[0] != '{' {
 			return Page{}, errors.New("not a trailcar page: a torn line")
+		}
+		if len(cur) > maxPodCursor || len(ev) > maxPageLine {
+			return Page{}, errors.New("not a trailcar page: a line or cursor longer than any trailcar sends")
 		}
 		p.Cursors = append(p.Cursors, cur)
 		p.Results = append(p.Results, ev)
@@ -216,8 +230,11 @@ func Merge(sources []*Source, limit, maxBytes int, prev Cursor, b *Budget) ([][]
 				n := max(64<<10, len(line))
 				if !b.Take(n) {
 					n = len(line)
-					if !b.Take(n) && len(out) > 0 {
-						break
+					if !b.Take(n) {
+						if len(out) > 0 {
+							break
+						}
+						b.Force(n)
 					}
 				}
 				slab = make([]byte, 0, n)

@@ -162,7 +162,10 @@ func TestPageRoundTrip(t *testing.T) {
 	if err != nil || q.Host != p.Host || !q.More || len(q.Results) != 2 || string(q.Results[1]) != string(p.Results[1]) || string(q.Cursors[1]) != "c2" {
 		t.Fatalf("%+v %v", q, err)
 	}
-	for _, bad := range []string{"", "{}\n", `{"host":"a"}` + "\nno-tab\n", `{"host":"a"}` + "\nc\tnot json\n"} {
+	for _, bad := range []string{"", "{}\n", `{"host":"a"}` + "\nno-tab\n", `{"host":"a"}` + "\nc\tnot json\n",
+		// padding no trailcar sends: a header or a cursor over 1 KiB
+		`{"host":"a","pad":"` + strings.Repeat("x", 1<<10) + `"}` + "\nc\t" + string(line(1, 'a')) + "\n",
+		`{"host":"a"}` + "\n" + strings.Repeat("c", 1<<10+1) + "\t" + string(line(1, 'a')) + "\n"} {
 		if _, err := cluster.ParsePage([]byte(bad)); err == nil {
 			t.Errorf("%q: parsed", bad)
 		}

@@ -53,6 +53,14 @@ func (b *Budget) Take(n int) bool {
 	return true
 }
 
+// Force takes n bytes even past the budget (one line a page must show):
+// what follows finds the budget spent.
+func (b *Budget) Force(n int) {
+	b.mu.Lock()
+	b.left -= n
+	b.mu.Unlock()
+}
+
 // Give returns n bytes taken before.
 func (b *Budget) Give(n int) {
 	b.mu.Lock()
@@ -239,7 +247,7 @@ func readAnswer(resp *http.Response, b *Budget) ([]byte, int, error) {
 				return nil, 0, ErrBudget
 			}
 			body = slices.Grow(body, grow)[:len(body)]
-			body = body[:len(body):len(body)+grow] // the capacity taken, not what append rounded up to
+			body = body[: len(body) : len(body)+grow] // the capacity taken, not what append rounded up to
 		}
 		n, err := resp.Body.Read(body[len(body):cap(body)])
 		body = body[:len(body)+n]
