@@ -191,7 +191,7 @@ func TestClusterBigAnswersPeer(t *testing.T) {
 			t.Fatalf("partial %v, %d bytes, peers %+v: want one peer cut off", p.Partial, size, p.Peers)
 		}
 		for _, e := range errs {
-			if !strings.Contains(e, "16 MiB budget") {
+			if !strings.Contains(e, "byte budget") {
 				t.Errorf("error %q: want the budget named", e)
 			}
 		}

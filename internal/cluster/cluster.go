@@ -84,6 +84,8 @@ type Cluster struct {
 	// tlsNames maps a dns+https peer's IP:port to the NAME its
 	// certificate must name (set at each lookup).
 	tlsNames sync.Map
+	// all is the budget of every query being built (AllQueriesBytes).
+	all *Budget
 }
 
 // New checks the peers and returns the cluster.
@@ -99,7 +101,7 @@ func New(opts Options) (*Cluster, error) {
 	if opts.Resolver == nil {
 		opts.Resolver = net.DefaultResolver
 	}
-	c := &Cluster{}
+	c := &Cluster{all: NewBudget(AllQueriesBytes)}
 	if opts.Client == nil {
 		// No Proxy: peers are asked directly, whatever HTTP_PROXY says
 		// (a proxy for the app's outbound calls is no way to the pod next

@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"bytes"
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -174,8 +175,10 @@ func (s *Source) head() []byte {
 // (Page.Release) as soon as the next one of its source replaces it, so
 // only one page per source is held at a time; every page is released on
 // return. The page ends early, with a cursor, before the line that would
-// pass maxBytes or what b has left (it holds at least one line).
-func Merge(sources []*Source, limit, maxBytes int, prev Cursor, b *Budget) ([][]byte, *Cursor) {
+// pass maxBytes or what b has left (it holds at least one line), and when
+// a source must be asked again after ctx is done (the query's deadline):
+// every source keeps its place, and the next page goes on from there.
+func Merge(ctx context.Context, sources []*Source, limit, maxBytes int, prev Cursor, b *Budget) ([][]byte, *Cursor) {
 	defer func() {
 		for _, s := range sources {
 			s.release()
@@ -190,11 +193,16 @@ func Merge(sources []*Source, limit, maxBytes int, prev Cursor, b *Budget) ([][]
 	size := 0
 	var lastKey []byte
 	stuck := map[*Source]bool{}
-	for len(out) < limit {
+	late := false
+	for len(out) < limit && !late {
 		best := -1
 		var bestKey []byte
 		for i, s := range sources {
 			if s.at >= len(s.Results) && s.More && s.Fetch != nil && s.last != nil && !stuck[s] {
+				if ctx.Err() != nil {
+					late = true // its next events may be the newest: nothing more can be shown
+					break
+				}
 				p, err := s.Fetch(string(s.last), limit-len(out))
 				s.release()
 				s.Results, s.Cursors = nil, nil
@@ -213,7 +221,7 @@ func Merge(sources []*Source, limit, maxBytes int, prev Cursor, b *Budget) ([][]
 				best, bestKey = i, k
 			}
 		}
-		if best < 0 {
+		if best < 0 || late {
 			break
 		}
 		s := sources[best]

@@ -1,6 +1,7 @@
 package cluster_test
 
 import (
+	"context"
 	"fmt"
 	"slices"
 	"strings"
@@ -64,7 +65,7 @@ func TestMergePages(t *testing.T) {
 			p, _ := fetch(after, 2)
 			sources = append(sources, &cluster.Source{Page: p, Fetch: fetch})
 		}
-		out, next := cluster.Merge(sources, 4, 1<<20, prev, cluster.NewBudget(1<<20))
+		out, next := cluster.Merge(t.Context(), sources, 4, 1<<20, prev, cluster.NewBudget(1<<20))
 		for _, l := range out {
 			got = append(got, string(l))
 		}
@@ -129,7 +130,7 @@ func TestMergeBounds(t *testing.T) {
 					break
 				}
 				first, _ := fetch(after, 3)
-				out, next := cluster.Merge([]*cluster.Source{{Page: first, Fetch: fetch}}, 1000, tt.maxBytes, prev, cluster.NewBudget(tt.budget))
+				out, next := cluster.Merge(t.Context(), []*cluster.Source{{Page: first, Fetch: fetch}}, 1000, tt.maxBytes, prev, cluster.NewBudget(tt.budget))
 				if want := min(tt.perPage, len(events)-len(got)); len(out) != want {
 					t.Fatalf("page %d: %d lines, want %d", page, len(out), want)
 				}
@@ -194,4 +195,23 @@ func FuzzParsePage(f *testing.F) {
 			t.Fatalf("%+v", p)
 		}
 	})
+}
+
+// TestMergeEndsAtDeadline: past the query's deadline a source that must
+// be asked again is not asked: the page ends there, every source keeping
+// its place (the older events of the others wait for the next page).
+func TestMergeEndsAtDeadline(t *testing.T) {
+	newer, older := pod("a", [][]byte{line(50, 'a'), line(40, 'b'), line(30, 'c')}), pod("b", [][]byte{line(20, 'd'), line(10, 'e')})
+	first, _ := newer("", 2)
+	rest, _ := older("", 2)
+	asked := 0
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	out, next := cluster.Merge(ctx, []*cluster.Source{
+		{Page: first, Fetch: func(after string, n int) (cluster.Page, error) { asked++; return newer(after, n) }},
+		{Page: rest, Fetch: older},
+	}, 10, 1<<20, cluster.Cursor{}, cluster.NewBudget(1<<20))
+	if len(out) != 2 || asked != 0 || next == nil || next.Pods["a"] != "2" || next.Pods["b"] != "" {
+		t.Fatalf("%d lines, asked %d times, next %+v", len(out), asked, next)
+	}
 }

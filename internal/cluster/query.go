@@ -22,31 +22,39 @@ const (
 	// QueryBytes bounds what one cluster answer holds at once: the peers'
 	// answers being read or merged, and the lines kept for the page.
 	QueryBytes = 16 << 20
+	// AllQueriesBytes bounds what the cluster answers being built at once
+	// hold together: admin.max_queries (8) answers of 16 MiB would pass
+	// the 128 MiB a pod's trailcar is given (docs/cluster.md "Bounds").
+	AllQueriesBytes = 64 << 20
 )
 
 // Busy is the error of a peer that answered 429: it is building as many
 // answers as its admin.max_queries allows.
 const Busy = "busy"
 
-// ErrBudget is an answer that would pass the query's byte budget.
-var ErrBudget = fmt.Errorf("over the %d MiB budget of one cluster answer: cut off", QueryBytes>>20)
+// ErrBudget is an answer that would pass a byte budget.
+var ErrBudget = fmt.Errorf("over the byte budget of cluster answers (%d MiB each, %d MiB for all at once): cut off",
+	QueryBytes>>20, AllQueriesBytes>>20)
 
-// Budget counts the bytes one cluster answer holds. It is safe for
-// concurrent use: the peers' answers are read in parallel.
+// Budget counts the bytes one cluster answer holds, within the budget of
+// all of them (its parent). It is safe for concurrent use: the peers'
+// answers are read in parallel.
 type Budget struct {
-	mu   sync.Mutex
-	left int
+	mu     sync.Mutex
+	left   int
+	parent *Budget
+	closed bool // its query ended: all was given back at once
 }
 
 // NewBudget is a budget of n bytes.
 func NewBudget(n int) *Budget { return &Budget{left: n} }
 
 // Take reserves n bytes, or reports false (and reserves nothing) when
-// fewer are left.
+// fewer are left, here or in the parent.
 func (b *Budget) Take(n int) bool {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if n > b.left {
+	if n > b.left || b.parent != nil && !b.parent.Take(n) {
 		return false
 	}
 	b.left -= n
@@ -59,16 +67,26 @@ func (b *Budget) Force(n int) {
 	b.mu.Lock()
 	b.left -= n
 	b.mu.Unlock()
+	if b.parent != nil {
+		b.parent.Force(n)
+	}
 }
 
 // Give returns n bytes taken before.
 func (b *Budget) Give(n int) {
 	b.mu.Lock()
+	if b.closed {
+		b.mu.Unlock()
+		return
+	}
 	b.left += n
 	b.mu.Unlock()
+	if b.parent != nil {
+		b.parent.Give(n)
+	}
 }
 
-// Left is what can still be taken.
+// Left is what can still be taken here (the parent may have less).
 func (b *Budget) Left() int {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -90,11 +108,20 @@ type Query struct {
 // Begin starts a query; Close ends it.
 func (c *Cluster) Begin(ctx context.Context) *Query {
 	ctx, cancel := context.WithTimeout(ctx, c.opts.Timeout)
-	return &Query{c: c, ctx: ctx, cancel: cancel, Budget: NewBudget(QueryBytes)}
+	return &Query{c: c, ctx: ctx, cancel: cancel, Budget: &Budget{left: QueryBytes, parent: c.all}}
 }
 
-// Close releases the query's deadline.
-func (q *Query) Close() { q.cancel() }
+// Close releases the query's deadline, and gives what it still holds
+// back to the budget of all queries: the answer has been written, or the
+// few answers Ask returns are the caller's to use briefly.
+func (q *Query) Close() {
+	q.cancel()
+	q.Budget.mu.Lock()
+	held := QueryBytes - q.Budget.left
+	q.Budget.left, q.Budget.closed = QueryBytes, true
+	q.Budget.mu.Unlock()
+	q.c.all.Give(held)
+}
 
 // Context is done at the query's deadline.
 func (q *Query) Context() context.Context { return q.ctx }

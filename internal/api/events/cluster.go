@@ -264,7 +264,7 @@ func (h *Handler) listCluster(w http.ResponseWriter, r *http.Request, f event.Fi
 			return next, nil
 		}})
 	}
-	results, next := cluster.Merge(sources, limit, store.PageBytes, prev, query.Budget)
+	results, next := cluster.Merge(query.Context(), sources, limit, store.PageBytes, prev, query.Budget)
 	states = append(states, failed...)
 	h.Cluster.Report(states)
 	w.Header().Set("Content-Type", "application/json")
