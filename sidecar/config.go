@@ -67,6 +67,11 @@ type AdminConfig struct {
 	// cluster) being built at once (429 past it): each holds up to a page
 	// of 8 MiB, or a cluster answer's 16 MiB.
 	MaxQueries int `yaml:"max_queries"`
+	// TLSCertFile and TLSKeyFile (PEM), when set, make the admin port
+	// serve HTTPS only: for https:// and dns+https:// cluster peers, whose
+	// callers' tokens then cross the network encrypted.
+	TLSCertFile string `yaml:"tls_cert_file"`
+	TLSKeyFile  string `yaml:"tls_key_file"`
 }
 
 // TrackerConfig is the activity tracker: which requests become events and
@@ -375,6 +380,9 @@ func (a *AdminConfig) validate() error {
 	}
 	if a.MaxQueries < 1 {
 		return &ConfigError{Key: "admin.max_queries", Value: a.MaxQueries, Err: errors.New("want at least 1")}
+	}
+	if _, err := loadAdminCert(*a); err != nil {
+		return err
 	}
 	for i, h := range a.AllowedHosts {
 		if h == "" || strings.ContainsAny(h, " /:@") {

@@ -8,6 +8,7 @@ package sidecar
 import (
 	"context"
 	"crypto/ed25519"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -85,6 +86,7 @@ type Sidecar struct {
 	upstream    string              // the upstream URL to show: its password, if any, redacted
 
 	proxyLn, adminLn   net.Listener
+	adminTLS           bool // the admin port serves HTTPS (admin.tls_cert_file)
 	proxySrv, adminSrv *http.Server
 
 	// done is closed when shutdown begins: admin streams (follow, SSE) end.
@@ -152,6 +154,14 @@ func New(cfg Config, opts Options) (_ *Sidecar, err error) {
 	s.proxyLn = proxyLn
 	if s.adminLn, err = net.Listen("tcp", cfg.Admin.Listen); err != nil {
 		return nil, fmt.Errorf("admin.listen: %w", err)
+	}
+	cert, err := loadAdminCert(cfg.Admin)
+	if err != nil {
+		return nil, err
+	}
+	if cert != nil {
+		s.adminTLS = true
+		s.adminLn = tls.NewListener(s.adminLn, cert.config())
 	}
 	if len(cfg.Cluster.Peers) > 0 {
 		ca, err := cfg.Cluster.CA()
@@ -363,7 +373,12 @@ func (s *Sidecar) emit(e *event.Event) {
 func (s *Sidecar) ProxyURL() string { return "http://" + s.proxyLn.Addr().String() }
 
 // AdminURL is the admin port's address as a URL.
-func (s *Sidecar) AdminURL() string { return "http://" + s.adminLn.Addr().String() }
+func (s *Sidecar) AdminURL() string {
+	if s.adminTLS {
+		return "https://" + s.adminLn.Addr().String()
+	}
+	return "http://" + s.adminLn.Addr().String()
+}
 
 // AuditPath is the live audit file, or "" when the tracker is disabled.
 func (s *Sidecar) AuditPath() string {
