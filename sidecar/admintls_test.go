@@ -1,21 +1,13 @@
 package sidecar_test
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/json"
-	"encoding/pem"
 	"fmt"
 	"io"
-	"math/big"
 	"net"
 	"net/http"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -24,46 +16,6 @@ import (
 	"github.com/trailcar/trailcar/sidecar"
 )
 
-// testCA is a CA that signs the pods' admin certificates.
-type testCA struct {
-	cert *x509.Certificate
-	key  *ecdsa.PrivateKey
-	pem  []byte
-}
-
-func newTestCA(t *testing.T) *testCA {
-	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "trailcar test CA"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, _ := x509.ParseCertificate(der)
-	return &testCA{cert: cert, key: key, pem: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})}
-}
-
-// issue writes a certificate for names (and no IP) and its key to dir,
-// as a kubernetes.io/tls Secret mounts them.
-func (ca *testCA) issue(t *testing.T, dir string, serial int64, names ...string) (certFile, keyFile string) {
-	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(serial), Subject: pkix.Name{CommonName: names[0]}, DNSNames: names,
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, &key.PublicKey, ca.key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyDER, _ := x509.MarshalPKCS8PrivateKey(key)
-	certFile, keyFile = filepath.Join(dir, "tls.crt"), filepath.Join(dir, "tls.key")
-	os.WriteFile(certFile+".new", pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600)
-	os.WriteFile(keyFile+".new", pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}), 0o600)
-	os.Rename(keyFile+".new", keyFile)
-	os.Rename(certFile+".new", certFile)
-	return certFile, keyFile
-}
-
 // TestClusterTLSPods: pods whose admin ports serve HTTPS with a
 // certificate naming only the headless Service's name, and that list
 // each other as dns+https peers with the CA: the cluster answer holds
@@ -71,11 +23,9 @@ func (ca *testCA) issue(t *testing.T, dir string, serial int64, names ...string)
 // admin port gets no answer; a renewed certificate is served without a
 // restart.
 func TestClusterTLSPods(t *testing.T) {
-	ca := newTestCA(t)
+	ca := sidecartest.NewCA(t)
 	secret := t.TempDir()
-	certFile, keyFile := ca.issue(t, secret, 2, "trailcar-admin.test")
-	caFile := filepath.Join(secret, "ca.crt")
-	os.WriteFile(caFile, ca.pem, 0o600)
+	caFile, certFile, keyFile := ca.Secret(t, secret, 2, "trailcar-admin.test")
 	d := startDNS(t, "trailcar-admin.test")
 	d.set("127.0.0.2", "127.0.0.3")
 	up := sidecartest.Upstream(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(201) }))
@@ -91,8 +41,7 @@ func TestClusterTLSPods(t *testing.T) {
 		pods = append(pods, sidecartest.Start(t, cfg, func(o *sidecar.Options) { o.Resolver = d.resolver() }))
 		sidecartest.Do(t, "POST", pods[i].ProxyURL()+fmt.Sprintf("/api/v3/widgets/%d", i), "")
 	}
-	pool := x509.NewCertPool()
-	pool.AddCert(ca.cert)
+	pool := ca.Pool()
 	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true, TLSClientConfig: &tls.Config{RootCAs: pool, ServerName: "trailcar-admin.test"}}}
 	get := func(u string) (int, string) {
 		req, _ := http.NewRequest("GET", u, nil)
@@ -127,7 +76,7 @@ func TestClusterTLSPods(t *testing.T) {
 
 	// A renewed certificate (another serial) is served at the next
 	// handshake.
-	ca.issue(t, secret, 3, "trailcar-admin.test")
+	ca.Secret(t, secret, 3, "trailcar-admin.test")
 	later := time.Now().Add(2 * time.Second)
 	os.Chtimes(certFile, later, later)
 	os.Chtimes(keyFile, later, later)

@@ -122,7 +122,7 @@ func (c *IntegrityConfig) validate() error {
 
 // ClusterConfig makes the admin API answer for every pod (docs/cluster.md).
 type ClusterConfig struct {
-	// Peers are other trailcars' admin URLs, or one dns+http://NAME:PORT
+	// Peers are other trailcars' admin URLs, or dns+http(s)://NAME:PORT
 	// whose every address is a peer, looked up at each query.
 	Peers []string `yaml:"peers"`
 	// Timeout bounds one cluster answer: every lookup, ask and re-ask of

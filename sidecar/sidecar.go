@@ -50,7 +50,8 @@ type Options struct {
 	ProbeInterval time.Duration
 	// Transport to the upstream; nil means the proxy's own (proxy.Options.Transport).
 	Transport http.RoundTripper
-	// Resolver looks up dns+http cluster peers; nil means the system's.
+	// Resolver looks up dns+http and dns+https cluster peers; nil means
+	// the system's.
 	Resolver *net.Resolver
 }
 
