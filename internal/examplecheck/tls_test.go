@@ -26,4 +26,3 @@ func parseKubeConfig(t *testing.T, text string) (sidecar.Config, error) {
 	}
 	return cfg, err
 }
-
