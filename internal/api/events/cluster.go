@@ -189,9 +189,9 @@ func (h *Handler) listCluster(w http.ResponseWriter, r *http.Request, f event.Fi
 	pq.Set(paramMaxBytes, strconv.Itoa(bytesEach))
 	pq.Set("limit", strconv.Itoa(n))
 	auth := cluster.Auth(r, "")
-	// This pod's own pages are read with the caller's context, not the
-	// query's deadline: they cost no wait on anyone, and the page should
-	// hold this pod's events whatever the peers do.
+	// This pod's own pages are read with the caller's context: a read of
+	// its files waits on no peer, and Merge asks for no more of anyone's
+	// past the query's deadline.
 	ctx := r.Context()
 	localPage := func(n int, c *cluster.Cursor) (cluster.Page, error) {
 		p, err := h.localPage(ctx, f, n, bytesEach, c)
