@@ -54,7 +54,7 @@ func NewBudget(n int) *Budget { return &Budget{left: n} }
 func (b *Budget) Take(n int) bool {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if n > b.left || b.parent != nil && !b.parent.Take(n) {
+	if b.closed || n > b.left || b.parent != nil && !b.parent.Take(n) {
 		return false
 	}
 	b.left -= n
@@ -129,8 +129,8 @@ func (q *Query) Context() context.Context { return q.ctx }
 // Peers is Cluster.Peers within the query's deadline.
 func (q *Query) Peers() ([]string, []PeerState) { return q.c.Peers(q.ctx) }
 
-// Answer is one peer's answer, read whole. Its Body holds Size bytes of
-// the query's budget until Release.
+// Answer is one peer's answer, read whole. Its Body holds its bytes of
+// the query's budget until Release (or the query's end).
 type Answer struct {
 	Status int
 	Header http.Header
