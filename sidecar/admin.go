@@ -66,6 +66,7 @@ func (s *Sidecar) adminHandler() (http.Handler, error) {
 	})
 	mux.HandleFunc("GET /readyz", s.readyz)
 	s.streamSlots = make(chan struct{}, s.cfg.Admin.MaxStreams)
+	s.querySlots = make(chan struct{}, s.cfg.Admin.MaxQueries)
 	events := s.eventsHandler(s.trail)
 	s.mountEvents(mux, events)
 	s.mountLogs(mux)

@@ -1,6 +1,7 @@
 package sidecar
 
 import (
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -62,6 +63,15 @@ type AdminConfig struct {
 	// MaxStreams bounds the follow and SSE streams open at once (429 past
 	// it).
 	MaxStreams int `yaml:"max_streams"`
+	// MaxQueries bounds the event answers (list, get, delete; local or
+	// cluster) being built at once (429 past it): each holds up to a page
+	// of 8 MiB, or a cluster answer's 16 MiB.
+	MaxQueries int `yaml:"max_queries"`
+	// TLSCertFile and TLSKeyFile (PEM), when set, make the admin port
+	// serve HTTPS only: for https:// and dns+https:// cluster peers, whose
+	// callers' tokens then cross the network encrypted.
+	TLSCertFile string `yaml:"tls_cert_file"`
+	TLSKeyFile  string `yaml:"tls_key_file"`
 }
 
 // TrackerConfig is the activity tracker: which requests become events and
@@ -112,11 +122,15 @@ func (c *IntegrityConfig) validate() error {
 
 // ClusterConfig makes the admin API answer for every pod (docs/cluster.md).
 type ClusterConfig struct {
-	// Peers are other trailcars' admin URLs, or one dns+http://NAME:PORT
+	// Peers are other trailcars' admin URLs, or dns+http(s)://NAME:PORT
 	// whose every address is a peer, looked up at each query.
 	Peers []string `yaml:"peers"`
-	// Timeout bounds each peer's answer (per peer and page).
+	// Timeout bounds one cluster answer: every lookup, ask and re-ask of
+	// every peer (docs/cluster.md "Bounds").
 	Timeout time.Duration `yaml:"timeout"`
+	// CAFile is a PEM bundle of the CAs of the peers' certificates, for
+	// https:// and dns+https:// peers; "" means the system's roots.
+	CAFile string `yaml:"ca_file"`
 }
 
 func (c *ClusterConfig) validate() error {
@@ -128,7 +142,23 @@ func (c *ClusterConfig) validate() error {
 			return &ConfigError{Key: fmt.Sprintf("cluster.peers[%d]", i), Value: p, Err: err}
 		}
 	}
+	if _, err := c.CA(); err != nil {
+		return err
+	}
 	return nil
+}
+
+// CA reads ca_file (nil when unset): read at config check too, so a
+// missing, unreadable or non-PEM file stops serve before it starts.
+func (c *ClusterConfig) CA() (*x509.CertPool, error) {
+	if c.CAFile == "" {
+		return nil, nil
+	}
+	pool, err := cluster.LoadCA(c.CAFile)
+	if err != nil {
+		return nil, &ConfigError{Key: "cluster.ca_file", Value: c.CAFile, Err: err}
+	}
+	return pool, nil
 }
 
 // ConsoleLogsConfig serves the logs routes on the proxy port too, each
@@ -168,7 +198,7 @@ func DefaultConfig() Config {
 		TrustProxy:      []string{"loopback"},
 		RequestIDHeader: "X-Request-Id",
 		UpstreamTimeout: 60 * time.Second,
-		Admin:           AdminConfig{Listen: "127.0.0.1:9090", AllowDelete: true, MaxStreams: 256},
+		Admin:           AdminConfig{Listen: "127.0.0.1:9090", AllowDelete: true, MaxStreams: 256, MaxQueries: 8},
 		ActivityTracker: TrackerConfig{
 			Enabled:      true,
 			Dir:          "./logs",
@@ -339,6 +369,12 @@ func (a *AdminConfig) validate() error {
 	}
 	if a.MaxStreams < 1 {
 		return &ConfigError{Key: "admin.max_streams", Value: a.MaxStreams, Err: errors.New("want at least 1")}
+	}
+	if a.MaxQueries < 1 {
+		return &ConfigError{Key: "admin.max_queries", Value: a.MaxQueries, Err: errors.New("want at least 1")}
+	}
+	if _, err := loadAdminCert(*a); err != nil {
+		return err
 	}
 	for i, h := range a.AllowedHosts {
 		if h == "" || strings.ContainsAny(h, " /:@") {

@@ -50,6 +50,7 @@ admin:
   allowed_hosts: [trailcar.console.svc]
   insecure: true
   max_streams: 16
+  max_queries: 3
 console_logs:
   enabled: true
   auth_path: /auth/can-read-logs
@@ -105,7 +106,7 @@ func TestParseConfigEveryKey(t *testing.T) {
 	want.TrustProxy = []string{"loopback", "192.0.2.0/24", "2001:db8::1"}
 	want.RequestIDHeader = "X-Correlation-Id"
 	want.Admin = sidecar.AdminConfig{Listen: "0.0.0.0:19090", TokenFile: "/run/secrets/token", DeleteTokenFile: "/run/secrets/delete-token",
-		AllowDelete: false, AllowedHosts: []string{"trailcar.console.svc"}, Insecure: true, MaxStreams: 16}
+		AllowDelete: false, AllowedHosts: []string{"trailcar.console.svc"}, Insecure: true, MaxStreams: 16, MaxQueries: 3}
 	want.ConsoleLogs = sidecar.ConsoleLogsConfig{Enabled: true, AuthPath: "/auth/can-read-logs"}
 	at := &want.ActivityTracker
 	at.Enabled = false

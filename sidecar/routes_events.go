@@ -1,11 +1,13 @@
 package sidecar
 
 import (
+	"fmt"
 	"net/http"
 
 	eventsapi "github.com/trailcar/trailcar/internal/api/events"
 	"github.com/trailcar/trailcar/internal/event"
 	"github.com/trailcar/trailcar/internal/identity"
+	"github.com/trailcar/trailcar/internal/jsonhttp"
 	"github.com/trailcar/trailcar/internal/store"
 )
 
@@ -13,8 +15,8 @@ import (
 // is guarded (token, and its own audit event: the stream's at connect);
 // other methods on these paths answer 405.
 func (s *Sidecar) mountEvents(mux *http.ServeMux, h *eventsapi.Handler) {
-	read := func(fn http.HandlerFunc) http.Handler { return s.guarded(ActionEventsRead, nil, fn) }
-	del := func(fn http.HandlerFunc) http.Handler { return s.guarded(ActionEventsDelete, nil, fn) }
+	read := func(fn http.HandlerFunc) http.Handler { return s.guarded(ActionEventsRead, nil, s.query(fn)) }
+	del := func(fn http.HandlerFunc) http.Handler { return s.guarded(ActionEventsDelete, nil, s.query(fn)) }
 	always := func(*http.Request) bool { return true }
 
 	mux.Handle("GET /api/v3/events", read(h.List))
@@ -24,6 +26,27 @@ func (s *Sidecar) mountEvents(mux *http.ServeMux, h *eventsapi.Handler) {
 	mux.Handle("GET /api/v3/events/{id}", read(h.Get))
 	mux.Handle("DELETE /api/v3/events/{id}", del(h.Delete))
 	mux.Handle("/api/v3/events/{id}", s.guarded(ActionEventsRead, nil, eventsapi.MethodNotAllowed("GET, DELETE")))
+}
+
+// query holds one of admin.max_queries slots while h builds its answer
+// (docs/admin-api.md "Events API"): each holds up to a page of events, so the
+// slots bound the memory of every answer at once. Past the limit it
+// answers 429 at once, without waiting: a cluster answer that asks this
+// pod gets "busy" for it rather than holding its own slot while it waits
+// for ours (two pods asking each other could wait forever).
+func (s *Sidecar) query(h http.HandlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case s.querySlots <- struct{}{}:
+			defer func() { <-s.querySlots }()
+		default:
+			s.metrics.AdminRefused.WithLabelValues("queries").Inc()
+			w.Header().Set("Retry-After", "1")
+			jsonhttp.Error(w, http.StatusTooManyRequests, fmt.Sprintf("too many event queries at once (admin.max_queries: %d)", s.cfg.Admin.MaxQueries))
+			return
+		}
+		h(w, r)
+	})
 }
 
 // who says who made an admin request: creds and client address.

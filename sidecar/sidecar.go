@@ -9,6 +9,7 @@ import (
 	"cmp"
 	"context"
 	"crypto/ed25519"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -50,7 +51,8 @@ type Options struct {
 	ProbeInterval time.Duration
 	// Transport to the upstream; nil means the proxy's own (proxy.Options.Transport).
 	Transport http.RoundTripper
-	// Resolver looks up dns+http cluster peers; nil means the system's.
+	// Resolver looks up dns+http and dns+https cluster peers; nil means
+	// the system's.
 	Resolver *net.Resolver
 	// WebhookDrain is how long webhook deliveries still pending at
 	// shutdown get to finish before they are given up; 0 means
@@ -90,9 +92,11 @@ type Sidecar struct {
 	token       []byte              // admin bearer token; nil: none needed
 	deleteToken []byte              // the token deletes need; nil: the read token
 	streamSlots chan struct{}       // one per open follow or SSE stream
+	querySlots  chan struct{}       // one per event answer being built (admin.max_queries)
 	upstream    string              // the upstream URL to show: its password, if any, redacted
 
 	proxyLn, adminLn   net.Listener
+	adminTLS           bool // the admin port serves HTTPS (admin.tls_cert_file)
 	proxySrv, adminSrv *http.Server
 
 	// done is closed when shutdown begins: admin streams (follow, SSE) end.
@@ -161,9 +165,21 @@ func New(cfg Config, opts Options) (_ *Sidecar, err error) {
 	if s.adminLn, err = net.Listen("tcp", cfg.Admin.Listen); err != nil {
 		return nil, fmt.Errorf("admin.listen: %w", err)
 	}
+	cert, err := loadAdminCert(cfg.Admin)
+	if err != nil {
+		return nil, err
+	}
+	if cert != nil {
+		s.adminTLS = true
+		s.adminLn = tls.NewListener(s.adminLn, cert.config())
+	}
 	if len(cfg.Cluster.Peers) > 0 {
+		ca, err := cfg.Cluster.CA()
+		if err != nil {
+			return nil, err
+		}
 		if s.cluster, err = cluster.New(cluster.Options{
-			Peers: cfg.Cluster.Peers, Timeout: cfg.Cluster.Timeout,
+			Peers: cfg.Cluster.Peers, Timeout: cfg.Cluster.Timeout, CA: ca,
 			Self: cluster.SelfCheck(s.adminLn.Addr()), Resolver: opts.Resolver,
 			PeerStates: s.metrics.ClusterPeers, PeerRequests: s.metrics.ClusterPeerRequests,
 		}); err != nil {
@@ -367,7 +383,12 @@ func (s *Sidecar) emit(e *event.Event) {
 func (s *Sidecar) ProxyURL() string { return "http://" + s.proxyLn.Addr().String() }
 
 // AdminURL is the admin port's address as a URL.
-func (s *Sidecar) AdminURL() string { return "http://" + s.adminLn.Addr().String() }
+func (s *Sidecar) AdminURL() string {
+	if s.adminTLS {
+		return "https://" + s.adminLn.Addr().String()
+	}
+	return "http://" + s.adminLn.Addr().String()
+}
 
 // AuditPath is the live audit file, or "" when the tracker is disabled.
 func (s *Sidecar) AuditPath() string {

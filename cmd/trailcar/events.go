@@ -2,9 +2,11 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"strings"
 
@@ -12,6 +14,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/trailcar/trailcar/internal/client"
+	"github.com/trailcar/trailcar/internal/cluster"
 	"github.com/trailcar/trailcar/internal/event"
 	"github.com/trailcar/trailcar/internal/store"
 )
@@ -23,8 +26,8 @@ const defaultServer = "http://127.0.0.1:9090"
 // eventsFlags are the flags every events command has: where the events
 // are.
 type eventsFlags struct {
-	server, tokenFile, dir, filename string
-	local                            bool
+	server, tokenFile, caFile, dir, filename string
+	local                                    bool
 }
 
 func newEventsCmd(s streams) *cobra.Command {
@@ -40,6 +43,7 @@ func newEventsCmd(s streams) *cobra.Command {
 	pf := cmd.PersistentFlags()
 	pf.StringVar(&ef.server, "server", "", "admin URL of a running sidecar (default $TRAILCAR_SERVER or "+defaultServer+")")
 	pf.StringVar(&ef.tokenFile, "token-file", "", "file holding the admin token (default: the token in $TRAILCAR_TOKEN)")
+	pf.StringVar(&ef.caFile, "ca-file", "", "with an https:// --server: PEM CA bundle its certificate must chain to (default $TRAILCAR_CA_FILE, else the system's)")
 	pf.StringVar(&ef.dir, "dir", "", "read the audit files in DIR directly, with no server")
 	pf.StringVar(&ef.filename, "filename", "audit.log", "with --dir: the live file's name")
 	pf.BoolVar(&ef.local, "local", false, "with --server: this pod's events only, not its cluster peers'")
@@ -61,8 +65,8 @@ type source interface {
 // source opens the source the flags name.
 func (ef *eventsFlags) source(cmd *cobra.Command) (source, error) {
 	if ef.dir != "" {
-		if cmd.Flags().Changed("server") || cmd.Flags().Changed("token-file") || ef.local {
-			return nil, usagef("--dir reads the files directly: --server, --token-file and --local do not apply")
+		if cmd.Flags().Changed("server") || cmd.Flags().Changed("token-file") || cmd.Flags().Changed("ca-file") || ef.local {
+			return nil, usagef("--dir reads the files directly: --server, --token-file, --ca-file and --local do not apply")
 		}
 		if fi, err := os.Stat(ef.dir); err != nil || !fi.IsDir() {
 			return nil, usagef("--dir %q: not a directory", ef.dir)
@@ -70,7 +74,7 @@ func (ef *eventsFlags) source(cmd *cobra.Command) (source, error) {
 		st := store.New(store.Options{Dir: ef.dir, Filename: ef.filename, RefuseSealed: true})
 		return &dirSource{st: st, warn: cmd.ErrOrStderr()}, nil
 	}
-	c, err := serverClient(ef.server, ef.tokenFile)
+	c, err := serverClient(ef.server, ef.tokenFile, ef.caFile)
 	if err != nil {
 		return nil, err
 	}
@@ -83,8 +87,11 @@ func (ef *eventsFlags) source(cmd *cobra.Command) (source, error) {
 
 // serverClient is a client of the sidecar at server (else
 // $TRAILCAR_SERVER, else the default), with the token of tokenFile (else
-// $TRAILCAR_TOKEN).
-func serverClient(server, tokenFile string) (*client.Client, error) {
+// $TRAILCAR_TOKEN), verifying an https server with the CAs of caFile
+// (else $TRAILCAR_CA_FILE, else the system's): an admin port with
+// admin.tls_cert_file usually has a CA of its own (docs/cluster.md
+// "Tokens and TLS").
+func serverClient(server, tokenFile, caFile string) (*client.Client, error) {
 	if server == "" {
 		server = os.Getenv("TRAILCAR_SERVER")
 	}
@@ -102,7 +109,20 @@ func serverClient(server, tokenFile string) (*client.Client, error) {
 		}
 		token = strings.TrimSpace(string(data))
 	}
-	return &client.Client{BaseURL: server, Token: strings.TrimSpace(token)}, nil
+	c := &client.Client{BaseURL: server, Token: strings.TrimSpace(token)}
+	if caFile == "" {
+		caFile = os.Getenv("TRAILCAR_CA_FILE")
+	}
+	if caFile != "" {
+		pool, err := cluster.LoadCA(caFile)
+		if err != nil {
+			return nil, usagef("--ca-file %s: %v", caFile, err)
+		}
+		tr := http.DefaultTransport.(*http.Transport).Clone()
+		tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+		c.HTTP = &http.Client{Transport: tr}
+	}
+	return c, nil
 }
 
 // filterFlag is one filter parameter as a flag: its value is checked as

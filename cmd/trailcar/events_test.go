@@ -8,6 +8,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -366,5 +367,40 @@ func TestEventsListWarnsOfBadLines(t *testing.T) {
 	code, out, errOut := evRun(t, "", "events", "list", "--dir", dir, "-o", "json")
 	if code != 0 || len(evLines(out)) != 3 || !strings.Contains(out, ids[2]) || !strings.Contains(errOut, "skipped 1 lines") {
 		t.Fatalf("exit %d, out %q, err %q", code, out, errOut)
+	}
+}
+
+// TestEventsCAFile: an admin port serving HTTPS with a certificate from a
+// CA of its own is read with --ca-file (or $TRAILCAR_CA_FILE); without it
+// the certificate is refused, and a file that holds no certificate is a
+// usage error naming the flag.
+func TestEventsCAFile(t *testing.T) {
+	ca := sidecartest.NewCA(t)
+	caFile, certFile, keyFile := ca.Secret(t, t.TempDir(), 2, "localhost")
+	up := sidecartest.Upstream(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(201) }))
+	cfg := sidecartest.Config(t, up.URL)
+	cfg.Admin.TLSCertFile, cfg.Admin.TLSKeyFile = certFile, keyFile
+	sc := sidecartest.Start(t, cfg)
+	resp, err := http.Post(sc.ProxyURL()+"/api/v3/widgets/1", "text/plain", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	_, port, _ := net.SplitHostPort(strings.TrimPrefix(sc.AdminURL(), "https://"))
+	server := "https://localhost:" + port // the name on the certificate
+	code, out, errOut := evRun(t, "", "events", "list", "--server", server, "--ca-file", caFile, "--method", "POST", "-o", "json")
+	if code != 0 || len(evLines(out)) != 1 {
+		t.Fatalf("--ca-file: exit %d, %q %s", code, out, errOut)
+	}
+	t.Setenv("TRAILCAR_CA_FILE", caFile)
+	if code, out, errOut = evRun(t, "", "events", "list", "--server", server, "--method", "POST", "-o", "json"); code != 0 || len(evLines(out)) != 1 {
+		t.Fatalf("$TRAILCAR_CA_FILE: exit %d, %q %s", code, out, errOut)
+	}
+	t.Setenv("TRAILCAR_CA_FILE", "")
+	if code, _, errOut = evRun(t, "", "events", "list", "--server", server); code == 0 || !strings.Contains(errOut, "certificate") {
+		t.Fatalf("without the CA: exit %d, %s", code, errOut)
+	}
+	if code, _, errOut = evRun(t, "", "events", "list", "--server", server, "--ca-file", certFile+".missing"); code != 2 || !strings.Contains(errOut, "--ca-file") {
+		t.Fatalf("a missing --ca-file: exit %d, %s", code, errOut)
 	}
 }

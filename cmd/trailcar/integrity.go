@@ -131,7 +131,7 @@ func newVerifyCmd(s streams) *cobra.Command {
 				}
 				rep = &r
 			} else {
-				c, err := serverClient(server, tokenFile)
+				c, err := serverClient(server, tokenFile, "")
 				if err != nil {
 					return err
 				}

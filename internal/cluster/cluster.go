@@ -1,15 +1,17 @@
 // Package cluster lets one trailcar answer for every pod (docs/cluster.md): it finds the peers (static admin URLs, or every
-// address of a dns+http name, looked up at each query), asks them in
-// parallel with scope=local and the caller's Authorization, each within
-// the timeout, and merges their event pages newest first under a cursor
-// that resumes every pod where it stopped.
+// address of a dns+http or dns+https name, looked up at each query), asks
+// them in parallel with scope=local and the caller's Authorization, all
+// within one deadline and one byte budget per answer (Query), and merges
+// their event pages newest first under a cursor that resumes every pod
+// where it stopped.
 package cluster
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"net/netip"
@@ -22,9 +24,13 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// dnsScheme names a peer set by DNS: every A/AAAA record of the name is a
-// peer at the port.
-const dnsScheme = "dns+http"
+// DNS schemes name a peer set by DNS: every A/AAAA record of the name is
+// a peer at the port, asked by IP (with TLS server name NAME for
+// dns+https).
+const (
+	dnsScheme    = "dns+http"
+	dnsTLSScheme = "dns+https"
+)
 
 // CheckPeer checks one cluster.peers entry.
 func CheckPeer(p string) error {
@@ -33,16 +39,16 @@ func CheckPeer(p string) error {
 		return errors.New("not a URL")
 	}
 	switch u.Scheme {
-	case "http", "https", dnsScheme:
+	case "http", "https", dnsScheme, dnsTLSScheme:
 	default:
-		return fmt.Errorf("scheme %q: want http://, https:// or dns+http://NAME:PORT", u.Scheme)
+		return fmt.Errorf("scheme %q: want http://, https://, dns+http://NAME:PORT or dns+https://NAME:PORT", u.Scheme)
 	}
 	if u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" || strings.Trim(u.Path, "/") != "" {
 		return errors.New("want the admin port's base URL (scheme, host, port; no path, query or user)")
 	}
-	if u.Scheme == dnsScheme {
+	if u.Scheme == dnsScheme || u.Scheme == dnsTLSScheme {
 		if _, port, err := net.SplitHostPort(u.Host); err != nil || port == "" {
-			return errors.New("dns+http wants NAME:PORT")
+			return fmt.Errorf("%s wants NAME:PORT", u.Scheme)
 		}
 	}
 	return nil
@@ -55,10 +61,15 @@ type Options struct {
 	// Self reports whether host:port is this process's admin port (it is
 	// not asked).
 	Self func(hostport string) bool
-	// Resolver looks up dns+http names; nil is net.DefaultResolver.
+	// Resolver looks up dns+http and dns+https names; nil is
+	// net.DefaultResolver.
 	Resolver *net.Resolver
+	// CA verifies https and dns+https peers' certificates
+	// (cluster.ca_file, LoadCA); nil is the system's roots.
+	CA *x509.CertPool
 	// Client asks the peers, in Ask and Open alike; nil is a client of
-	// its own: dials bounded by the timeout, no proxy from the
+	// its own: dials bounded by the timeout, TLS verified with CA (a
+	// dns+https peer's certificate must name NAME), no proxy from the
 	// environment, no redirect followed.
 	Client *http.Client
 	// PeerStates is trailcar_cluster_peers{state}; PeerRequests
@@ -70,6 +81,11 @@ type Options struct {
 // Cluster asks the peers.
 type Cluster struct {
 	opts Options
+	// tlsNames maps a dns+https peer's IP:port to the NAME its
+	// certificate must name (set at each lookup).
+	tlsNames sync.Map
+	// all is the budget of every query being built (AllQueriesBytes).
+	all *Budget
 }
 
 // New checks the peers and returns the cluster.
@@ -85,12 +101,15 @@ func New(opts Options) (*Cluster, error) {
 	if opts.Resolver == nil {
 		opts.Resolver = net.DefaultResolver
 	}
+	c := &Cluster{all: NewBudget(AllQueriesBytes)}
 	if opts.Client == nil {
 		// No Proxy: peers are asked directly, whatever HTTP_PROXY says
 		// (a proxy for the app's outbound calls is no way to the pod next
 		// door, and would see every caller's token).
+		dialer := &net.Dialer{Timeout: opts.Timeout}
 		tr := &http.Transport{
-			DialContext:         (&net.Dialer{Timeout: opts.Timeout}).DialContext,
+			DialContext:         dialer.DialContext,
+			DialTLSContext:      c.dialTLS(dialer, opts.CA),
 			MaxIdleConnsPerHost: 8,
 			IdleConnTimeout:     90 * time.Second,
 		}
@@ -112,10 +131,37 @@ func New(opts Options) (*Cluster, error) {
 			opts.PeerRequests.WithLabelValues(r)
 		}
 	}
-	return &Cluster{opts: opts}, nil
+	c.opts = opts
+	return c, nil
 }
 
-// Timeout is the per-peer bound.
+// dialTLS dials a peer over TLS, verified with ca: by the name a
+// dns+https peer was found under (its certificate must name it, though
+// it is asked by IP), else by the URL's host.
+func (c *Cluster) dialTLS(dialer *net.Dialer, ca *x509.CertPool) func(context.Context, string, string) (net.Conn, error) {
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		name, _, err := net.SplitHostPort(addr)
+		if err != nil {
+			return nil, err
+		}
+		if n, ok := c.tlsNames.Load(addr); ok {
+			name = n.(string)
+		}
+		raw, err := dialer.DialContext(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		conn := tls.Client(raw, &tls.Config{RootCAs: ca, ServerName: name, MinVersion: tls.VersionTLS12})
+		if err := conn.HandshakeContext(ctx); err != nil {
+			raw.Close()
+			return nil, err
+		}
+		return conn, nil
+	}
+}
+
+// Timeout bounds one cluster answer (Query), and the wait for a relayed
+// answer's head (Open).
 func (c *Cluster) Timeout() time.Duration { return c.opts.Timeout }
 
 // PeerState is how one peer answered: in every cluster answer.
@@ -142,7 +188,12 @@ func (c *Cluster) Peers(ctx context.Context) ([]string, []PeerState) {
 	}
 	for _, p := range c.opts.Peers {
 		u, _ := url.Parse(p)
-		if u.Scheme != dnsScheme {
+		scheme := "http"
+		switch u.Scheme {
+		case dnsTLSScheme:
+			scheme = "https"
+		case dnsScheme:
+		default:
 			add(u.Scheme+"://"+u.Host, u.Host)
 			continue
 		}
@@ -157,108 +208,13 @@ func (c *Cluster) Peers(ctx context.Context) ([]string, []PeerState) {
 		slices.Sort(addrs)
 		for _, a := range addrs {
 			hp := net.JoinHostPort(a, port)
-			add("http://"+hp, hp)
+			if scheme == "https" {
+				c.tlsNames.Store(hp, name)
+			}
+			add(scheme+"://"+hp, hp)
 		}
 	}
 	return urls, failed
-}
-
-// maxAnswer bounds what is read of one peer's answer: an honest page is
-// at most 8 MiB of events (the store's page budget) and its cursors.
-const maxAnswer = 10 << 20
-
-// Answer is one peer's answer, read whole within the timeout.
-type Answer struct {
-	Status int
-	Header http.Header
-	Body   []byte
-}
-
-// Ask sends method path?q to every peer in parallel, with header (the
-// caller's Authorization, an Accept), each bounded by the timeout, and
-// returns the states and the answers (nil where a peer failed) of every
-// peer asked, in the order of Peers. A peer answering other than 2xx is
-// a failure, except the statuses listed in accept.
-func (c *Cluster) Ask(ctx context.Context, method, path string, q url.Values, header http.Header, accept ...int) ([]PeerState, []*Answer) {
-	urls, failed := c.Peers(ctx)
-	states, answers := c.AskPeers(ctx, urls, method, path, q, header, accept...)
-	states = append(states, failed...)
-	answers = append(answers, make([]*Answer, len(failed))...)
-	c.Report(states)
-	return states, answers
-}
-
-// AskPeers is Ask of peers already found (Peers): it counts the requests
-// but leaves Report to the caller.
-func (c *Cluster) AskPeers(ctx context.Context, urls []string, method, path string, q url.Values, header http.Header, accept ...int) ([]PeerState, []*Answer) {
-	states := make([]PeerState, len(urls))
-	answers := make([]*Answer, len(urls))
-	var wg sync.WaitGroup
-	for i, base := range urls {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			states[i], answers[i] = c.ask(ctx, base, method, path, q, header, accept)
-		}()
-	}
-	wg.Wait()
-	c.countRequests(states)
-	return states, answers
-}
-
-// AskOne asks one peer, as Ask does, and counts the answer.
-func (c *Cluster) AskOne(ctx context.Context, base, method, path string, q url.Values, header http.Header) (PeerState, *Answer) {
-	st, a := c.ask(ctx, base, method, path, q, header, nil)
-	c.countRequests([]PeerState{st})
-	return st, a
-}
-
-func (c *Cluster) ask(ctx context.Context, base, method, path string, q url.Values, header http.Header, accept []int) (st PeerState, a *Answer) {
-	st.URL = base
-	start := time.Now()
-	defer func() { st.TookMS = time.Since(start).Milliseconds() }() // every way out, failures too
-	ctx, cancel := context.WithTimeout(ctx, c.opts.Timeout)
-	defer cancel()
-	u := base + path
-	if len(q) > 0 {
-		u += "?" + q.Encode()
-	}
-	req, err := http.NewRequestWithContext(ctx, method, u, nil)
-	if err != nil {
-		st.Error = err.Error()
-		return st, nil
-	}
-	for k, v := range header {
-		req.Header[k] = v
-	}
-	resp, err := c.opts.Client.Do(req)
-	if err != nil {
-		st.Error = describe(ctx, err)
-		return st, nil
-	}
-	defer resp.Body.Close()
-	var body []byte
-	if n := resp.ContentLength; n >= 0 && n <= maxAnswer {
-		body = make([]byte, n) // read whole, without growing
-		_, err = io.ReadFull(resp.Body, body)
-	} else {
-		body, err = io.ReadAll(io.LimitReader(resp.Body, maxAnswer+1))
-	}
-	if err != nil {
-		st.Error = describe(ctx, err)
-		return st, nil
-	}
-	if len(body) > maxAnswer {
-		st.Error = fmt.Sprintf("answer over %d MiB: not read", maxAnswer>>20)
-		return st, nil
-	}
-	st.Host = resp.Header.Get("X-Trailcar-Host")
-	if resp.StatusCode/100 != 2 && !slices.Contains(accept, resp.StatusCode) {
-		st.Error = fmt.Sprintf("answered %d: %s", resp.StatusCode, strings.TrimSpace(string(body[:min(len(body), 200)])))
-		return st, nil
-	}
-	st.OK = true
-	return st, &Answer{Status: resp.StatusCode, Header: resp.Header, Body: body}
 }
 
 // describe says why a request failed, "timeout" first.

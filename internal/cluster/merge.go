@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"bytes"
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -69,6 +70,17 @@ type Page struct {
 	Results [][]byte
 	Cursors [][]byte
 	More    bool
+	// Release, when set, gives back the budget of the body the lines
+	// point into (Answer.Release); Merge calls it once the page is merged.
+	Release func()
+}
+
+// release gives the page's body back, once.
+func (p *Page) release() {
+	if p.Release != nil {
+		p.Release()
+		p.Release = nil
+	}
 }
 
 // PageType is the media type of a pod's part, as peers send it: a JSON
@@ -94,6 +106,17 @@ func AppendPage(b []byte, p Page) []byte {
 	return b
 }
 
+// Sizes of a page's parts that no trailcar sends: a header of its host,
+// a pod cursor (about 100 bytes), an event line (the store reads none
+// longer). A body padded past them is not a page, so whatever a peer
+// sends, its bytes are lines that the page shows (and its byte bounds
+// hold), never ballast carried along while it is asked again and again.
+const (
+	maxPageHeader = 1 << 10
+	maxPodCursor  = 1 << 10
+	maxPageLine   = 4 << 20
+)
+
 // ParsePage decodes a PageType body; the lines point into body.
 func ParsePage(body []byte) (Page, error) {
 	line, rest, ok := bytes.Cut(body, []byte{'\n'})
@@ -101,7 +124,7 @@ func ParsePage(body []byte) (Page, error) {
 		Host string `json:"host"`
 		More bool   `json:"more"`
 	}
-	if !ok || json.Unmarshal(line, &hdr) != nil || hdr.Host == "" {
+	if !ok || len(line) > maxPageHeader || json.Unmarshal(line, &hdr) != nil || hdr.Host == "" {
 		return Page{}, errors.New("not a trailcar page")
 	}
 	p := Page{Host: hdr.Host, More: hdr.More}
@@ -110,6 +133,9 @@ func ParsePage(body []byte) (Page, error) {
 		cur, ev, tab := bytes.Cut(line, []byte{'\t'})
 		if !ok || !tab || len(ev) == 0 || ev[0] != '{' {
 			return Page{}, errors.New("not a trailcar page: a torn line")
+		}
+		if len(cur) > maxPodCursor || len(ev) > maxPageLine {
+			return Page{}, errors.New("not a trailcar page: a line or cursor longer than any trailcar sends")
 		}
 		p.Cursors = append(p.Cursors, cur)
 		p.Results = append(p.Results, ev)
@@ -123,7 +149,7 @@ type Source struct {
 	Page
 	Fetch func(after string, n int) (Page, error)
 	at    int
-	last  []byte // its cursor after the last event taken
+	last  []byte // its cursor after the last event taken (a copy: the page may be freed)
 	key   []byte // sortKey of Results[at], once worked out
 	keyAt int    // at+1 when key is Results[at]'s
 }
@@ -143,21 +169,45 @@ func (s *Source) head() []byte {
 // has more). prev is the cursor of the page before (zero for the first).
 // A source whose Fetch fails keeps its place: the answer is partial,
 // nothing is skipped for later pages.
-func Merge(sources []*Source, limit int, prev Cursor) ([][]byte, *Cursor) {
+//
+// Memory is bounded (docs/cluster.md "Bounds"): the lines shown are
+// copied out of the sources' pages, counted in b, and a page is released
+// (Page.Release) as soon as the next one of its source replaces it, so
+// only one page per source is held at a time; every page is released on
+// return. The page ends early, with a cursor, before the line that would
+// pass maxBytes or what b has left (it holds at least one line), and when
+// a source must be asked again after ctx is done (the query's deadline):
+// every source keeps its place, and the next page goes on from there.
+func Merge(ctx context.Context, sources []*Source, limit, maxBytes int, prev Cursor, b *Budget) ([][]byte, *Cursor) {
+	defer func() {
+		for _, s := range sources {
+			s.release()
+		}
+	}()
 	next := Cursor{Pods: map[string]string{}, Before: prev.Before}
 	for h, c := range prev.Pods {
 		next.Pods[h] = c
 	}
 	var out [][]byte
+	var slab []byte
+	size := 0
 	var lastKey []byte
 	stuck := map[*Source]bool{}
-	for len(out) < limit {
+	late := false
+	for len(out) < limit && !late {
 		best := -1
 		var bestKey []byte
 		for i, s := range sources {
 			if s.at >= len(s.Results) && s.More && s.Fetch != nil && s.last != nil && !stuck[s] {
+				if ctx.Err() != nil {
+					late = true // its next events may be the newest: nothing more can be shown
+					break
+				}
 				p, err := s.Fetch(string(s.last), limit-len(out))
+				s.release()
+				s.Results, s.Cursors = nil, nil
 				if err != nil || p.Host != s.Host {
+					p.release()
 					stuck[s] = true
 				} else {
 					s.Page, s.at, s.keyAt = p, 0, 0
@@ -171,19 +221,42 @@ func Merge(sources []*Source, limit int, prev Cursor) ([][]byte, *Cursor) {
 				best, bestKey = i, k
 			}
 		}
-		if best < 0 {
+		if best < 0 || late {
 			break
 		}
 		s := sources[best]
 		if lastKey == nil || !bytes.Equal(bestKey, lastKey) {
-			out = append(out, s.Results[s.at])
-			lastKey = bestKey
-			if t, ok := timeOf(s.Results[s.at]); ok {
+			line := s.Results[s.at]
+			if len(out) > 0 && size+len(line) > maxBytes {
+				break
+			}
+			if cap(slab)-len(slab) < len(line) {
+				// Slabs: a page of 1,000 lines costs a few allocations.
+				// When the budget has no room for one, lines are taken one
+				// by one until it is spent; the page then ends there (it
+				// holds one line whatever its size).
+				n := max(64<<10, len(line))
+				if !b.Take(n) {
+					n = len(line)
+					if !b.Take(n) {
+						if len(out) > 0 {
+							break
+						}
+						b.Force(n)
+					}
+				}
+				slab = make([]byte, 0, n)
+			}
+			slab = append(slab, line...)
+			out = append(out, slab[len(slab)-len(line):len(slab):len(slab)])
+			size += len(line)
+			lastKey = append(lastKey[:0], bestKey...)
+			if t, ok := timeOf(line); ok {
 				next.Before = t
 			}
 		}
 		if s.at < len(s.Cursors) {
-			s.last = s.Cursors[s.at]
+			s.last = append(s.last[:0], s.Cursors[s.at]...)
 		}
 		s.at++
 	}

@@ -1,6 +1,7 @@
 package cluster_test
 
 import (
+	"context"
 	"fmt"
 	"slices"
 	"strings"
@@ -64,7 +65,7 @@ func TestMergePages(t *testing.T) {
 			p, _ := fetch(after, 2)
 			sources = append(sources, &cluster.Source{Page: p, Fetch: fetch})
 		}
-		out, next := cluster.Merge(sources, 4, prev)
+		out, next := cluster.Merge(t.Context(), sources, 4, 1<<20, prev, cluster.NewBudget(1<<20))
 		for _, l := range out {
 			got = append(got, string(l))
 		}
@@ -82,13 +83,90 @@ func TestMergePages(t *testing.T) {
 	}
 }
 
+// TestMergeBounds: a page ends early (with a cursor that goes on from
+// there) before the line that would pass maxBytes or the budget; every
+// page a source gave is released, once, and the lines shown are copies
+// that outlive their pages.
+func TestMergeBounds(t *testing.T) {
+	var events [][]byte
+	for sec := 59; sec >= 0; sec-- {
+		events = append(events, line(sec, "0123456789abcdef"[sec%16]))
+	}
+	size := len(events[0])
+	tests := []struct {
+		name             string
+		maxBytes, budget int
+		perPage          int
+	}{
+		{"maxBytes", 5*size + size/2, 1 << 20, 5},
+		{"budget", 1 << 20, 20*size + size/2, 20},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			fetched, released := 0, 0
+			serve := pod("a", events)
+			fetch := func(after string, n int) (cluster.Page, error) {
+				p, err := serve(after, n)
+				// The page's own copy, wiped when released: a line shown
+				// that still pointed into it would read as zeros.
+				body := make([]byte, 0)
+				p.Results = slices.Clone(p.Results)
+				for i, l := range p.Results {
+					body = append(body, l...)
+					p.Results[i] = body[len(body)-len(l):]
+				}
+				fetched++
+				p.Release = func() {
+					released++
+					clear(body)
+				}
+				return p, err
+			}
+			var got []string
+			var prev cluster.Cursor
+			for page := 0; page < 100; page++ {
+				after := prev.Pods["a"]
+				if after == cluster.Done {
+					break
+				}
+				first, _ := fetch(after, 3)
+				out, next := cluster.Merge(t.Context(), []*cluster.Source{{Page: first, Fetch: fetch}}, 1000, tt.maxBytes, prev, cluster.NewBudget(tt.budget))
+				if want := min(tt.perPage, len(events)-len(got)); len(out) != want {
+					t.Fatalf("page %d: %d lines, want %d", page, len(out), want)
+				}
+				for _, l := range out {
+					got = append(got, string(l))
+				}
+				if next == nil {
+					break
+				}
+				prev = *next
+			}
+			if fetched != released {
+				t.Errorf("%d pages fetched, %d released", fetched, released)
+			}
+			for i, l := range got {
+				if l != string(events[i]) {
+					t.Fatalf("line %d: %q, want %q", i, l, events[i])
+				}
+			}
+			if len(got) != len(events) {
+				t.Fatalf("%d lines in all, want %d", len(got), len(events))
+			}
+		})
+	}
+}
+
 func TestPageRoundTrip(t *testing.T) {
 	p := cluster.Page{Host: "pod-1", More: true, Results: [][]byte{line(3, 'a'), line(2, 'b')}, Cursors: [][]byte{[]byte("c1"), []byte("c2")}}
 	q, err := cluster.ParsePage(cluster.AppendPage(nil, p))
 	if err != nil || q.Host != p.Host || !q.More || len(q.Results) != 2 || string(q.Results[1]) != string(p.Results[1]) || string(q.Cursors[1]) != "c2" {
 		t.Fatalf("%+v %v", q, err)
 	}
-	for _, bad := range []string{"", "{}\n", `{"host":"a"}` + "\nno-tab\n", `{"host":"a"}` + "\nc\tnot json\n"} {
+	for _, bad := range []string{"", "{}\n", `{"host":"a"}` + "\nno-tab\n", `{"host":"a"}` + "\nc\tnot json\n",
+		// padding no trailcar sends: a header or a cursor over 1 KiB
+		`{"host":"a","pad":"` + strings.Repeat("x", 1<<10) + `"}` + "\nc\t" + string(line(1, 'a')) + "\n",
+		`{"host":"a"}` + "\n" + strings.Repeat("c", 1<<10+1) + "\t" + string(line(1, 'a')) + "\n"} {
 		if _, err := cluster.ParsePage([]byte(bad)); err == nil {
 			t.Errorf("%q: parsed", bad)
 		}
@@ -117,4 +195,23 @@ func FuzzParsePage(f *testing.F) {
 			t.Fatalf("%+v", p)
 		}
 	})
+}
+
+// TestMergeEndsAtDeadline: past the query's deadline a source that must
+// be asked again is not asked: the page ends there, every source keeping
+// its place (the older events of the others wait for the next page).
+func TestMergeEndsAtDeadline(t *testing.T) {
+	newer, older := pod("a", [][]byte{line(50, 'a'), line(40, 'b'), line(30, 'c')}), pod("b", [][]byte{line(20, 'd'), line(10, 'e')})
+	first, _ := newer("", 2)
+	rest, _ := older("", 2)
+	asked := 0
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	out, next := cluster.Merge(ctx, []*cluster.Source{
+		{Page: first, Fetch: func(after string, n int) (cluster.Page, error) { asked++; return newer(after, n) }},
+		{Page: rest, Fetch: older},
+	}, 10, 1<<20, cluster.Cursor{}, cluster.NewBudget(1<<20))
+	if len(out) != 2 || asked != 0 || next == nil || next.Pods["a"] != "2" || next.Pods["b"] != "" {
+		t.Fatalf("%d lines, asked %d times, next %+v", len(out), asked, next)
+	}
 }

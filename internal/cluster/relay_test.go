@@ -153,3 +153,36 @@ func TestOpenBoundsOnlyTheHead(t *testing.T) {
 		t.Errorf("counted %s", got)
 	}
 }
+
+// TestQueryBudgets: each query holds at most QueryBytes, all of them
+// together AllQueriesBytes; a query's bytes go back when it is closed,
+// once, whatever is released after.
+func TestQueryBudgets(t *testing.T) {
+	c, _ := newCluster(t, time.Second)
+	var qs []*cluster.Query
+	for range cluster.AllQueriesBytes / cluster.QueryBytes {
+		q := c.Begin(t.Context())
+		if q.Budget.Take(cluster.QueryBytes + 1) {
+			t.Fatal("a query took more than QueryBytes")
+		}
+		if !q.Budget.Take(cluster.QueryBytes) {
+			t.Fatal("a query could not take QueryBytes")
+		}
+		qs = append(qs, q)
+	}
+	late := c.Begin(t.Context())
+	defer late.Close()
+	if late.Budget.Take(1) {
+		t.Fatal("took a byte past AllQueriesBytes")
+	}
+	qs[0].Close()
+	qs[0].Budget.Give(cluster.QueryBytes) // released after its query: ignored
+	extra := c.Begin(t.Context())
+	defer extra.Close()
+	if !late.Budget.Take(cluster.QueryBytes) || extra.Budget.Take(1) {
+		t.Fatal("a closed query's bytes did not come back exactly once")
+	}
+	for _, q := range qs[1:] {
+		q.Close()
+	}
+}

@@ -16,7 +16,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
-	"strings"
 	"testing"
 
 	"go.yaml.in/yaml/v3"
@@ -77,7 +76,7 @@ func TestTrailcarConfigs(t *testing.T) {
 		})
 	}
 	t.Run("kubernetes/configmap.yaml config.yaml", func(t *testing.T) {
-		if _, err := sidecar.ParseConfig(strings.NewReader(configMapData(t)["config.yaml"])); err != nil {
+		if _, err := parseKubeConfig(t, configMapData(t)["config.yaml"]); err != nil {
 			t.Error(err)
 		}
 	})
@@ -109,9 +108,27 @@ type k8sObject struct {
 			TargetPort string `yaml:"targetPort"`
 		} `yaml:"ports"` // Service
 		PodMetricsEndpoints []struct {
-			Port string `yaml:"port"`
-			Path string `yaml:"path"`
+			Port   string `yaml:"port"`
+			Path   string `yaml:"path"`
+			Scheme string `yaml:"scheme"`
 		} `yaml:"podMetricsEndpoints"` // PodMonitor
+		SecretName  string   `yaml:"secretName"` // cert-manager Certificate
+		DNSNames    []string `yaml:"dnsNames"`
+		PodSelector struct {
+			MatchLabels map[string]string `yaml:"matchLabels"`
+		} `yaml:"podSelector"` // NetworkPolicy
+		Ingress []struct {
+			From []struct {
+				PodSelector *struct {
+					MatchLabels map[string]string `yaml:"matchLabels"`
+				} `yaml:"podSelector"`
+				NamespaceSelector *struct{} `yaml:"namespaceSelector"`
+				IPBlock           *struct{} `yaml:"ipBlock"`
+			} `yaml:"from"`
+			Ports []struct {
+				Port string `yaml:"port"`
+			} `yaml:"ports"`
+		} `yaml:"ingress"`
 	} `yaml:"spec"`
 }
 
@@ -163,8 +180,9 @@ type container struct {
 
 type probe struct {
 	HTTPGet struct {
-		Path string `yaml:"path"`
-		Port string `yaml:"port"`
+		Path   string `yaml:"path"`
+		Port   string `yaml:"port"`
+		Scheme string `yaml:"scheme"`
 	} `yaml:"httpGet"`
 }
 
@@ -243,7 +261,7 @@ func TestKubernetesManifests(t *testing.T) {
 	}
 	dep, cm := one(t, objs, "Deployment"), one(t, objs, "ConfigMap")
 	pod := dep.Spec.Template.Spec
-	cfg, err := sidecar.ParseConfig(strings.NewReader(cm.Data["config.yaml"]))
+	cfg, err := parseKubeConfig(t, cm.Data["config.yaml"])
 	if err != nil {
 		t.Fatalf("ConfigMap config.yaml: %v", err)
 	}
@@ -337,9 +355,9 @@ func TestKubernetesManifests(t *testing.T) {
 			t.Errorf("annotations %v, want scrape true, path /metrics, port %d", a, tc.port("admin"))
 		}
 		pm := one(t, objs, "PodMonitor")
-		if len(pm.Spec.PodMetricsEndpoints) != 1 || pm.Spec.PodMetricsEndpoints[0].Port != "admin" ||
+		if len(pm.Spec.PodMetricsEndpoints) != 1 || pm.Spec.PodMetricsEndpoints[0].Port != "admin" || pm.Spec.PodMetricsEndpoints[0].Scheme != "https" ||
 			pm.Spec.PodMetricsEndpoints[0].Path != "/metrics" || !selects(pm.Spec.Selector.MatchLabels, dep.Spec.Template.Metadata.Labels) {
-			t.Errorf("PodMonitor %+v, want port admin, /metrics, selecting the pod", pm.Spec)
+			t.Errorf("PodMonitor %+v, want port admin, https, /metrics, selecting the pod", pm.Spec)
 		}
 	})
 	t.Run("non-root, read-only root filesystem, resources", func(t *testing.T) {
@@ -427,7 +445,7 @@ func selects(selector, labels map[string]string) bool {
 func TestKubernetesCluster(t *testing.T) {
 	objs := k8sObjects(t)
 	dep, cm := one(t, objs, "Deployment"), one(t, objs, "ConfigMap")
-	cfg, err := sidecar.ParseConfig(strings.NewReader(cm.Data["config.yaml"]))
+	cfg, err := parseKubeConfig(t, cm.Data["config.yaml"])
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -450,10 +468,51 @@ func TestKubernetesCluster(t *testing.T) {
 		len(raw.Spec.Ports) != 1 || raw.Spec.Ports[0].TargetPort != "admin" || raw.Spec.Ports[0].Port != portOf(t, cfg.Admin.Listen) {
 		t.Errorf("admin Service %+v: want headless, selecting the pods, on the admin port", raw.Spec)
 	}
-	want := fmt.Sprintf("dns+http://%s:%d", raw.Metadata.Name, raw.Spec.Ports[0].Port)
+	want := fmt.Sprintf("dns+https://%s:%d", raw.Metadata.Name, raw.Spec.Ports[0].Port)
 	if !slices.Equal(cfg.Cluster.Peers, []string{want}) {
 		t.Errorf("cluster.peers %v, want [%s]", cfg.Cluster.Peers, want)
 	}
+	t.Run("TLS from a Secret that cert-manager fills, naming the Service", func(t *testing.T) {
+		pod := dep.Spec.Template.Spec
+		var tc container
+		for _, c := range pod.Containers {
+			if c.Name == "trailcar" {
+				tc = c
+			}
+		}
+		if cfg.Cluster.CAFile == "" || cfg.Admin.TLSCertFile == "" || cfg.Admin.TLSKeyFile == "" {
+			t.Fatalf("cluster.ca_file %q, admin.tls_cert_file %q, tls_key_file %q: want all set", cfg.Cluster.CAFile, cfg.Admin.TLSCertFile, cfg.Admin.TLSKeyFile)
+		}
+		var secret string
+		for _, f := range []string{cfg.Cluster.CAFile, cfg.Admin.TLSCertFile, cfg.Admin.TLSKeyFile} {
+			vol := mountAt(t, pod, tc, path.Dir(f))
+			if vol.Secret == nil || secret != "" && vol.Secret.SecretName != secret {
+				t.Fatalf("%s is not on the TLS Secret's volume", f)
+			}
+			secret = vol.Secret.SecretName
+		}
+		var serving *k8sObject
+		for i, c := range objs["Certificate"] {
+			if c.Spec.SecretName == secret {
+				serving = &objs["Certificate"][i]
+			}
+		}
+		if serving == nil || !slices.Contains(serving.Spec.DNSNames, raw.Metadata.Name) {
+			t.Errorf("no Certificate fills Secret %s with a name of Service %s: %+v", secret, raw.Metadata.Name, serving)
+		}
+		for _, name := range []string{"readiness", "liveness"} {
+			p := tc.ReadinessProbe
+			if name == "liveness" {
+				p = tc.LivenessProbe
+			}
+			if p.HTTPGet.Scheme != "HTTPS" {
+				t.Errorf("%s probe scheme %q: the admin port serves HTTPS only", name, p.HTTPGet.Scheme)
+			}
+		}
+		if dep.Spec.Template.Metadata.Annotations["prometheus.io/scheme"] != "https" {
+			t.Error("the pod's scrape annotations do not say https")
+		}
+	})
 
 	var sts struct {
 		Kind string `yaml:"kind"`
@@ -493,5 +552,50 @@ func TestKubernetesCluster(t *testing.T) {
 	}
 	if len(sts.Spec.Template.Spec.Containers) != len(dep.Spec.Template.Spec.Containers) {
 		t.Errorf("the StatefulSet's pod has %d containers, the Deployment's %d", len(sts.Spec.Template.Spec.Containers), len(dep.Spec.Template.Spec.Containers))
+	}
+}
+
+// TestKubernetesNetworkPolicy: the NetworkPolicy selects the console's
+// pods and admits to the admin port only the console's pods (the cluster
+// peers) and pods of the monitoring namespace, never the whole network;
+// the proxy port stays open. It is in the kustomization.
+func TestKubernetesNetworkPolicy(t *testing.T) {
+	objs := k8sObjects(t)
+	np, dep := one(t, objs, "NetworkPolicy"), one(t, objs, "Deployment")
+	labels := dep.Spec.Template.Metadata.Labels
+	if !selects(np.Spec.PodSelector.MatchLabels, labels) {
+		t.Fatalf("podSelector %v does not select the pods %v", np.Spec.PodSelector.MatchLabels, labels)
+	}
+	proxyOpen, peersAdmitted := false, false
+	for i, rule := range np.Spec.Ingress {
+		admin := len(rule.Ports) == 0 // no ports: every port
+		for _, p := range rule.Ports {
+			admin = admin || p.Port == "admin" || p.Port == "9090"
+			proxyOpen = proxyOpen || len(rule.From) == 0 && p.Port == "proxy"
+		}
+		if !admin {
+			continue
+		}
+		if len(rule.From) == 0 {
+			t.Errorf("ingress rule %d admits the admin port from everywhere", i)
+		}
+		for _, f := range rule.From {
+			switch {
+			case f.IPBlock != nil:
+				t.Errorf("ingress rule %d admits the admin port from an ipBlock", i)
+			case f.NamespaceSelector == nil && f.PodSelector != nil && selects(f.PodSelector.MatchLabels, labels):
+				peersAdmitted = true
+			case f.NamespaceSelector == nil:
+				t.Errorf("ingress rule %d admits the admin port from pods other than the console's: %+v", i, f.PodSelector)
+			case f.PodSelector == nil:
+				t.Errorf("ingress rule %d admits the admin port from every pod of a namespace", i)
+			}
+		}
+	}
+	if !proxyOpen || !peersAdmitted {
+		t.Errorf("proxy port open to all: %v; admin port open to the peers: %v", proxyOpen, peersAdmitted)
+	}
+	if !slices.Contains(one(t, objs, "Kustomization").Resources, "networkpolicy.yaml") {
+		t.Error("networkpolicy.yaml is not in the kustomization")
 	}
 }

@@ -27,7 +27,7 @@ type Metrics struct {
 	AuditRotations      prometheus.Counter
 	WebhookDeliveries   *prometheus.CounterVec // endpoint, result
 	UpstreamUp          prometheus.Gauge       // 1 when the last probe (or request) reached the app
-	AdminRefused        *prometheus.CounterVec // reason: token, host, streams
+	AdminRefused        *prometheus.CounterVec // reason: token, host, streams, queries
 	BuildInfo           *prometheus.GaugeVec   // version, goversion; always 1
 
 	IntegrityCheckpoints    prometheus.Counter
@@ -87,7 +87,7 @@ func New(reg prometheus.Registerer) *Metrics {
 		}),
 		AdminRefused: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: Namespace, Name: "admin_refused_total",
-			Help: "Admin port requests refused, by reason (token: no or bad token; host: Host not allowed; streams: too many streams).",
+			Help: "Admin port requests refused, by reason (token: no or bad token; host: Host not allowed; streams: too many streams; queries: too many event answers being built).",
 		}, []string{"reason"}),
 		BuildInfo: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Namespace: Namespace, Name: "build_info",
@@ -117,7 +117,7 @@ func New(reg prometheus.Registerer) *Metrics {
 		m.ClusterPeerRequests.WithLabelValues(r)
 	}
 	m.UpstreamUp.Set(1) // the app is taken as up until a probe says otherwise
-	for _, reason := range []string{"token", "host", "streams"} {
+	for _, reason := range []string{"token", "host", "streams", "queries"} {
 		m.AdminRefused.WithLabelValues(reason) // exported at 0: increase() sees the first refusal
 	}
 	reg.MustRegister(

@@ -59,9 +59,10 @@ func peerQuery(q url.Values) url.Values {
 // localPage is this pod's part of a cluster page: after its own entry of
 // the cluster cursor c (nil: the first page), with the cursor after each
 // event.
-func (h *Handler) localPage(ctx context.Context, f event.Filter, limit int, c *cluster.Cursor) (cluster.Page, error) {
+// maxBytes bounds its events (0: the store's page budget).
+func (h *Handler) localPage(ctx context.Context, f event.Filter, limit, maxBytes int, c *cluster.Cursor) (cluster.Page, error) {
 	p := cluster.Page{Host: h.Host}
-	q := store.Query{Filter: &f, Limit: limit, Cursors: true}
+	q := store.Query{Filter: &f, Limit: limit, MaxBytes: maxBytes, Cursors: true}
 	if c != nil {
 		switch own, ok := c.Pods[h.Host]; {
 		case own == cluster.Done:
@@ -117,8 +118,18 @@ func parseClusterCursor(v string) (cluster.Cursor, error) {
 
 // listLocalPart answers a peer's question (scope=local with a cluster
 // cursor or cursors=each): this pod's page with a cursor per event, in
-// cluster.PageType.
+// cluster.PageType, its events within max_bytes (the asker's share of
+// its budget) when given.
 func (h *Handler) listLocalPart(w http.ResponseWriter, r *http.Request, f event.Filter, limit int) {
+	maxBytes := 0
+	if v := r.URL.Query().Get(paramMaxBytes); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			jsonhttp.Error(w, http.StatusBadRequest, fmt.Sprintf("%s: %q: want a positive number of bytes", paramMaxBytes, v))
+			return
+		}
+		maxBytes = min(n, store.PageBytes)
+	}
 	var c *cluster.Cursor
 	if v := r.URL.Query().Get("cursor"); v != "" {
 		cc, err := parseClusterCursor(v)
@@ -128,7 +139,7 @@ func (h *Handler) listLocalPart(w http.ResponseWriter, r *http.Request, f event.
 		}
 		c = &cc
 	}
-	p, err := h.localPage(r.Context(), f, limit, c)
+	p, err := h.localPage(r.Context(), f, limit, maxBytes, c)
 	if err != nil {
 		h.internalError(w, r, err)
 		return
@@ -145,7 +156,19 @@ func chunk(limit, pods int) int {
 	return min(max(n, 1), limit)
 }
 
-// listCluster answers for every pod: this one and the peers, merged.
+// paramMaxBytes bounds the events of a pod's part of a cluster page.
+const paramMaxBytes = "max_bytes"
+
+// share is the bytes of events each of pods is asked for at a time: what
+// the query's budget leaves beside the page itself and a margin (one
+// event past a share, as a page always holds one), split evenly. Honest
+// pods that keep to it never pass the budget (docs/cluster.md "Bounds").
+func share(pods int) int {
+	return max((cluster.QueryBytes-store.PageBytes-2<<20)/pods, 16<<10)
+}
+
+// listCluster answers for every pod: this one and the peers, merged,
+// within one deadline and one byte budget (cluster.Query).
 func (h *Handler) listCluster(w http.ResponseWriter, r *http.Request, f event.Filter, limit int) {
 	q := r.URL.Query()
 	var prev cluster.Cursor
@@ -157,28 +180,53 @@ func (h *Handler) listCluster(w http.ResponseWriter, r *http.Request, f event.Fi
 		}
 		prev = c
 	}
-	ctx := r.Context()
-	peers, failed := h.Cluster.Peers(ctx)
-	n := chunk(limit, len(peers)+1)
+	query := h.Cluster.Begin(r.Context())
+	defer query.Close()
+	peers, failed := query.Peers()
+	n, bytesEach := chunk(limit, len(peers)+1), share(len(peers)+1)
 	pq := peerQuery(q)
 	pq.Set("cursors", "each")
+	pq.Set(paramMaxBytes, strconv.Itoa(bytesEach))
 	pq.Set("limit", strconv.Itoa(n))
 	auth := cluster.Auth(r, "")
+	// This pod's own pages are read with the caller's context: a read of
+	// its files waits on no peer, and Merge asks for no more of anyone's
+	// past the query's deadline.
+	ctx := r.Context()
+	localPage := func(n int, c *cluster.Cursor) (cluster.Page, error) {
+		p, err := h.localPage(ctx, f, n, bytesEach, c)
+		if err != nil {
+			return p, err
+		}
+		size := 0
+		for i, l := range p.Results {
+			size += len(l) + len(p.Cursors[i])
+		}
+		// The store held it already: counted so that the peers' answers
+		// fit beside it (when the budget cannot, the peers find it full).
+		if query.Budget.Take(size) {
+			p.Release = func() { query.Budget.Give(size) }
+		}
+		return p, nil
+	}
 	var local cluster.Page
 	var localErr error
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		local, localErr = h.localPage(ctx, f, n, &prev)
+		local, localErr = localPage(n, &prev)
 	}()
-	states, answers := h.Cluster.AskPeers(ctx, peers, http.MethodGet, "/api/v3/events", pq, auth)
+	states, answers := query.AskPeers(peers, http.MethodGet, "/api/v3/events", pq, auth)
 	<-done
 	if localErr != nil {
+		for _, a := range answers {
+			a.Release()
+		}
 		h.internalError(w, r, localErr)
 		return
 	}
 	sources := []*cluster.Source{{Page: local, Fetch: func(after string, n int) (cluster.Page, error) {
-		return h.localPage(ctx, f, min(n, limit), &cluster.Cursor{Pods: map[string]string{h.Host: after}})
+		return localPage(min(n, limit), &cluster.Cursor{Pods: map[string]string{h.Host: after}})
 	}}}
 	for i, a := range answers {
 		if a == nil {
@@ -186,25 +234,37 @@ func (h *Handler) listCluster(w http.ResponseWriter, r *http.Request, f event.Fi
 		}
 		p, err := cluster.ParsePage(a.Body)
 		if err != nil {
+			a.Release()
 			states[i].OK, states[i].Error = false, err.Error()
 			continue
 		}
-		base, st := peers[i], &states[i]
+		p.Release = a.Release
+		// Only the host is kept for the re-asks: p's lines point into a
+		// body that Merge frees once they are merged.
+		base, host, st := peers[i], p.Host, &states[i]
 		sources = append(sources, &cluster.Source{Page: p, Fetch: func(after string, n int) (cluster.Page, error) {
 			rq := peerQuery(q)
 			rq.Set("cursors", "each")
+			rq.Set(paramMaxBytes, strconv.Itoa(bytesEach))
 			rq.Set("limit", strconv.Itoa(min(n, limit)))
-			rq.Set("cursor", cluster.Cursor{Pods: map[string]string{p.Host: after}}.String())
-			s, a := h.Cluster.AskOne(ctx, base, http.MethodGet, "/api/v3/events", rq, auth)
+			rq.Set("cursor", cluster.Cursor{Pods: map[string]string{host: after}}.String())
+			s, a := query.AskOne(base, http.MethodGet, "/api/v3/events", rq, auth)
+			st.TookMS += s.TookMS
 			if a == nil {
 				st.OK, st.Error = false, s.Error
 				return cluster.Page{}, errors.New(s.Error)
 			}
-			st.TookMS += s.TookMS
-			return cluster.ParsePage(a.Body)
+			next, err := cluster.ParsePage(a.Body)
+			if err != nil {
+				a.Release()
+				st.OK, st.Error = false, err.Error()
+				return next, err
+			}
+			next.Release = a.Release
+			return next, nil
 		}})
 	}
-	results, next := cluster.Merge(sources, limit, prev)
+	results, next := cluster.Merge(query.Context(), sources, limit, store.PageBytes, prev, query.Budget)
 	states = append(states, failed...)
 	h.Cluster.Report(states)
 	w.Header().Set("Content-Type", "application/json")
