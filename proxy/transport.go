@@ -51,6 +51,7 @@ type transport struct {
 	idleTimeout   time.Duration // a connection idle longer is closed
 	maxHeader     int64         // bytes of one answer's status line and headers
 	headerTimeout time.Duration // the longest wait for the answer head after the request is written; 0: none
+	watch         *headWatch    // enforces headerTimeout; nil when it is 0
 
 	mu     sync.Mutex
 	idle   map[string][]*upConn // by address, the most recently used last
@@ -78,6 +79,7 @@ func newTransport(headerTimeout time.Duration) *transport {
 		idleTimeout:   90 * time.Second,
 		maxHeader:     1 << 20,
 		headerTimeout: headerTimeout,
+		watch:         newHeadWatch(headerTimeout),
 		idle:          map[string][]*upConn{},
 	}
 }
@@ -103,15 +105,16 @@ func replayable(r *http.Request) bool {
 
 // upConn is a connection to the app.
 type upConn struct {
-	conn   net.Conn
-	in     boundedReader
-	br     *bufio.Reader
-	bw     *bufio.Writer
-	addr   string
-	idleAt time.Time
-	peek   peeker // is the idle socket still empty and open
+	conn    net.Conn
+	in      boundedReader
+	br      *bufio.Reader
+	bw      *bufio.Writer
+	addr    string
+	idleAt  time.Time
+	peek    peeker    // is the idle socket still empty and open
+	waiting waitState // the head wait, for the headWatch
 
-	// A request body is written by writeBody while the answer is read.
+	// A request body is written by writeRequest while the answer is read.
 	sending  bool       // the current request has a body
 	wrote    chan error // writeBody's result, one per request with a body
 	headIn   atomic.Bool
@@ -159,7 +162,7 @@ func (t *transport) RoundTrip(r *http.Request) (*http.Response, error) {
 		if err == nil {
 			return resp, nil
 		}
-		c.conn.Close()
+		t.closeConn(c)
 		if ctx.Err() != nil {
 			return nil, fmt.Errorf("%w: %v", ctx.Err(), err)
 		}
@@ -264,21 +267,21 @@ func (t *transport) roundTrip(ctx context.Context, c *upConn, r *http.Request) (
 	// p99 from 1.5x a pooled ReverseProxy's to 0.9x, at equal or better
 	// req/s (docs/performance.md "Proxy").
 	runtime.Gosched()
-	if t.headerTimeout > 0 {
-		c.conn.SetReadDeadline(time.Now().Add(t.headerTimeout))
-	}
+	t.watch.wait(c)
 	trace := httptrace.ContextClientTrace(ctx)
 	for n := 0; ; n++ {
 		c.in.max = c.in.n + t.maxHeader
 		resp, err := http.ReadResponse(c.br, r)
 		c.in.max = 0
+		final := err == nil && resp.StatusCode >= 200
+		cut := (err != nil || final) && !t.watch.done(c)
 		switch {
+		case cut:
+			return fail(errHeaderTimeout)
 		case errors.Is(err, errHeadTooLarge):
 			return fail(fmt.Errorf("the app's answer head is over %d bytes", t.maxHeader))
 		case err != nil && c.sending && c.bodyFailed():
 			return fail(c.writeErr)
-		case err != nil && ctx.Err() == nil && isTimeout(err):
-			return fail(errHeaderTimeout)
 		case err != nil:
 			return fail(err)
 		case resp.StatusCode == http.StatusSwitchingProtocols:
@@ -295,10 +298,11 @@ func (t *transport) roundTrip(ctx context.Context, c *upConn, r *http.Request) (
 			continue
 		}
 		c.headIn.Store(true)
-		if t.headerTimeout > 0 || c.sending {
-			// The head is in: the body may take as long as it takes
-			// (upstream_timeout bounds the head only, as nginx's
-			// proxy_read_timeout between reads would cut a slow stream).
+		if c.sending {
+			// The head is in: a body that failed on the client's side
+			// meanwhile must not cut the answer's (writeRequest moves the
+			// deadline only while no head is in; this undoes a move that
+			// raced with the head).
 			c.conn.SetReadDeadline(time.Time{})
 			if ctx.Err() != nil {
 				c.conn.SetDeadline(time.Unix(1, 0)) // the cancel came between: keep it
@@ -357,7 +361,7 @@ func (b *upBody) finish(whole bool) {
 		b.t.put(b.c)
 		return
 	}
-	b.c.conn.Close()
+	b.t.closeConn(b.c)
 }
 
 // writeRequest writes r, head and body, while the answer is read. A body
@@ -405,6 +409,12 @@ func (c *upConn) requestWritten() bool {
 	return false
 }
 
+// closeConn closes c for good.
+func (t *transport) closeConn(c *upConn) {
+	t.watch.remove(c)
+	c.conn.Close()
+}
+
 // get takes a kept-alive connection to addr, or dials one.
 func (t *transport) get(ctx context.Context, addr string) (c *upConn, reused bool, err error) {
 	now := time.Now()
@@ -422,11 +432,11 @@ func (t *transport) get(ctx context.Context, addr string) (c *upConn, reused boo
 			if c.peek.idle() {
 				return c, true, nil
 			}
-			c.conn.Close()
+			t.closeConn(c)
 			t.mu.Lock()
 			continue
 		}
-		c.conn.Close()
+		t.closeConn(c)
 	}
 	t.mu.Unlock()
 	conn, err := t.dial(ctx, "tcp", addr)
@@ -435,6 +445,7 @@ func (t *transport) get(ctx context.Context, addr string) (c *upConn, reused boo
 	}
 	c = &upConn{conn: conn, addr: addr}
 	c.peek.init(conn)
+	t.watch.add(c)
 	c.in.r = conn
 	c.br = bufio.NewReaderSize(&c.in, 4<<10)
 	c.bw = bufio.NewWriterSize(conn, 4<<10)
@@ -447,7 +458,7 @@ func (t *transport) put(c *upConn) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if len(t.idle[c.addr]) >= t.maxIdle {
-		c.conn.Close()
+		t.closeConn(c)
 		return
 	}
 	t.idle[c.addr] = append(t.idle[c.addr], c)
@@ -465,7 +476,7 @@ func (t *transport) reap() {
 		kept := cs[:0]
 		for _, c := range cs {
 			if c.idleAt.Before(cutoff) {
-				c.conn.Close()
+				t.closeConn(c)
 			} else {
 				kept = append(kept, c)
 			}
@@ -489,7 +500,7 @@ func (t *transport) CloseIdleConnections() {
 	t.mu.Lock()
 	for addr, cs := range t.idle {
 		for _, c := range cs {
-			c.conn.Close()
+			t.closeConn(c)
 		}
 		delete(t.idle, addr)
 	}
