@@ -66,9 +66,6 @@ func (f *FileReport) set(status, detail string) {
 	}
 }
 
-// deletedTypeText is the type of a delete record as the encoder writes it.
-var deletedTypeText = []byte(`","type":"system.events.deleted"`)
-
 // deleteRecord is what verify needs of a system.events.deleted event.
 type deleteRecord struct {
 	Files []struct {
@@ -254,7 +251,7 @@ func (v *verifier) noteDelete(line []byte) {
 		Type    string       `json:"type"`
 		Details deleteRecord `json:"details"`
 	}
-	if json.Unmarshal(line, &e) == nil && e.Type == "system.events.deleted" {
+	if json.Unmarshal(line, &e) == nil && e.Type == DeletedType {
 		v.deletes[e.ID] = e.Details
 	}
 }
@@ -289,15 +286,24 @@ func (v *verifier) resolve() error {
 }
 
 // relink re-reads the first segment of p's file from the chain the file
-// before had ended with before a delete rewrote it, as the delete's record
-// lists it.
+// before had ended with before deletes rewrote it, as the deletes' records
+// list it. The file before may have been rewritten by several deletes
+// that left p's file alone (they matched nothing in it): each record links
+// one end to the one before, so the ends are followed back through all of
+// them.
 func (v *verifier) relink(p pendingLink) (bool, error) {
 	prev := strings.TrimSuffix(p.prev, ".gz")
+	ends := map[string]bool{p.prevFinal.String(): true}
 	var starts []Digest
-	for _, d := range v.deletes {
-		for _, f := range d.Files {
-			if strings.TrimSuffix(f.File, ".gz") == prev && f.NewChain == p.prevFinal.String() {
+	for grew := true; grew; {
+		grew = false
+		for _, d := range v.deletes {
+			for _, f := range d.Files {
+				if strings.TrimSuffix(f.File, ".gz") != prev || !ends[f.NewChain] || ends[f.OldChain] {
+					continue
+				}
 				if o, err := ParseDigest(f.OldChain); err == nil {
+					ends[f.OldChain], grew = true, true
 					starts = append(starts, o)
 				}
 			}

@@ -62,7 +62,10 @@ func (h *Handler) Delete(w http.ResponseWriter, r *http.Request) {
 	n, err := h.AuditedDelete(r, url.Values{"id": {id}}.Encode(), func(recordID string) (store.Deletion, error) {
 		return h.Store.DeleteIDFor(r.Context(), id, recordID)
 	})
+	var pe *store.ProtectedError
 	switch {
+	case errors.As(err, &pe):
+		protected(w, pe)
 	case scope == ScopeCluster && (err == nil || errors.Is(err, store.ErrNotFound)):
 		h.deleteCluster(w, r, id, r.URL.Query(), n)
 	case errors.Is(err, store.ErrNotFound):
@@ -115,6 +118,18 @@ func (h *Handler) DeleteMatching(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	jsonhttp.Write(w, http.StatusOK, map[string]int{"deleted": n})
+}
+
+// protectedAnswer is the 403 for a delete by the id of a line deletes
+// never remove; Protected (its type) tells it, on a cluster, from a peer's
+// 403 for admin.allow_delete: false.
+type protectedAnswer struct {
+	Error     string `json:"error"`
+	Protected string `json:"protected"`
+}
+
+func protected(w http.ResponseWriter, pe *store.ProtectedError) {
+	jsonhttp.Write(w, http.StatusForbidden, protectedAnswer{Error: pe.Error(), Protected: pe.Type})
 }
 
 func (h *Handler) deleteAllowed(w http.ResponseWriter) bool {
