@@ -317,7 +317,7 @@ func (c *Config) Validate() error {
 		func() error { return checkUpstream(c.Upstream) },
 		func() error { return required("service", c.Service) },
 		func() error { _, err := identity.ParseTrusted(c.TrustProxy); return asConfigError(err) },
-		func() error { return checkHeaderName("request_id_header", c.RequestIDHeader) },
+		func() error { return checkRequestIDHeader(c.RequestIDHeader, nil) },
 		func() error {
 			if c.UpstreamTimeout < 0 {
 				return &ConfigError{Key: "upstream_timeout", Value: shape(c.UpstreamTimeout.String()), Err: errors.New("want 0 (no bound) or a positive duration")}
@@ -389,8 +389,8 @@ func (t *TrackerConfig) validate() error {
 	case t.OnWriteError != "fail_open" && t.OnWriteError != "fail_closed":
 		return &ConfigError{Key: at + "on_write_error", Value: t.OnWriteError, Err: errors.New("want fail_open or fail_closed")}
 	}
-	if _, err := t.Mode(); err != nil {
-		return &ConfigError{Key: at + "file_mode", Value: t.FileMode, Err: err}
+	if err := checkFileMode(t); err != nil {
+		return err
 	}
 	for i, k := range t.RedactQuery {
 		if k == "" {
