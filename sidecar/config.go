@@ -37,6 +37,7 @@ type Config struct {
 
 	Admin           AdminConfig        `yaml:"admin"`
 	ActivityTracker TrackerConfig      `yaml:"activity_tracker"`
+	Identity        IdentityConfig     `yaml:"identity"`
 	ConsoleLogs     ConsoleLogsConfig  `yaml:"console_logs"`
 	Cluster         ClusterConfig      `yaml:"cluster"`
 	Integrity       IntegrityConfig    `yaml:"integrity"`
@@ -91,6 +92,29 @@ type TrackConfig struct {
 	Methods  []string `yaml:"methods"`
 	Always   []string `yaml:"always"`
 	Statuses []int    `yaml:"statuses"`
+}
+
+// IdentityConfig is how creds are recorded (docs/events.md "creds and address").
+type IdentityConfig struct {
+	// HMACKeyFile, when set, holds the key (the file's content, trimmed,
+	// at least identity.MinHMACKey bytes) that the creds.uuid of opaque
+	// tokens and API keys is an HMAC-SHA256 with, so that a weak key
+	// cannot be found in the trail by hashing guesses.
+	HMACKeyFile string `yaml:"hmac_key_file"`
+}
+
+// Hasher reads hmac_key_file and returns what makes creds.uuid of secrets:
+// keyed when the file is set, nil (the bare SHA-256) when not. A file
+// that cannot be read or holds too short a key is a *ConfigError.
+func (c *IdentityConfig) Hasher() (*identity.Hasher, error) {
+	if c.HMACKeyFile == "" {
+		return nil, nil
+	}
+	key, err := identity.LoadHMACKey(c.HMACKeyFile)
+	if err != nil {
+		return nil, &ConfigError{Key: "identity.hmac_key_file", Value: c.HMACKeyFile, Err: err}
+	}
+	return identity.NewHasher(key), nil
 }
 
 // IntegrityConfig is the tamper evidence of the trail (docs/integrity.md).

@@ -5,7 +5,6 @@ import (
 
 	eventsapi "github.com/trailcar/trailcar/internal/api/events"
 	"github.com/trailcar/trailcar/internal/event"
-	"github.com/trailcar/trailcar/internal/identity"
 	"github.com/trailcar/trailcar/internal/store"
 )
 
@@ -28,7 +27,7 @@ func (s *Sidecar) mountEvents(mux *http.ServeMux, h *eventsapi.Handler) {
 
 // who says who made an admin request: creds and client address.
 func (s *Sidecar) who(r *http.Request) (event.Creds, string) {
-	return identity.FromRequest(r.Header), s.trusted.ClientIP(r.RemoteAddr, r.Header["X-Forwarded-For"])
+	return s.creds.FromRequest(r.Header), s.trusted.ClientIP(r.RemoteAddr, r.Header["X-Forwarded-For"])
 }
 
 // trailStore is the one reader of the audit files that every admin route
