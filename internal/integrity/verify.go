@@ -44,8 +44,12 @@ type Report struct {
 	Intact bool `json:"intact"`
 	// KeyID names the public key signatures were checked with; "" when
 	// none was given (signatures not checked).
-	KeyID string       `json:"key_id,omitempty"`
-	Files []FileReport `json:"files"`
+	KeyID string `json:"key_id,omitempty"`
+	// Since and Before are the range verified (RFC 3339), when one was
+	// given: only the files whose lines overlap it are in Files.
+	Since  string       `json:"since,omitempty"`
+	Before string       `json:"before,omitempty"`
+	Files  []FileReport `json:"files"`
 }
 
 // Tampered reports whether the file's status shows tampering.
@@ -361,6 +365,8 @@ func (r Report) WriteTable(w io.Writer) {
 		fmt.Fprintf(w, "%-*s  %-13s  %s\n", width, f.Name, f.Status, detail)
 	}
 	switch {
+	case len(r.Files) == 0 && (r.Since != "" || r.Before != ""):
+		fmt.Fprintln(w, "no audit files in the range")
 	case len(r.Files) == 0:
 		fmt.Fprintln(w, "no audit files")
 	case r.Intact && r.KeyID == "":
