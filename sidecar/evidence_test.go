@@ -1,6 +1,7 @@
 package sidecar_test
 
 import (
+	"context"
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/json"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/trailcar/trailcar/internal/integrity"
 	"github.com/trailcar/trailcar/internal/sidecartest"
+	"github.com/trailcar/trailcar/internal/store"
 )
 
 // TestDeleteRecordsSurviveDeletes: a real sidecar, signed, rotating and
@@ -185,6 +187,12 @@ func TestTwoDeletesOfOneFile(t *testing.T) {
 			victims = append(victims, l.ID)
 		}
 	}
+	// A witness of the checkpoints as they were before the deletes: a
+	// webhook receiver's file, one envelope a line.
+	var witness strings.Builder
+	for _, l := range sidecartest.OfType(lines, integrity.CheckpointType) {
+		fmt.Fprintf(&witness, `{"notification_type":"event_log","event":%s}`+"\n", l.Raw)
+	}
 	for _, id := range victims {
 		if code, _, body := sidecartest.Do(t, "DELETE", s.AdminURL()+"/api/v3/events/"+id, ""); code != 200 {
 			t.Fatalf("delete %s: %d %s", id, code, body)
@@ -198,5 +206,22 @@ func TestTwoDeletesOfOneFile(t *testing.T) {
 	rep.WriteTable(&table)
 	if err != nil || !rep.Intact || rep.Files[0].Status != integrity.StatusResealed || rep.Files[1].Status != integrity.StatusOK {
 		t.Fatalf("after two deletes in %s: %v\n%s", oldest, err, table.String())
+	}
+	// Against the witness: the re-sealed checkpoints are matched through
+	// both records' per-checkpoint chains.
+	w, err := integrity.ReadWitness(strings.NewReader(witness.String()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	files, err := store.New(store.Options{Dir: s.Dir()}).Snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer files.Close()
+	rep, err = integrity.VerifyWith(context.Background(), files, nil, integrity.Options{Witness: w})
+	table.Reset()
+	rep.WriteTable(&table)
+	if err != nil || !rep.Intact || rep.Witness.Checkpoints < 2 || rep.Files[0].Status != integrity.StatusResealed {
+		t.Fatalf("against the witness: %v\n%s", err, table.String())
 	}
 }

@@ -91,19 +91,20 @@ func writeKeyFile(path string, data []byte, mode os.FileMode, flags int) error {
 	return f.Close()
 }
 
-// verifyDir verifies the files of dir that overlap rng as they are, read
-// through a snapshot of the store (the one reader of the trail).
-func verifyDir(ctx context.Context, dir, filename string, pub ed25519.PublicKey, rng integrity.Range) (integrity.Report, error) {
+// verifyDir verifies the files of dir as they are (opts: a range, a
+// witness), read through a snapshot of the store (the one reader of the
+// trail).
+func verifyDir(ctx context.Context, dir, filename string, pub ed25519.PublicKey, opts integrity.Options) (integrity.Report, error) {
 	files, err := store.New(store.Options{Dir: dir, Filename: filename}).Snapshot()
 	if err != nil {
 		return integrity.Report{}, err
 	}
 	defer files.Close()
-	return integrity.VerifyRange(ctx, files, pub, rng)
+	return integrity.VerifyWith(ctx, files, pub, opts)
 }
 
 func newVerifyCmd(s streams) *cobra.Command {
-	var dir, filename, server, tokenFile, publicKey, output, since, before string
+	var dir, filename, server, tokenFile, publicKey, output, since, before, witness, witnessHost string
 	cmd := &cobra.Command{
 		Use:   "verify [--dir DIR | --server URL]",
 		Short: "Check the integrity chain of the audit files: exit 0 intact, 1 tampering, 3 could not check",
@@ -119,6 +120,17 @@ func newVerifyCmd(s streams) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			opts := integrity.Options{Range: rng, WitnessHost: witnessHost}
+			if witness != "" {
+				if dir == "" {
+					return usagef("--witness is held against the files: give --dir (on the sidecar's host, or a copy of its log dir)")
+				}
+				if opts.Witness, err = readWitness(witness); err != nil {
+					return exitError{3, err}
+				}
+			} else if witnessHost != "" {
+				return usagef("--witness-host chooses the host of the --witness checkpoints: give --witness")
+			}
 			var pub ed25519.PublicKey
 			if publicKey != "" {
 				if pub, err = integrity.LoadPublicKey(publicKey); err != nil {
@@ -130,7 +142,7 @@ func newVerifyCmd(s streams) *cobra.Command {
 				if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
 					return usagef("--dir %q: not a directory", dir)
 				}
-				r, err := verifyDir(cmd.Context(), dir, filename, pub, rng)
+				r, err := verifyDir(cmd.Context(), dir, filename, pub, opts)
 				if err != nil {
 					return exitError{3, fmt.Errorf("verify %s: %w", dir, err)}
 				}
@@ -174,7 +186,23 @@ func newVerifyCmd(s streams) *cobra.Command {
 	f.StringVarP(&output, "output", "o", "table", "table or json")
 	f.StringVar(&since, "since", "", "check only the files whose lines overlap [since, before): a time or a duration back from now, as the events filters")
 	f.StringVar(&before, "before", "", "with --since or alone: the end of the range (exclusive)")
+	f.StringVar(&witness, "witness", "", "hold the files against the checkpoints kept outside in FILE (events, webhook envelopes or batches, store hits; one JSON value a line)")
+	f.StringVar(&witnessHost, "witness-host", "", "use the --witness checkpoints of this host (default: the host of the files' checkpoints)")
 	return cmd
+}
+
+// readWitness reads a --witness file.
+func readWitness(path string) (*integrity.Witness, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("--witness: %w", err)
+	}
+	defer f.Close()
+	w, err := integrity.ReadWitness(f)
+	if err != nil {
+		return nil, fmt.Errorf("--witness %s: %w", path, err)
+	}
+	return w, nil
 }
 
 // verifyRange reads --since and --before, in the events filters' forms,

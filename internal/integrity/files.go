@@ -34,16 +34,29 @@ type Files interface {
 // pub, if set, checks every checkpoint's signature. The error is for
 // files that could not be read (or ctx ending), not for tampering.
 func Verify(ctx context.Context, files Files, pub ed25519.PublicKey) (Report, error) {
-	return VerifyRange(ctx, files, pub, Range{})
+	return VerifyWith(ctx, files, pub, Options{})
 }
 
-// VerifyRange is Verify of the files whose lines overlap r only. The file
-// just before the range is read too, unreported, for the chain the first
-// file in range starts from; the files after it are read for their delete
-// records only (not checked), since a delete that rewrote a file in range
-// is recorded later.
-func VerifyRange(ctx context.Context, files Files, pub ed25519.PublicKey, r Range) (Report, error) {
-	v := &verifier{pub: pub, files: files, deletes: map[string]deleteRecord{}, startAssumed: true}
+// Options are what a verification may add to the files themselves.
+type Options struct {
+	// Range: only the files whose lines overlap it are checked. The file
+	// just before the range is read too, unreported, for the chain the
+	// first file in range starts from; the files after it are read for
+	// their delete records only (not checked), since a delete that
+	// rewrote a file in range is recorded later.
+	Range Range
+	// Witness, if set, is held against the files (docs/integrity.md
+	// "Witness"): its checkpoints of WitnessHost, or when that is "" of
+	// the host of the files' checkpoints.
+	Witness     *Witness
+	WitnessHost string
+}
+
+// VerifyWith is Verify with opts.
+func VerifyWith(ctx context.Context, files Files, pub ed25519.PublicKey, opts Options) (Report, error) {
+	r := opts.Range
+	v := &verifier{pub: pub, files: files, deletes: map[string]deleteRecord{}, startAssumed: true,
+		cps: map[uint64][]fileCP{}, srcReport: map[int]int{}, srcSeqs: map[int][2]uint64{}}
 	lo, hi := files.Len()-1, 0
 	if !r.IsZero() {
 		var ok bool
@@ -61,6 +74,7 @@ func VerifyRange(ctx context.Context, files Files, pub ed25519.PublicKey, r Rang
 		}
 		context = len(v.reports)
 	}
+	var checked []int // oldest first
 	for i := lo; i >= hi; i-- {
 		if err := ctx.Err(); err != nil {
 			return Report{}, err
@@ -68,6 +82,7 @@ func VerifyRange(ctx context.Context, files Files, pub ed25519.PublicKey, r Rang
 		if err := v.file(i); err != nil {
 			return Report{}, fmt.Errorf("%s: %w", files.Info(i).Name, err)
 		}
+		checked = append(checked, i)
 	}
 	for i := hi - 1; i >= 0; i-- {
 		if err := ctx.Err(); err != nil {
@@ -80,7 +95,18 @@ func VerifyRange(ctx context.Context, files Files, pub ed25519.PublicKey, r Rang
 	if err := v.resolve(); err != nil {
 		return Report{}, err
 	}
-	rep := Report{Intact: true, Files: v.reports[context:], Since: timeText(r.Since), Before: timeText(r.Before)}
+	var wr *WitnessReport
+	if opts.Witness != nil {
+		host := opts.WitnessHost
+		if host == "" {
+			host = v.cpHost
+		}
+		if hosts := opts.Witness.Hosts(); host == "" && len(hosts) == 1 {
+			host = hosts[0] // the files hold no checkpoint to tell: the witness's only host
+		}
+		wr = v.holdAgainst(opts.Witness, host, checked, hi == 0)
+	}
+	rep := Report{Intact: true, Files: v.reports[context:], Since: timeText(r.Since), Before: timeText(r.Before), Witness: wr}
 	if pub != nil {
 		rep.KeyID = KeyID(pub)
 	}

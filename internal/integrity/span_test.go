@@ -28,7 +28,7 @@ func verifyRange(t testing.TB, dir string, pub ed25519.PublicKey, r integrity.Ra
 		t.Fatal(err)
 	}
 	defer sn.Close()
-	rep, err := integrity.VerifyRange(context.Background(), sn, pub, r)
+	rep, err := integrity.VerifyWith(context.Background(), sn, pub, integrity.Options{Range: r})
 	if err != nil {
 		t.Fatal(err)
 	}

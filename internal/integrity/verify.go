@@ -47,9 +47,11 @@ type Report struct {
 	KeyID string `json:"key_id,omitempty"`
 	// Since and Before are the range verified (RFC 3339), when one was
 	// given: only the files whose lines overlap it are in Files.
-	Since  string       `json:"since,omitempty"`
-	Before string       `json:"before,omitempty"`
-	Files  []FileReport `json:"files"`
+	Since  string `json:"since,omitempty"`
+	Before string `json:"before,omitempty"`
+	// Witness says what the witness held, when one was given.
+	Witness *WitnessReport `json:"witness,omitempty"`
+	Files   []FileReport   `json:"files"`
 }
 
 // Tampered reports whether the file's status shows tampering.
@@ -73,9 +75,14 @@ func (f *FileReport) set(status, detail string) {
 // deleteRecord is what verify needs of a system.events.deleted event.
 type deleteRecord struct {
 	Files []struct {
-		File     string `json:"file"`
-		OldChain string `json:"old_chain"`
-		NewChain string `json:"new_chain"`
+		File        string `json:"file"`
+		OldChain    string `json:"old_chain"`
+		NewChain    string `json:"new_chain"`
+		Checkpoints []struct {
+			Seq      uint64 `json:"seq"`
+			OldChain string `json:"old_chain"`
+			NewChain string `json:"new_chain"`
+		} `json:"checkpoints"`
 	} `json:"files"`
 }
 
@@ -118,6 +125,20 @@ type verifier struct {
 	deletes   map[string]deleteRecord // by event id
 	resealers map[string]int          // resealed_by id -> index of a file naming it
 	pending   []pendingLink
+
+	// What a witness is held against: every checkpoint read, by seq;
+	// the host of the first; each file's report and seq range.
+	cps       map[uint64][]fileCP
+	cpHost    string
+	srcReport map[int]int
+	srcSeqs   map[int][2]uint64
+}
+
+// fileCP is a checkpoint as the files hold it.
+type fileCP struct {
+	src         int
+	prev, chain string
+	resealedBy  string
 }
 
 func (v *verifier) file(src int) error {
@@ -151,12 +172,13 @@ func (v *verifier) file(src int) error {
 			}
 			return nil
 		}
-		c, _, perr := ParseCheckpoint(bytes.TrimSuffix(line, []byte("\n")))
+		c, e, perr := ParseCheckpoint(bytes.TrimSuffix(line, []byte("\n")))
 		if perr != nil {
 			rep.set(StatusBroken, fmt.Sprintf("line %d: a checkpoint that does not decode: %v", n, perr))
 			v.s = v.h.Next(v.s, line)
 			return nil
 		}
+		v.noteCheckpoint(src, c, e.Host)
 		rep.Checkpoints++
 		v.check(&rep, idx, src, c, n, segStart, segLines, firstCP, atStart)
 		firstCP = false
@@ -178,6 +200,7 @@ func (v *verifier) file(src int) error {
 	if rep.Status == StatusOK && rep.resealedBy != "" {
 		rep.Status, rep.Detail = StatusResealed, "by "+rep.resealedBy
 	}
+	v.srcReport[src] = len(v.reports)
 	v.reports = append(v.reports, rep)
 	v.lastName, v.lastUnsealed = info.Name, segLines > 0
 	return nil
@@ -363,6 +386,9 @@ func (r Report) WriteTable(w io.Writer) {
 			detail += " (the live file: normal while trailcar runs)"
 		}
 		fmt.Fprintf(w, "%-*s  %-13s  %s\n", width, f.Name, f.Status, detail)
+	}
+	if r.Witness != nil {
+		fmt.Fprintf(w, "witness: %d checkpoints of host %q (%d lines without one skipped)\n", r.Witness.Checkpoints, r.Witness.Host, r.Witness.Skipped)
 	}
 	switch {
 	case len(r.Files) == 0 && (r.Since != "" || r.Before != ""):

@@ -166,8 +166,16 @@ func (h *Handler) AuditedDelete(r *http.Request, filter string, del func(recordI
 			if i > 0 {
 				files = append(files, ',')
 			}
+			cps := []byte{'['}
+			for j, c := range f.Checkpoints {
+				if j > 0 {
+					cps = append(cps, ',')
+				}
+				cps = append(cps, (&event.Details{}).Int("seq", int64(c.Seq)).String("old_chain", c.OldChain).
+					String("new_chain", c.NewChain).Object()...)
+			}
 			files = append(files, (&event.Details{}).String("file", f.File).String("old_chain", f.OldChain.String()).
-				String("new_chain", f.NewChain.String()).Object()...)
+				String("new_chain", f.NewChain.String()).JSON("checkpoints", append(cps, ']')).Object()...)
 		}
 		details.JSON("files", append(files, ']'))
 	}

@@ -55,7 +55,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer snap.Close()
-	rep, err := integrity.VerifyRange(r.Context(), snap, h.Public, rng)
+	rep, err := integrity.VerifyWith(r.Context(), snap, h.Public, integrity.Options{Range: rng})
 	if err != nil {
 		h.fail(w, r, err)
 		return
