@@ -158,8 +158,13 @@ func TestClusterDeleteOfARecordRefused(t *testing.T) {
 	if code != 200 || json.Unmarshal([]byte(body), &d) != nil || d.Deleted != 0 || d.Partial {
 		t.Fatalf("cluster delete by type: %d %s", code, body)
 	}
-	if n := len(sidecartest.OfType(pods[1].Lines(), integrity.DeletedType)); n != 1 {
-		t.Fatalf("pod-1 holds %d delete records, want 1", n)
+	// pod-1 keeps the first record, and records its part of the cluster
+	// delete beside it.
+	sidecartest.Eventually(t, "pod-1's record of its part of the cluster delete", func() bool {
+		return len(sidecartest.OfType(pods[1].Lines(), integrity.DeletedType)) == 2
+	})
+	if got := pods[1].WaitLine("the first record", func(l sidecartest.Line) bool { return l.ID == rec.ID }); got.Type != integrity.DeletedType {
+		t.Fatalf("%+v", got)
 	}
 }
 

@@ -67,12 +67,12 @@ func VerifyWith(ctx context.Context, files Files, pub ed25519.PublicKey, opts Op
 			return Report{Intact: true, Files: []FileReport{}, Since: timeText(r.Since), Before: timeText(r.Before)}, nil
 		}
 	}
-	context := 0 // reports of the file before the range, dropped
+	unreported := 0 // reports of the file before the range, dropped
 	if lo+1 < files.Len() {
 		if err := v.file(lo + 1); err != nil {
 			return Report{}, fmt.Errorf("%s: %w", files.Info(lo+1).Name, err)
 		}
-		context = len(v.reports)
+		unreported = len(v.reports)
 	}
 	var checked []int // oldest first
 	for i := lo; i >= hi; i-- {
@@ -106,7 +106,7 @@ func VerifyWith(ctx context.Context, files Files, pub ed25519.PublicKey, opts Op
 		}
 		wr = v.holdAgainst(opts.Witness, host, checked, hi == 0)
 	}
-	rep := Report{Intact: true, Files: v.reports[context:], Since: timeText(r.Since), Before: timeText(r.Before), Witness: wr}
+	rep := Report{Intact: true, Files: v.reports[unreported:], Since: timeText(r.Since), Before: timeText(r.Before), Witness: wr}
 	if pub != nil {
 		rep.KeyID = KeyID(pub)
 	}

@@ -123,7 +123,7 @@ type verifier struct {
 	files     Files
 	reports   []FileReport            // one a file read, oldest first
 	deletes   map[string]deleteRecord // by event id
-	resealers map[string]int          // resealed_by id -> index of a file naming it
+	resealers map[string]int          // resealed_by id -> a file naming it (in the Files)
 	pending   []pendingLink
 
 	// What a witness is held against: every checkpoint read, by seq;
@@ -220,7 +220,7 @@ func (v *verifier) check(rep *FileReport, idx, src int, c *Checkpoint, n, segSta
 		if v.resealers == nil {
 			v.resealers = map[string]int{}
 		}
-		v.resealers[c.ResealedBy] = idx
+		v.resealers[c.ResealedBy] = src // its report is not appended yet, and a "missing between" row may come first
 		rep.resealedBy = c.ResealedBy
 	}
 	lines := fmt.Sprintf("lines %d-%d", segStart, n-1)
@@ -304,7 +304,8 @@ func (v *verifier) resolve() error {
 			rep.set(StatusBroken, fmt.Sprintf("lines 1-%d (expected chain %s): they do not follow from %s", p.upto, p.cp.Chain[:16], p.prev))
 		}
 	}
-	for id, idx := range v.resealers {
+	for id, src := range v.resealers {
+		idx := v.srcReport[src]
 		if _, ok := v.deletes[id]; !ok {
 			v.reports[idx].set(StatusBroken, "resealed_by "+id+" names no system.events.deleted event in the trail")
 		}
