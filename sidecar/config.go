@@ -341,7 +341,7 @@ func (c *Config) Validate() error {
 		func() error { return checkUpstream(c.Upstream) },
 		func() error { return required("service", c.Service) },
 		func() error { _, err := identity.ParseTrusted(c.TrustProxy); return asConfigError(err) },
-		func() error { return checkRequestIDHeader(c.RequestIDHeader, nil) },
+		func() error { return checkRequestIDHeader(c.RequestIDHeader) },
 		func() error {
 			if c.UpstreamTimeout < 0 {
 				return &ConfigError{Key: "upstream_timeout", Value: shape(c.UpstreamTimeout.String()), Err: errors.New("want 0 (no bound) or a positive duration")}

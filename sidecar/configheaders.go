@@ -26,9 +26,8 @@ var reservedHeaders = map[string]bool{
 var reservedPrefixes = []string{"content-", "x-forwarded-", "x-audit-"}
 
 // checkRequestIDHeader checks request_id_header: a valid header name the
-// proxy and the audit do not depend on; keyHeaders are the other headers
-// that carry an API key.
-func checkRequestIDHeader(name string, keyHeaders []string) error {
+// proxy and the audit do not depend on.
+func checkRequestIDHeader(name string) error {
 	const key = "request_id_header"
 	if err := checkHeaderName(key, name); err != nil {
 		return err
@@ -37,9 +36,6 @@ func checkRequestIDHeader(name string, keyHeaders []string) error {
 	reserved := reservedHeaders[lower]
 	for _, p := range reservedPrefixes {
 		reserved = reserved || strings.HasPrefix(lower, p)
-	}
-	for _, k := range keyHeaders {
-		reserved = reserved || strings.EqualFold(k, name)
 	}
 	if reserved {
 		return &ConfigError{Key: key, Value: name, Err: errors.New(
