@@ -56,6 +56,9 @@ type Options struct {
 	IDs *event.IDs
 	// Trusted are the proxies whose X-Forwarded-For is believed.
 	Trusted identity.Trusted
+	// Identity makes the creds.uuid of opaque tokens and API keys
+	// (identity.hmac_key_file); nil means the bare SHA-256 prefix.
+	Identity *identity.Hasher
 	// RequestIDHeader carries the event id to the upstream and back to
 	// the client; "" means X-Request-Id. Whatever the client sent in it
 	// is replaced, so the id in the log is always one trailcar made.

@@ -17,7 +17,6 @@ import (
 
 	"github.com/trailcar/trailcar/internal/api/logs"
 	"github.com/trailcar/trailcar/internal/event"
-	"github.com/trailcar/trailcar/internal/identity"
 )
 
 // Admin actions (docs/events.md "Which requests become events"): every request to these routes is an event.
@@ -236,7 +235,7 @@ func (s *Sidecar) auditAdmin(r *http.Request, action string, status int, bytes i
 	outcome := event.OutcomeOf(status)
 	e := &event.Event{
 		Type: event.TypeHTTP, Level: event.LevelFor(outcome), Outcome: outcome, Action: action,
-		Creds:      identity.FromRequest(r.Header),
+		Creds:      s.creds.FromRequest(r.Header),
 		Address:    s.trusted.ClientIP(r.RemoteAddr, r.Header["X-Forwarded-For"]),
 		Req:        event.Request{Method: r.Method, Path: r.URL.Path},
 		Res:        event.Response{StatusCode: status, Bytes: bytes},

@@ -38,6 +38,7 @@ type Config struct {
 
 	Admin           AdminConfig        `yaml:"admin"`
 	ActivityTracker TrackerConfig      `yaml:"activity_tracker"`
+	Identity        IdentityConfig     `yaml:"identity"`
 	ConsoleLogs     ConsoleLogsConfig  `yaml:"console_logs"`
 	Cluster         ClusterConfig      `yaml:"cluster"`
 	Integrity       IntegrityConfig    `yaml:"integrity"`
@@ -101,6 +102,29 @@ type TrackConfig struct {
 	Methods  []string `yaml:"methods"`
 	Always   []string `yaml:"always"`
 	Statuses []int    `yaml:"statuses"`
+}
+
+// IdentityConfig is how creds are recorded (docs/events.md "creds and address").
+type IdentityConfig struct {
+	// HMACKeyFile, when set, holds the key (the file's content, trimmed,
+	// at least identity.MinHMACKey bytes) that the creds.uuid of opaque
+	// tokens and API keys is an HMAC-SHA256 with, so that a weak key
+	// cannot be found in the trail by hashing guesses.
+	HMACKeyFile string `yaml:"hmac_key_file"`
+}
+
+// Hasher reads hmac_key_file and returns what makes creds.uuid of secrets:
+// keyed when the file is set, nil (the bare SHA-256) when not. A file
+// that cannot be read or holds too short a key is a *ConfigError.
+func (c *IdentityConfig) Hasher() (*identity.Hasher, error) {
+	if c.HMACKeyFile == "" {
+		return nil, nil
+	}
+	key, err := identity.LoadHMACKey(c.HMACKeyFile)
+	if err != nil {
+		return nil, &ConfigError{Key: "identity.hmac_key_file", Value: c.HMACKeyFile, Err: err}
+	}
+	return identity.NewHasher(key), nil
 }
 
 // IntegrityConfig is the tamper evidence of the trail (docs/integrity.md).
@@ -339,7 +363,7 @@ func (c *Config) Validate() error {
 		func() error { return checkUpstream(c.Upstream) },
 		func() error { return required("service", c.Service) },
 		func() error { _, err := identity.ParseTrusted(c.TrustProxy); return asConfigError(err) },
-		func() error { return checkHeaderName("request_id_header", c.RequestIDHeader) },
+		func() error { return checkRequestIDHeader(c.RequestIDHeader) },
 		func() error {
 			if c.UpstreamTimeout < 0 {
 				return &ConfigError{Key: "upstream_timeout", Value: shape(c.UpstreamTimeout.String()), Err: errors.New("want 0 (no bound) or a positive duration")}
@@ -417,8 +441,8 @@ func (t *TrackerConfig) validate() error {
 	case t.OnWriteError != "fail_open" && t.OnWriteError != "fail_closed":
 		return &ConfigError{Key: at + "on_write_error", Value: t.OnWriteError, Err: errors.New("want fail_open or fail_closed")}
 	}
-	if _, err := t.Mode(); err != nil {
-		return &ConfigError{Key: at + "file_mode", Value: t.FileMode, Err: err}
+	if err := checkFileMode(t); err != nil {
+		return err
 	}
 	for i, k := range t.RedactQuery {
 		if k == "" {

@@ -54,6 +54,8 @@ admin:
 console_logs:
   enabled: true
   auth_path: /auth/can-read-logs
+identity:
+  hmac_key_file: /run/secrets/hmac
 activity_tracker:
   enabled: false
   dir: /var/log/trailcar
@@ -108,6 +110,7 @@ func TestParseConfigEveryKey(t *testing.T) {
 	want.Admin = sidecar.AdminConfig{Listen: "0.0.0.0:19090", TokenFile: "/run/secrets/token", DeleteTokenFile: "/run/secrets/delete-token",
 		AllowDelete: false, AllowedHosts: []string{"trailcar.console.svc"}, Insecure: true, MaxStreams: 16, MaxQueries: 3}
 	want.ConsoleLogs = sidecar.ConsoleLogsConfig{Enabled: true, AuthPath: "/auth/can-read-logs"}
+	want.Identity.HMACKeyFile = "/run/secrets/hmac"
 	at := &want.ActivityTracker
 	at.Enabled = false
 	at.Dir = "/var/log/trailcar"

@@ -6,7 +6,6 @@ import (
 
 	eventsapi "github.com/trailcar/trailcar/internal/api/events"
 	"github.com/trailcar/trailcar/internal/event"
-	"github.com/trailcar/trailcar/internal/identity"
 	"github.com/trailcar/trailcar/internal/jsonhttp"
 	"github.com/trailcar/trailcar/internal/store"
 )
@@ -51,7 +50,7 @@ func (s *Sidecar) query(h http.HandlerFunc) http.Handler {
 
 // who says who made an admin request: creds and client address.
 func (s *Sidecar) who(r *http.Request) (event.Creds, string) {
-	return identity.FromRequest(r.Header), s.trusted.ClientIP(r.RemoteAddr, r.Header["X-Forwarded-For"])
+	return s.creds.FromRequest(r.Header), s.trusted.ClientIP(r.RemoteAddr, r.Header["X-Forwarded-For"])
 }
 
 // trailStore is the one reader of the audit files that every admin route

@@ -78,6 +78,7 @@ type Sidecar struct {
 	metrics     *metrics.Metrics
 	rules       *rules.Rules
 	trusted     identity.Trusted
+	creds       *identity.Hasher   // creds.uuid of secrets: keyed by identity.hmac_key_file, or nil
 	trail       *store.Store       // the one reader of the files, for every route
 	redact      *identity.Redactor // of the admin port's own audit events
 	ids         *event.IDs
@@ -136,6 +137,9 @@ func New(cfg Config, opts Options) (_ *Sidecar, err error) {
 		return nil, err
 	}
 	if s.trusted, err = identity.ParseTrusted(cfg.TrustProxy); err != nil {
+		return nil, err
+	}
+	if s.creds, err = cfg.Identity.Hasher(); err != nil {
 		return nil, err
 	}
 	if err = s.loadToken(); err != nil {
@@ -329,6 +333,7 @@ func (s *Sidecar) buildProxy() error {
 		Metrics:         s.metrics,
 		IDs:             s.ids,
 		Trusted:         s.trusted,
+		Identity:        s.creds,
 		RequestIDHeader: s.cfg.RequestIDHeader,
 		LogQuery:        s.cfg.ActivityTracker.LogQuery,
 		RedactQuery:     s.cfg.ActivityTracker.RedactQuery,

@@ -33,6 +33,8 @@ func TestConfigCheck(t *testing.T) {
 	other := write("other.yaml", "service: other\n")
 	bad := write("bad.yaml", "service: explorer\nactivity_tracker:\n  trak: [POST]\n")
 	badValue := write("bad-value.yaml", "listen: \"8080\"\n")
+	writable := write("writable.yaml", "activity_tracker:\n  file_mode: \"0666\"\n")
+	reserved := write("reserved.yaml", "service: explorer\nrequest_id_header: authorization\n")
 
 	tests := []struct {
 		name       string
@@ -55,6 +57,14 @@ func TestConfigCheck(t *testing.T) {
 			[]string{"activity_tracker.trak", "line 3", "unknown key"}, ""},
 		{"bad value", "", []string{"config", "check", "--config", badValue}, 2, nil,
 			[]string{"listen", "line 1", `"8080"`}, ""},
+		{"file_mode writable by others", "", []string{"config", "check", "--config", writable}, 2, nil,
+			[]string{"activity_tracker.file_mode (line 2)", `"0666"`, "no group or other write bits"}, ""},
+		{"serve refuses file_mode writable by others", "", []string{"serve", "--config", writable}, 2, nil,
+			[]string{"activity_tracker.file_mode (line 2)"}, ""},
+		{"request_id_header a header the proxy depends on", "", []string{"config", "check", "--config", reserved}, 2, nil,
+			[]string{"request_id_header (line 2)", `"authorization"`, "depends on"}, ""},
+		{"serve refuses request_id_header: authorization", "", []string{"serve", "--config", reserved}, 2, nil,
+			[]string{"request_id_header (line 2)"}, ""},
 		{"bad $TRAILCAR_CONFIG", bad, []string{"config", "check"}, 2, nil, []string{"activity_tracker.trak (line 3)"}, ""},
 		{"missing file", "", []string{"config", "check", "--config", filepath.Join(dir, "nope.yaml")}, 2, nil,
 			[]string{"nope.yaml"}, ""},

@@ -9,9 +9,11 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/trailcar/trailcar/internal/event"
 	"github.com/trailcar/trailcar/internal/integrity"
 	"github.com/trailcar/trailcar/internal/store"
 )
@@ -89,19 +91,20 @@ func writeKeyFile(path string, data []byte, mode os.FileMode, flags int) error {
 	return f.Close()
 }
 
-// verifyDir verifies the files of dir as they are, read through a
-// snapshot of the store (the one reader of the trail).
-func verifyDir(ctx context.Context, dir, filename string, pub ed25519.PublicKey) (integrity.Report, error) {
+// verifyDir verifies the files of dir as they are (opts: a range, a
+// witness), read through a snapshot of the store (the one reader of the
+// trail).
+func verifyDir(ctx context.Context, dir, filename string, pub ed25519.PublicKey, opts integrity.Options) (integrity.Report, error) {
 	files, err := store.New(store.Options{Dir: dir, Filename: filename}).Snapshot()
 	if err != nil {
 		return integrity.Report{}, err
 	}
 	defer files.Close()
-	return integrity.Verify(ctx, files, pub)
+	return integrity.VerifyWith(ctx, files, pub, opts)
 }
 
 func newVerifyCmd(s streams) *cobra.Command {
-	var dir, filename, server, tokenFile, publicKey, output string
+	var dir, filename, server, tokenFile, publicKey, output, since, before, witness, witnessHost string
 	cmd := &cobra.Command{
 		Use:   "verify [--dir DIR | --server URL]",
 		Short: "Check the integrity chain of the audit files: exit 0 intact, 1 tampering, 3 could not check",
@@ -113,9 +116,23 @@ func newVerifyCmd(s streams) *cobra.Command {
 			if dir != "" && (cmd.Flags().Changed("server") || cmd.Flags().Changed("token-file")) {
 				return usagef("--dir reads the files directly: --server and --token-file do not apply")
 			}
+			rng, err := verifyRange(since, before, time.Now())
+			if err != nil {
+				return err
+			}
+			opts := integrity.Options{Range: rng, WitnessHost: witnessHost}
+			if witness != "" {
+				if dir == "" {
+					return usagef("--witness is held against the files: give --dir (on the sidecar's host, or a copy of its log dir)")
+				}
+				if opts.Witness, err = readWitness(witness); err != nil {
+					return exitError{3, err}
+				}
+			} else if witnessHost != "" {
+				return usagef("--witness-host chooses the host of the --witness checkpoints: give --witness")
+			}
 			var pub ed25519.PublicKey
 			if publicKey != "" {
-				var err error
 				if pub, err = integrity.LoadPublicKey(publicKey); err != nil {
 					return usagef("--public-key %s: %v", publicKey, err)
 				}
@@ -125,7 +142,7 @@ func newVerifyCmd(s streams) *cobra.Command {
 				if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
 					return usagef("--dir %q: not a directory", dir)
 				}
-				r, err := verifyDir(cmd.Context(), dir, filename, pub)
+				r, err := verifyDir(cmd.Context(), dir, filename, pub, opts)
 				if err != nil {
 					return exitError{3, fmt.Errorf("verify %s: %w", dir, err)}
 				}
@@ -135,7 +152,7 @@ func newVerifyCmd(s streams) *cobra.Command {
 				if err != nil {
 					return err
 				}
-				if rep, err = c.Integrity(cmd.Context()); err != nil {
+				if rep, err = c.Integrity(cmd.Context(), rng); err != nil {
 					return exitError{3, fmt.Errorf("verify %s: %w", c.BaseURL, err)}
 				}
 				// The sidecar checked with its own key; a key given here
@@ -167,5 +184,46 @@ func newVerifyCmd(s streams) *cobra.Command {
 	f.StringVar(&tokenFile, "token-file", "", "file holding the admin token (default: the token in $TRAILCAR_TOKEN)")
 	f.StringVar(&publicKey, "public-key", "", "check the checkpoints' signatures with this Ed25519 public key (PEM)")
 	f.StringVarP(&output, "output", "o", "table", "table or json")
+	f.StringVar(&since, "since", "", "check only the files whose lines overlap [since, before): a time or a duration back from now, as the events filters")
+	f.StringVar(&before, "before", "", "with --since or alone: the end of the range (exclusive)")
+	f.StringVar(&witness, "witness", "", "hold the files against the checkpoints kept outside in FILE (events, webhook envelopes or batches, store hits; one JSON value a line)")
+	f.StringVar(&witnessHost, "witness-host", "", "use the --witness checkpoints of this host (default: the host of the files' checkpoints)")
 	return cmd
+}
+
+// readWitness reads a --witness file.
+func readWitness(path string) (*integrity.Witness, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("--witness: %w", err)
+	}
+	defer f.Close()
+	w, err := integrity.ReadWitness(f)
+	if err != nil {
+		return nil, fmt.Errorf("--witness %s: %w", path, err)
+	}
+	return w, nil
+}
+
+// verifyRange reads --since and --before, in the events filters' forms,
+// resolved once against now.
+func verifyRange(since, before string, now time.Time) (integrity.Range, error) {
+	var rng integrity.Range
+	for _, p := range []struct {
+		flag, value string
+		to          *time.Time
+	}{{"--since", since, &rng.Since}, {"--before", before, &rng.Before}} {
+		if p.value == "" {
+			continue
+		}
+		t, err := event.ParseTime(p.value, now)
+		if err != nil {
+			return rng, usagef("%s %q: %v", p.flag, p.value, err)
+		}
+		*p.to = t
+	}
+	if !rng.Since.IsZero() && !rng.Before.IsZero() && !rng.Since.Before(rng.Before) {
+		return rng, usagef("--since %s is not before --before %s", since, before)
+	}
+	return rng, nil
 }

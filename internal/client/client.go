@@ -276,10 +276,17 @@ func (c *Client) send(ctx context.Context, method, path string, q url.Values) (*
 }
 
 // Integrity returns the sidecar's verdict on its trail's chain (GET
-// /api/v3/integrity).
-func (c *Client) Integrity(ctx context.Context) (*integrity.Report, error) {
+// /api/v3/integrity), on the files overlapping r (zero: all).
+func (c *Client) Integrity(ctx context.Context, r integrity.Range) (*integrity.Report, error) {
 	var rep integrity.Report
-	if err := c.do(ctx, http.MethodGet, "/api/v3/integrity", nil, &rep); err != nil {
+	q := url.Values{}
+	if !r.Since.IsZero() {
+		q.Set("since", r.Since.UTC().Format(time.RFC3339Nano))
+	}
+	if !r.Before.IsZero() {
+		q.Set("before", r.Before.UTC().Format(time.RFC3339Nano))
+	}
+	if err := c.do(ctx, http.MethodGet, "/api/v3/integrity", q, &rep); err != nil {
 		return nil, err
 	}
 	return &rep, nil

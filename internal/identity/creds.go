@@ -6,9 +6,7 @@
 package identity
 
 import (
-	"crypto/sha256"
 	"encoding/base64"
-	"encoding/hex"
 	"encoding/json"
 	"net/http"
 	"strings"
@@ -31,20 +29,25 @@ const (
 // Basic auth (the user name), an API key in X-API-Key or apikey (a hash as
 // uuid, never the key), a Cookie (a session: type user), or none
 // (public-access). Unknown fields are left empty; the encoder writes "-".
-func FromRequest(h http.Header) event.Creds {
+// Hashes are unkeyed: Hasher.FromRequest keys them.
+func FromRequest(h http.Header) event.Creds { return (*Hasher)(nil).FromRequest(h) }
+
+// FromRequest is the package's FromRequest with the hashes of opaque
+// tokens and API keys made by hs (keyed when it has a key).
+func (hs *Hasher) FromRequest(h http.Header) event.Creds {
 	if auth := headerValue(h, "Authorization"); auth != "" {
 		scheme, cred, _ := strings.Cut(auth, " ")
 		cred = strings.TrimSpace(cred)
 		switch {
 		case strings.EqualFold(scheme, "Bearer") && cred != "":
-			return bearer(cred)
+			return hs.bearer(cred)
 		case strings.EqualFold(scheme, "Basic") && cred != "":
 			return basic(cred)
 		}
 	}
 	for _, name := range [...]string{"X-Api-Key", "Apikey"} {
 		if key := headerValue(h, name); key != "" {
-			return event.Creds{UUID: ShortHash(key), Type: TypeAPIKey}
+			return event.Creds{UUID: hs.Hash(key), Type: TypeAPIKey}
 		}
 	}
 	if headerValue(h, "Cookie") != "" {
@@ -62,11 +65,9 @@ func headerValue(h http.Header, canonicalKey string) string {
 }
 
 // ShortHash is the first 12 hex digits of the SHA-256 of a secret: enough
-// to tell keys apart in the trail, useless for using the key.
-func ShortHash(secret string) string {
-	sum := sha256.Sum256([]byte(secret))
-	return hex.EncodeToString(sum[:6])
-}
+// to tell keys apart in the trail, useless for using the key. It is the
+// creds.uuid of a secret without identity.hmac_key_file (Hasher.Hash).
+func ShortHash(secret string) string { return (*Hasher)(nil).Hash(secret) }
 
 type claims struct {
 	PreferredUsername string `json:"preferred_username"`
@@ -77,7 +78,7 @@ type claims struct {
 
 // bearer reads a JWT's claims (not verified) or, for an opaque token, keeps
 // only its hash.
-func bearer(token string) event.Creds {
+func (hs *Hasher) bearer(token string) event.Creds {
 	c := event.Creds{Type: TypeToken}
 	parts := strings.Split(token, ".")
 	if len(parts) == 3 {
@@ -97,7 +98,7 @@ func bearer(token string) event.Creds {
 			}
 		}
 	}
-	c.UUID = ShortHash(token)
+	c.UUID = hs.Hash(token)
 	return c
 }
 

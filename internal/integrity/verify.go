@@ -44,8 +44,14 @@ type Report struct {
 	Intact bool `json:"intact"`
 	// KeyID names the public key signatures were checked with; "" when
 	// none was given (signatures not checked).
-	KeyID string       `json:"key_id,omitempty"`
-	Files []FileReport `json:"files"`
+	KeyID string `json:"key_id,omitempty"`
+	// Since and Before are the range verified (RFC 3339), when one was
+	// given: only the files whose lines overlap it are in Files.
+	Since  string `json:"since,omitempty"`
+	Before string `json:"before,omitempty"`
+	// Witness says what the witness held, when one was given.
+	Witness *WitnessReport `json:"witness,omitempty"`
+	Files   []FileReport   `json:"files"`
 }
 
 // Tampered reports whether the file's status shows tampering.
@@ -66,15 +72,17 @@ func (f *FileReport) set(status, detail string) {
 	}
 }
 
-// deletedTypeText is the type of a delete record as the encoder writes it.
-var deletedTypeText = []byte(`","type":"system.events.deleted"`)
-
 // deleteRecord is what verify needs of a system.events.deleted event.
 type deleteRecord struct {
 	Files []struct {
-		File     string `json:"file"`
-		OldChain string `json:"old_chain"`
-		NewChain string `json:"new_chain"`
+		File        string `json:"file"`
+		OldChain    string `json:"old_chain"`
+		NewChain    string `json:"new_chain"`
+		Checkpoints []struct {
+			Seq      uint64 `json:"seq"`
+			OldChain string `json:"old_chain"`
+			NewChain string `json:"new_chain"`
+		} `json:"checkpoints"`
 	} `json:"files"`
 }
 
@@ -115,8 +123,22 @@ type verifier struct {
 	files     Files
 	reports   []FileReport            // one a file read, oldest first
 	deletes   map[string]deleteRecord // by event id
-	resealers map[string]int          // resealed_by id -> index of a file naming it
+	resealers map[string]int          // resealed_by id -> a file naming it (in the Files)
 	pending   []pendingLink
+
+	// What a witness is held against: every checkpoint read, by seq;
+	// the host of the first; each file's report and seq range.
+	cps       map[uint64][]fileCP
+	cpHost    string
+	srcReport map[int]int
+	srcSeqs   map[int][2]uint64
+}
+
+// fileCP is a checkpoint as the files hold it.
+type fileCP struct {
+	src         int
+	prev, chain string
+	resealedBy  string
 }
 
 func (v *verifier) file(src int) error {
@@ -150,12 +172,13 @@ func (v *verifier) file(src int) error {
 			}
 			return nil
 		}
-		c, _, perr := ParseCheckpoint(bytes.TrimSuffix(line, []byte("\n")))
+		c, e, perr := ParseCheckpoint(bytes.TrimSuffix(line, []byte("\n")))
 		if perr != nil {
 			rep.set(StatusBroken, fmt.Sprintf("line %d: a checkpoint that does not decode: %v", n, perr))
 			v.s = v.h.Next(v.s, line)
 			return nil
 		}
+		v.noteCheckpoint(src, c, e.Host)
 		rep.Checkpoints++
 		v.check(&rep, idx, src, c, n, segStart, segLines, firstCP, atStart)
 		firstCP = false
@@ -177,6 +200,7 @@ func (v *verifier) file(src int) error {
 	if rep.Status == StatusOK && rep.resealedBy != "" {
 		rep.Status, rep.Detail = StatusResealed, "by "+rep.resealedBy
 	}
+	v.srcReport[src] = len(v.reports)
 	v.reports = append(v.reports, rep)
 	v.lastName, v.lastUnsealed = info.Name, segLines > 0
 	return nil
@@ -196,7 +220,7 @@ func (v *verifier) check(rep *FileReport, idx, src int, c *Checkpoint, n, segSta
 		if v.resealers == nil {
 			v.resealers = map[string]int{}
 		}
-		v.resealers[c.ResealedBy] = idx
+		v.resealers[c.ResealedBy] = src // its report is not appended yet, and a "missing between" row may come first
 		rep.resealedBy = c.ResealedBy
 	}
 	lines := fmt.Sprintf("lines %d-%d", segStart, n-1)
@@ -254,7 +278,7 @@ func (v *verifier) noteDelete(line []byte) {
 		Type    string       `json:"type"`
 		Details deleteRecord `json:"details"`
 	}
-	if json.Unmarshal(line, &e) == nil && e.Type == "system.events.deleted" {
+	if json.Unmarshal(line, &e) == nil && e.Type == DeletedType {
 		v.deletes[e.ID] = e.Details
 	}
 }
@@ -280,7 +304,8 @@ func (v *verifier) resolve() error {
 			rep.set(StatusBroken, fmt.Sprintf("lines 1-%d (expected chain %s): they do not follow from %s", p.upto, p.cp.Chain[:16], p.prev))
 		}
 	}
-	for id, idx := range v.resealers {
+	for id, src := range v.resealers {
+		idx := v.srcReport[src]
 		if _, ok := v.deletes[id]; !ok {
 			v.reports[idx].set(StatusBroken, "resealed_by "+id+" names no system.events.deleted event in the trail")
 		}
@@ -289,15 +314,24 @@ func (v *verifier) resolve() error {
 }
 
 // relink re-reads the first segment of p's file from the chain the file
-// before had ended with before a delete rewrote it, as the delete's record
-// lists it.
+// before had ended with before deletes rewrote it, as the deletes' records
+// list it. The file before may have been rewritten by several deletes
+// that left p's file alone (they matched nothing in it): each record links
+// one end to the one before, so the ends are followed back through all of
+// them.
 func (v *verifier) relink(p pendingLink) (bool, error) {
 	prev := strings.TrimSuffix(p.prev, ".gz")
+	ends := map[string]bool{p.prevFinal.String(): true}
 	var starts []Digest
-	for _, d := range v.deletes {
-		for _, f := range d.Files {
-			if strings.TrimSuffix(f.File, ".gz") == prev && f.NewChain == p.prevFinal.String() {
+	for grew := true; grew; {
+		grew = false
+		for _, d := range v.deletes {
+			for _, f := range d.Files {
+				if strings.TrimSuffix(f.File, ".gz") != prev || !ends[f.NewChain] || ends[f.OldChain] {
+					continue
+				}
 				if o, err := ParseDigest(f.OldChain); err == nil {
+					ends[f.OldChain], grew = true, true
 					starts = append(starts, o)
 				}
 			}
@@ -354,7 +388,12 @@ func (r Report) WriteTable(w io.Writer) {
 		}
 		fmt.Fprintf(w, "%-*s  %-13s  %s\n", width, f.Name, f.Status, detail)
 	}
+	if r.Witness != nil {
+		fmt.Fprintf(w, "witness: %d checkpoints of host %q (%d lines without one skipped)\n", r.Witness.Checkpoints, r.Witness.Host, r.Witness.Skipped)
+	}
 	switch {
+	case len(r.Files) == 0 && (r.Since != "" || r.Before != ""):
+		fmt.Fprintln(w, "no audit files in the range")
 	case len(r.Files) == 0:
 		fmt.Fprintln(w, "no audit files")
 	case r.Intact && r.KeyID == "":

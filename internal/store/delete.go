@@ -46,7 +46,23 @@ func (st *Store) DeleteFor(ctx context.Context, f *event.Filter, recordID string
 	return st.rewriteAll(ctx, &cut, recordID)
 }
 
-// DeleteID removes the event with id; ErrNotFound if there is none.
+// ErrProtected refuses a delete by id of a line deletes never remove
+// (integrity.IsEvidenceType); the error is a *ProtectedError.
+var ErrProtected = errors.New("deletes never remove delete records, checkpoints or reopen records")
+
+// ProtectedError names the event a delete by id was refused for.
+type ProtectedError struct {
+	ID, Type string
+}
+
+func (e *ProtectedError) Error() string {
+	return fmt.Sprintf("event %s is a %s line: %v", e.ID, e.Type, ErrProtected)
+}
+
+func (e *ProtectedError) Is(target error) bool { return target == ErrProtected }
+
+// DeleteID removes the event with id; ErrNotFound if there is none,
+// a *ProtectedError if it is a line deletes never remove.
 func (st *Store) DeleteID(ctx context.Context, id string) (int, error) {
 	d, err := st.DeleteIDFor(ctx, id, "")
 	return d.Count, err
@@ -57,6 +73,10 @@ func (st *Store) DeleteIDFor(ctx context.Context, id, recordID string) (Deletion
 	fd, err := st.locate(ctx, id)
 	if err != nil {
 		return Deletion{}, err
+	}
+	var e event.Event
+	if event.Decode(fd.line, &e) == nil && integrity.IsEvidenceType(e.Type) {
+		return Deletion{}, &ProtectedError{ID: id, Type: e.Type}
 	}
 	// Only lines at its eventTime are read; the id picks it among them.
 	var f event.Filter
@@ -83,11 +103,13 @@ func (c *cutFilter) inSpan(t []byte) bool {
 		string(t) <= c.upto
 }
 
-// drops reports whether line is deleted; it also counts lines that do
-// not decode, which are kept.
+// drops reports whether line is deleted. Lines that do not decode are
+// kept, and so are checkpoints, delete records and reopen records,
+// whatever the filter (integrity.IsEvidenceType): the record of a delete
+// outlives every later delete.
 func (c *cutFilter) drops(line []byte, t []byte) bool {
-	if t != nil && !c.inSpan(t) || integrity.IsCheckpoint(line) {
-		return false // deletes never remove checkpoints: they seal what stays
+	if t != nil && !c.inSpan(t) || integrity.IsEvidence(line) {
+		return false
 	}
 	if c.id != "" {
 		if id, ok := event.LineID(line); ok && string(id) != c.id {
@@ -97,13 +119,13 @@ func (c *cutFilter) drops(line []byte, t []byte) bool {
 	if c.lf.Match(line) != event.Matched {
 		return false
 	}
-	if t == nil || c.id != "" {
+	if t == nil || c.id != "" || integrity.MayBeEvidence(line) {
 		var e event.Event
 		if event.Decode(line, &e) != nil {
 			return false
 		}
 		ft := event.FormatTime(e.Time)
-		if !c.inSpan([]byte(ft)) || c.id != "" && e.ID != c.id {
+		if !c.inSpan([]byte(ft)) || c.id != "" && e.ID != c.id || integrity.IsEvidenceType(e.Type) {
 			return false
 		}
 	}

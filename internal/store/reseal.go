@@ -27,11 +27,20 @@ import (
 var ErrSealed = errors.New("the files are sealed (integrity): delete through the sidecar (--server), which re-seals them and records the delete")
 
 // Resealed is one file a delete rewrote and re-sealed: the chain after its
-// last line before and after.
+// last line before and after, and each checkpoint's chain before and
+// after (so a copy of the checkpoints kept outside can still be matched:
+// docs/integrity.md "Witness").
 type Resealed struct {
-	File     string
-	OldChain integrity.Digest
-	NewChain integrity.Digest
+	File        string
+	OldChain    integrity.Digest
+	NewChain    integrity.Digest
+	Checkpoints []ResealedCheckpoint
+}
+
+// ResealedCheckpoint is one checkpoint a delete made again.
+type ResealedCheckpoint struct {
+	Seq                uint64
+	OldChain, NewChain string
 }
 
 // Deletion is what a delete did.
@@ -120,6 +129,7 @@ func (st *Store) rewriteSealed(ctx context.Context, rs *resealer, src *source, c
 	}
 	s := start
 	var werr error
+	var cps []ResealedCheckpoint
 	forLines(data, func(line []byte) {
 		if werr != nil {
 			return
@@ -127,8 +137,10 @@ func (st *Store) rewriteSealed(ctx context.Context, rs *resealer, src *source, c
 		body := line[:len(line)-1]
 		if integrity.IsCheckpoint(line) {
 			var out []byte
-			var seq uint64
-			out, seq, werr = st.resealCheckpoint(rs, body, s)
+			var rc ResealedCheckpoint
+			out, rc, werr = st.resealCheckpoint(rs, body, s)
+			seq := rc.Seq
+			cps = append(cps, rc)
 			if werr == nil {
 				werr = rw.line(out)
 				s.Seal(&h, seq, append(out, '\n'))
@@ -150,7 +162,7 @@ func (st *Store) rewriteSealed(ctx context.Context, rs *resealer, src *source, c
 	}
 	rs.newEnd[info.Name] = s
 	rs.oldEnd[info.Name] = old
-	rs.done = append(rs.done, Resealed{File: info.Name, OldChain: old, NewChain: s.Chain})
+	rs.done = append(rs.done, Resealed{File: info.Name, OldChain: old, NewChain: s.Chain, Checkpoints: cps})
 	if info.Live {
 		rs.seal.SetState(s) // the writer goes on from the file as it now is
 	}
@@ -160,12 +172,13 @@ func (st *Store) rewriteSealed(ctx context.Context, rs *resealer, src *source, c
 // resealCheckpoint makes a checkpoint line again for the segment s has
 // just sealed: same id, time, seq and file; new lines, ids, chain and
 // prev; signed; resealed_by the delete. It returns the line (without its
-// newline) and its seq.
-func (st *Store) resealCheckpoint(rs *resealer, line []byte, s integrity.State) ([]byte, uint64, error) {
+// newline), and its seq with its chain before and after.
+func (st *Store) resealCheckpoint(rs *resealer, line []byte, s integrity.State) ([]byte, ResealedCheckpoint, error) {
 	c, e, err := integrity.ParseCheckpoint(line)
 	if err != nil {
-		return nil, 0, fmt.Errorf("re-seal: %w", err)
+		return nil, ResealedCheckpoint{}, fmt.Errorf("re-seal: %w", err)
 	}
+	rc := ResealedCheckpoint{Seq: c.Seq, OldChain: c.Chain, NewChain: s.Chain.String()}
 	c.Lines, c.FirstID, c.LastID = s.Lines, s.FirstID, s.LastID
 	c.Chain, c.Prev = s.Chain.String(), s.LastCP.String()
 	c.ResealedBy = rs.id
@@ -174,9 +187,9 @@ func (st *Store) resealCheckpoint(rs *resealer, line []byte, s integrity.State) 
 	e.Details = c.Details()
 	out, err := event.AppendJSON(nil, e)
 	if err != nil {
-		return nil, 0, fmt.Errorf("re-seal: %w", err)
+		return nil, rc, fmt.Errorf("re-seal: %w", err)
 	}
-	return bytes.TrimSuffix(out, []byte("\n")), c.Seq, nil
+	return bytes.TrimSuffix(out, []byte("\n")), rc, nil
 }
 
 // forLines calls fn with each line of data, its newline included; a torn

@@ -60,6 +60,9 @@ type Options struct {
 	// Trusted are the proxies whose X-Forwarded-For is believed: the
 	// client address of the event and of the rate limit.
 	Trusted identity.Trusted
+	// Identity makes the creds.uuid of opaque tokens and API keys
+	// (identity.hmac_key_file); nil means the bare SHA-256 prefix.
+	Identity *identity.Hasher
 	// RequestIDHeader, if set, names the request header that carries the
 	// id the proxy made for this request; when it holds a valid id, the
 	// event gets it, so the id the client got back names its event.
@@ -167,7 +170,7 @@ func (h *Handler) event(r *http.Request, addr string, in input) *event.Event {
 		Level:    event.LevelFor(event.OutcomeOf(in.httpCode)),
 		Outcome:  event.OutcomeOf(in.httpCode),
 		Action:   h.opts.Service + "." + orRoot(typ) + "." + in.actionVerb,
-		Creds:    identity.FromRequest(r.Header),
+		Creds:    h.opts.Identity.FromRequest(r.Header),
 		Address:  addr,
 		Req:      event.Request{Method: r.Method, Path: r.URL.Path},
 		Res:      event.Response{StatusCode: in.httpCode, ClientDetails: in.clientDetails},

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/trailcar/trailcar/internal/cluster"
@@ -315,7 +316,7 @@ func (h *Handler) deleteCluster(w http.ResponseWriter, r *http.Request, id strin
 	if id != "" {
 		path += "/" + id
 	}
-	states, answers := h.Cluster.Ask(r.Context(), http.MethodDelete, path, peerQuery(q), cluster.Auth(r, ""), http.StatusNotFound)
+	states, answers := h.Cluster.Ask(r.Context(), http.MethodDelete, path, peerQuery(q), cluster.Auth(r, ""), http.StatusNotFound, http.StatusForbidden)
 	type peerDeleted struct {
 		cluster.PeerState
 		Deleted int `json:"deleted"`
@@ -323,6 +324,18 @@ func (h *Handler) deleteCluster(w http.ResponseWriter, r *http.Request, id strin
 	peers := make([]peerDeleted, len(states))
 	total := n
 	for i, s := range states {
+		if a := answers[i]; a != nil && a.Status == http.StatusForbidden {
+			// The id is a peer's delete record, checkpoint or reopen
+			// record: refused there, so refused here. Any other 403
+			// (admin.allow_delete: false there) is that peer's failure.
+			var pa protectedAnswer
+			if id != "" && json.Unmarshal(a.Body, &pa) == nil && pa.Protected != "" {
+				jsonhttp.Write(w, http.StatusForbidden, pa)
+				return
+			}
+			s.OK, s.Error = false, "answered 403: "+strings.TrimSpace(string(a.Body[:min(len(a.Body), 200)]))
+			states[i] = s
+		}
 		peers[i].PeerState = s
 		if a := answers[i]; a != nil && a.Status == http.StatusOK {
 			var d struct{ Deleted int }

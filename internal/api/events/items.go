@@ -62,7 +62,10 @@ func (h *Handler) Delete(w http.ResponseWriter, r *http.Request) {
 	n, err := h.AuditedDelete(r, url.Values{"id": {id}}.Encode(), func(recordID string) (store.Deletion, error) {
 		return h.Store.DeleteIDFor(r.Context(), id, recordID)
 	})
+	var pe *store.ProtectedError
 	switch {
+	case errors.As(err, &pe):
+		protected(w, pe)
 	case scope == ScopeCluster && (err == nil || errors.Is(err, store.ErrNotFound)):
 		h.deleteCluster(w, r, id, r.URL.Query(), n)
 	case errors.Is(err, store.ErrNotFound):
@@ -117,6 +120,18 @@ func (h *Handler) DeleteMatching(w http.ResponseWriter, r *http.Request) {
 	jsonhttp.Write(w, http.StatusOK, map[string]int{"deleted": n})
 }
 
+// protectedAnswer is the 403 for a delete by the id of a line deletes
+// never remove; Protected (its type) tells it, on a cluster, from a peer's
+// 403 for admin.allow_delete: false.
+type protectedAnswer struct {
+	Error     string `json:"error"`
+	Protected string `json:"protected"`
+}
+
+func protected(w http.ResponseWriter, pe *store.ProtectedError) {
+	jsonhttp.Write(w, http.StatusForbidden, protectedAnswer{Error: pe.Error(), Protected: pe.Type})
+}
+
 func (h *Handler) deleteAllowed(w http.ResponseWriter) bool {
 	if !h.AllowDelete {
 		jsonhttp.Error(w, http.StatusForbidden, "deleting events is not allowed (admin.allow_delete: false)")
@@ -151,8 +166,16 @@ func (h *Handler) AuditedDelete(r *http.Request, filter string, del func(recordI
 			if i > 0 {
 				files = append(files, ',')
 			}
+			cps := []byte{'['}
+			for j, c := range f.Checkpoints {
+				if j > 0 {
+					cps = append(cps, ',')
+				}
+				cps = append(cps, (&event.Details{}).Int("seq", int64(c.Seq)).String("old_chain", c.OldChain).
+					String("new_chain", c.NewChain).Object()...)
+			}
 			files = append(files, (&event.Details{}).String("file", f.File).String("old_chain", f.OldChain.String()).
-				String("new_chain", f.NewChain.String()).Object()...)
+				String("new_chain", f.NewChain.String()).JSON("checkpoints", append(cps, ']')).Object()...)
 		}
 		details.JSON("files", append(files, ']'))
 	}

@@ -4,10 +4,15 @@ package integrity
 
 import (
 	"crypto/ed25519"
+	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"sync"
+	"time"
 
+	"github.com/trailcar/trailcar/internal/event"
 	"github.com/trailcar/trailcar/internal/integrity"
 	"github.com/trailcar/trailcar/internal/jsonhttp"
 	"github.com/trailcar/trailcar/internal/store"
@@ -31,6 +36,11 @@ type Handler struct {
 
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.once.Do(func() { h.slot = make(chan struct{}, 1) })
+	rng, err := parseRange(r.URL.Query(), time.Now())
+	if err != nil {
+		jsonhttp.Error(w, http.StatusBadRequest, err.Error())
+		return
+	}
 	select {
 	case h.slot <- struct{}{}:
 		defer func() { <-h.slot }()
@@ -45,12 +55,36 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer snap.Close()
-	rep, err := integrity.Verify(r.Context(), snap, h.Public)
+	rep, err := integrity.VerifyWith(r.Context(), snap, h.Public, integrity.Options{Range: rng})
 	if err != nil {
 		h.fail(w, r, err)
 		return
 	}
 	jsonhttp.Write(w, http.StatusOK, rep)
+}
+
+// parseRange reads since and before (the events filters' time forms);
+// the error names the parameter.
+func parseRange(q url.Values, now time.Time) (integrity.Range, error) {
+	var rng integrity.Range
+	for _, p := range []struct {
+		name string
+		to   *time.Time
+	}{{"since", &rng.Since}, {"before", &rng.Before}} {
+		v := q.Get(p.name)
+		if v == "" {
+			continue
+		}
+		t, err := event.ParseTime(v, now)
+		if err != nil {
+			return rng, fmt.Errorf("%s: %q: %v", p.name, v, err)
+		}
+		*p.to = t
+	}
+	if !rng.Since.IsZero() && !rng.Before.IsZero() && !rng.Since.Before(rng.Before) {
+		return rng, errors.New("before: must be after since")
+	}
+	return rng, nil
 }
 
 func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
