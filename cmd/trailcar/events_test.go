@@ -160,7 +160,7 @@ func TestEventsUsageErrors(t *testing.T) {
 		names string
 	}{
 		{[]string{"events", "list", "--dir", dir, "--level", "warn"}, "--level"},
-		{[]string{"events", "list", "--dir", dir, "--since", "yesterday"}, "--since"},
+		{[]string{"events", "list", "--dir", dir, "--since", "the day before"}, "--since"},
 		{[]string{"events", "list", "--dir", dir, "--since", "2026-11-22T09:00:00Z", "--before", "2026-11-22T08:00:00Z"}, "--since"},
 		{[]string{"events", "list", "--dir", dir, "--type", "system.["}, "--type"},
 		{[]string{"events", "list", "--dir", dir, "--status", "9xx"}, "--status"},

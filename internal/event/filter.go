@@ -115,29 +115,45 @@ func (f *Filter) Set(param, value string) error {
 	return nil
 }
 
-// ParseTime parses a time as the filters take it: RFC 3339 with an
-// optional fraction (2026-11-22T08:00:00Z, 2026-11-22T08:00:00.5+01:00);
-// ISO 8601 without a zone, taken as UTC, as anchore-cli users type it
-// (2026-11-22T08:00:00, fraction optional); a date, its midnight UTC
-// (2026-11-22); or a duration back from now in Go's syntax plus d for days
-// (90s, 15m, 1h30m, 7d, 1d12h).
+// ParseTime parses a time as the filters take it (docs/cli.md "Filters and
+// times"): RFC 3339 with an optional fraction (2026-11-22T08:00:00Z,
+// 2026-11-22T08:00:00.5+01:00); ISO 8601 without a zone, taken as UTC, as
+// anchore-cli users type it (2026-11-22T08:00:00, fraction optional); the
+// same with a space, as journalctl users type it (2026-11-22 08:00, seconds
+// optional), also UTC; a date, its midnight UTC (2026-11-22); now, today
+// and yesterday (midnight UTC); or a duration back from now in Go's syntax
+// plus d for days (90s, 15m, 1h30m, 7d, 1d12h), with or without
+// journalctl's minus sign (-1h).
 func ParseTime(s string, now time.Time) (time.Time, error) {
 	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
 		return t.UTC(), nil
 	}
-	for _, layout := range []string{"2006-01-02T15:04:05.999999999", "2006-01-02"} {
+	for _, layout := range []string{"2006-01-02T15:04:05.999999999", "2006-01-02 15:04:05.999999999", "2006-01-02 15:04", "2006-01-02"} {
 		if t, err := time.ParseInLocation(layout, s, time.UTC); err == nil {
 			return t, nil
 		}
 	}
-	if d, ok := parseAgo(s); ok {
+	midnight := now.UTC().Truncate(24 * time.Hour)
+	switch s {
+	case "now":
+		return now.UTC(), nil
+	case "today":
+		return midnight, nil
+	case "yesterday":
+		return midnight.AddDate(0, 0, -1), nil
+	}
+	if d, ok := parseAgo(strings.TrimPrefix(s, "-")); ok {
 		return now.Add(-d).UTC(), nil
 	}
-	return time.Time{}, errors.New("want a time (2026-11-22T08:00:00Z, 2026-11-22T08:00:00 in UTC, 2026-11-22) or a duration back from now (15m, 1h30m, 7d)")
+	return time.Time{}, errors.New("want a time (2026-11-22T08:00:00Z; in UTC 2026-11-22T08:00:00, 2026-11-22 08:00 or 2026-11-22; now, today, yesterday) or a duration back from now (15m, -1h, 7d)")
 }
 
-// parseAgo parses a positive Go duration, with d (24h) allowed as a unit.
+// parseAgo parses a positive Go duration, with d (24h) allowed as a unit
+// and no sign.
 func parseAgo(s string) (time.Duration, bool) {
+	if s == "" || s[0] < '0' || s[0] > '9' {
+		return 0, false
+	}
 	var days int64
 	if i := strings.IndexByte(s, 'd'); i > 0 {
 		n, err := strconv.ParseInt(s[:i], 10, 32)

@@ -13,7 +13,7 @@ func TestParseFilterErrors(t *testing.T) {
 	tests := []struct {
 		name, query, param string
 	}{
-		{"bad since", "since=yesterday", "since"},
+		{"bad since", "since=the day before", "since"},
 		{"bad before", "before=2026-13-01T00:00:00Z", "before"},
 		{"since not before before", "since=2026-11-22T09:00:00Z&before=2026-11-22T08:00:00Z", "since"},
 		{"bad level", "level=warn", "level"},
@@ -116,8 +116,17 @@ func TestParseTimeForms(t *testing.T) {
 		{"1h30m", now.Add(-90 * time.Minute), false},
 		{"7d", now.Add(-7 * 24 * time.Hour), false},
 		{"1d12h", now.Add(-36 * time.Hour), false},
-		{"yesterday", time.Time{}, true},
-		{"-5m", time.Time{}, true},
+		{"2026-11-22 08:00", time.Date(2026, 11, 22, 8, 0, 0, 0, time.UTC), false},
+		{"2026-11-22 08:00:30", time.Date(2026, 11, 22, 8, 0, 30, 0, time.UTC), false},
+		{"now", now, false},
+		{"today", time.Date(2026, 11, 22, 0, 0, 0, 0, time.UTC), false},
+		{"yesterday", time.Date(2026, 11, 21, 0, 0, 0, 0, time.UTC), false},
+		{"-5m", now.Add(-5 * time.Minute), false},
+		{"-1d", now.Add(-24 * time.Hour), false},
+		{"--5m", time.Time{}, true},
+		{"+5m", time.Time{}, true},
+		{"-0s", time.Time{}, true},
+		{"Yesterday", time.Time{}, true},
 		{"0s", time.Time{}, true},
 		{"2026-13-01", time.Time{}, true},
 		{"d", time.Time{}, true},
