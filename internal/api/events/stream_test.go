@@ -197,7 +197,7 @@ func TestStreamEndsAtShutdownAndLeavesNoGoroutine(t *testing.T) {
 
 func TestStreamRejectsBadFilter(t *testing.T) {
 	fx := newFixture(t, nil)
-	resp, err := http.Get(fx.srv.URL + "/api/v3/events/stream?since=yesterday")
+	resp, err := http.Get(fx.srv.URL + "/api/v3/events/stream?since=the+day+before")
 	if err != nil {
 		t.Fatal(err)
 	}
