@@ -21,6 +21,7 @@ type Filter struct {
 	Level, Service, Host, Outcome, Method string // exact; "" matches all
 	User                                  string // creds.name or creds.uuid
 	Type, Action, Resource                string // globs; see Glob
+	ResourceType                          string // glob on resource.type; an event without one never matches
 	Status                                string // "404", or a class "4xx"
 
 	// Now resolves durations ("15m": that long before now); nil means
@@ -29,13 +30,14 @@ type Filter struct {
 	Now func() time.Time
 
 	typ, action, resource *glob.Pattern
+	resourceType          *glob.Pattern
 	statusExact           int
 	statusClass           int // 1-5 for "1xx".."5xx"
 }
 
 // FilterParams are the parameter (and CLI flag) names of a Filter, in the
 // order they are documented.
-var FilterParams = []string{"since", "before", "level", "service", "host", "type", "action", "user", "outcome", "method", "status", "resource"}
+var FilterParams = []string{"since", "before", "level", "service", "host", "type", "action", "user", "outcome", "method", "status", "resource", "resource_type"}
 
 // ParamError is a bad filter parameter; Param names it.
 type ParamError struct {
@@ -107,6 +109,8 @@ func (f *Filter) Set(param, value string) error {
 		f.Action = value
 	case "resource":
 		f.Resource = value
+	case "resource_type":
+		f.ResourceType = value
 	case "status":
 		f.Status = value
 	default:
@@ -196,6 +200,7 @@ func (f *Filter) Compile() error {
 	compile("type", f.Type, &f.typ)
 	compile("action", f.Action, &f.action)
 	compile("resource", f.Resource, &f.resource)
+	compile("resource_type", f.ResourceType, &f.resourceType)
 	if err != nil {
 		return err
 	}
@@ -216,7 +221,7 @@ func (f *Filter) Compile() error {
 func (f *Filter) IsZero() bool {
 	return f.Since.IsZero() && f.Before.IsZero() && f.Level == "" && f.Service == "" && f.Host == "" &&
 		f.Outcome == "" && f.Method == "" && f.User == "" && f.Type == "" && f.Action == "" &&
-		f.Resource == "" && f.Status == ""
+		f.Resource == "" && f.ResourceType == "" && f.Status == ""
 }
 
 // Match reports whether e passes f. f must be compiled.
@@ -232,7 +237,8 @@ func (f *Filter) Match(e *Event) bool {
 		f.Method != "" && e.Req.Method != f.Method,
 		f.User != "" && e.Creds.Name != f.User && e.Creds.UUID != f.User,
 		f.typ != nil && !f.typ.Match(e.Type),
-		f.action != nil && !f.action.Match(e.Action):
+		f.action != nil && !f.action.Match(e.Action),
+		f.resourceType != nil && (e.Resource.Type == "" || !f.resourceType.Match(e.Resource.Type)):
 		return false
 	}
 	if f.statusExact != 0 && e.Res.StatusCode != f.statusExact {
@@ -285,5 +291,6 @@ func (f *Filter) Query() url.Values {
 	set("method", f.Method)
 	set("status", f.Status)
 	set("resource", f.Resource)
+	set("resource_type", f.ResourceType)
 	return q
 }

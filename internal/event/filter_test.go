@@ -22,6 +22,7 @@ func TestParseFilterErrors(t *testing.T) {
 		{"status out of range", "status=99", "status"},
 		{"bad glob", "type=system.[", "type"},
 		{"bad resource glob", "resource={a", "resource"},
+		{"bad resource_type glob", "resource_type=[a", "resource_type"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -57,6 +58,9 @@ func TestFilterMatch(t *testing.T) {
 		{"status=4xx", false},
 		{"resource=My*", true},
 		{"resource=/api/**", false}, // resource.id wins over the path
+		{"resource_type=channels", true},
+		{"resource_type=chan*", true},
+		{"resource_type=components", false},
 		{"since=2026-11-22T08:15:30.123456Z", true},
 		{"since=2026-11-22T08:15:30.123457Z", false},
 		{"before=2026-11-22T08:15:30.123456Z", false},
@@ -82,6 +86,10 @@ func TestFilterMatch(t *testing.T) {
 	f, _ := event.ParseFilter(url.Values{"resource": {"/api/**"}})
 	if !f.Match(&noRes) {
 		t.Error("resource glob should fall back to req.path")
+	}
+	// resource_type never matches an event without a resource.
+	if f, _ := event.ParseFilter(url.Values{"resource_type": {"*"}}); f.Match(&noRes) {
+		t.Error("resource_type=* matched an event with no resource")
 	}
 }
 

@@ -97,7 +97,8 @@ func (lf *LineFilter) matchFields(fl *Fields) (match, sure bool) {
 		f.Method != "" && fails(neq(f.Method, fl.Method), fMethod) ||
 		f.User != "" && fails(neq(f.User, fl.CredsName) && neq(f.User, fl.CredsUUID), fCredsName|fCredsUUID) ||
 		f.typ != nil && fails(!globMatch(f.typ.Match, fl.Type), fType) ||
-		f.action != nil && fails(!globMatch(f.action.Match, fl.Action), fAction) {
+		f.action != nil && fails(!globMatch(f.action.Match, fl.Action), fAction) ||
+		f.resourceType != nil && fails(len(fl.ResourceType) == 0 || !globMatch(f.resourceType.Match, fl.ResourceType), fResourceType) {
 		return false, true
 	}
 	if f.statusExact != 0 && fl.Status != f.statusExact || f.statusClass != 0 && fl.Status/100 != f.statusClass {
