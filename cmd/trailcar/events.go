@@ -33,9 +33,15 @@ type eventsFlags struct {
 func newEventsCmd(s streams) *cobra.Command {
 	var ef eventsFlags
 	cmd := &cobra.Command{
-		Use:   "events",
-		Short: "List, get, delete and follow audit events, from a sidecar or from the files",
-		Args:  noArgs,
+		Use:     "events",
+		Aliases: []string{"event"}, // anchore-cli's own spelling
+		Short:   "List, get, delete and follow audit events, from a sidecar or from the files",
+		Long: `List, get, delete and follow audit events, from a sidecar or from the files.
+
+anchore-cli's spellings are accepted too: event (= events), events ls
+(= list), --event_type (= --type), --resource_type (= --resource-type),
+--dontask (= --yes).`,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return usagef("events: a subcommand is required (list, get, delete, follow)")
 		},
@@ -48,7 +54,24 @@ func newEventsCmd(s streams) *cobra.Command {
 	pf.StringVar(&ef.filename, "filename", "audit.log", "with --dir: the live file's name")
 	pf.BoolVar(&ef.local, "local", false, "with --server: this pod's events only, not its cluster peers'")
 	cmd.AddCommand(newEventsListCmd(s, &ef), newEventsGetCmd(s, &ef), newEventsDeleteCmd(s, &ef), newEventsFollowCmd(s, &ef))
+	cmd.SetGlobalNormalizationFunc(anchoreSpellings)
 	return cmd
+}
+
+// anchoreSpellings maps anchore-cli's flag spellings to ours, so that
+// --event_type is --type (docs/cli.md "Habits from anchore-cli, kubectl
+// and journalctl"). pflag looks every flag up through it, and an unknown
+// spelling stays unknown.
+func anchoreSpellings(_ *pflag.FlagSet, name string) pflag.NormalizedName {
+	switch name {
+	case "event_type":
+		return "type"
+	case "resource_type":
+		return "resource-type"
+	case "dontask":
+		return "yes"
+	}
+	return pflag.NormalizedName(name)
 }
 
 // source is where the events are: a sidecar's API, or the files.
@@ -59,7 +82,9 @@ type source interface {
 	get(ctx context.Context, id string) ([]byte, error)
 	deleteID(ctx context.Context, id string) (int, error)
 	deleteMatching(ctx context.Context, f *event.Filter, all bool) (int, error)
-	follow(ctx context.Context, f *event.Filter, fn func(line []byte) error) error
+	// follow calls fn with each new event matching f: after those m
+	// took, else from f.Since, else from now; m takes each one.
+	follow(ctx context.Context, f *event.Filter, m *client.Mark, fn func(line []byte) error) error
 }
 
 // source opens the source the flags name.
@@ -82,7 +107,7 @@ func (ef *eventsFlags) source(cmd *cobra.Command) (source, error) {
 		c.Scope = "local"
 	}
 	c.OnPartial = warnPartial(cmd.ErrOrStderr())
-	return &serverSource{c: c}, nil
+	return &serverSource{c: c, warn: cmd.ErrOrStderr()}, nil
 }
 
 // serverClient is a client of the sidecar at server (else
@@ -144,21 +169,23 @@ func (v *filterFlag) Set(s string) error {
 func filterUsage(param string) string {
 	switch param {
 	case "since":
-		return "events at or after this time (RFC 3339, e.g. 2026-11-22T08:00:00Z)"
+		return "events at or after this time: 2026-11-22T08:00:00Z, '2026-11-22 08:00' (UTC), today, yesterday, 1h or -1h (back from now)"
 	case "before":
-		return "events before this time (RFC 3339)"
+		return "events before this time (the forms of --since)"
 	case "level":
 		return "info or error"
 	case "outcome":
 		return "success or failure"
 	case "type":
-		return "event type glob, e.g. system.*"
+		return "event type glob, e.g. system.* (anchore-cli: --event_type)"
 	case "action":
 		return "action glob, e.g. console.*.create"
 	case "user":
 		return "creds name or uuid"
 	case "status":
 		return "HTTP status: 404, or a class: 4xx"
+	case "resource_type":
+		return "resource type glob, e.g. comp* (anchore-cli: --resource_type)"
 	}
 	return param + " (exact)"
 }
@@ -170,16 +197,20 @@ func addFilterFlags(fs *pflag.FlagSet, f *event.Filter) {
 		if p == "resource" {
 			continue
 		}
-		fs.Var(&filterFlag{f: f, param: p}, p, filterUsage(p))
+		fs.Var(&filterFlag{f: f, param: p}, flagName(p), filterUsage(p))
 	}
 }
+
+// flagName is the flag of a filter parameter: resource_type is
+// --resource-type.
+func flagName(param string) string { return strings.ReplaceAll(param, "_", "-") }
 
 // compileFilter checks the filter as a whole; errors name the flag.
 func compileFilter(f *event.Filter) error {
 	if err := f.Compile(); err != nil {
 		var pe *event.ParamError
 		if errors.As(err, &pe) {
-			name := "--" + pe.Param
+			name := "--" + flagName(pe.Param)
 			if pe.Param == "resource" {
 				name = "RESOURCE"
 			}

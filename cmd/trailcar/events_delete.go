@@ -68,7 +68,7 @@ Prints "Deleted N events".`,
 	fl := cmd.Flags()
 	addFilterFlags(fl, &f)
 	fl.BoolVar(&all, "all", false, "delete every event (asks first; as giving no ID, RESOURCE or filter)")
-	fl.BoolVar(&yes, "yes", false, "do not ask")
+	fl.BoolVar(&yes, "yes", false, "do not ask (anchore-cli: --dontask)")
 	return cmd
 }
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"strings"
 	"text/tabwriter"
 
 	"go.yaml.in/yaml/v3"
@@ -26,39 +27,69 @@ type printer interface {
 // aligned on its own.
 const tableFlushRows = 1000
 
-// newPrinter returns the printer for format: table, json (JSON Lines: one
-// event per line, as stored), or yaml (a sequence of events, fields in
-// their stored order).
-func newPrinter(format string, full bool, w io.Writer) (printer, error) {
+// tableOptions are how a table looks: --full (or -o wide) adds columns,
+// --no-headers drops the header and the "No events" of an empty table.
+type tableOptions struct {
+	full, noHeaders bool
+}
+
+// newPrinter returns the printer for format: table, wide (the table with
+// --full's columns, as kubectl's -o wide), json (JSON Lines: one event per
+// line, as stored), or yaml (a sequence of events, fields in their stored
+// order).
+func newPrinter(format string, to tableOptions, w io.Writer) (printer, error) {
 	switch format {
-	case "table":
-		return &tablePrinter{tw: tabwriter.NewWriter(w, 0, 8, 2, ' ', 0), full: full}, nil
+	case "table", "wide":
+		to.full = to.full || format == "wide"
+		return &tablePrinter{tw: tabwriter.NewWriter(w, 0, 8, 2, ' ', 0), tableOptions: to}, nil
 	case "json":
 		return &jsonPrinter{w: w}, nil
 	case "yaml":
 		return &yamlPrinter{w: w}, nil
 	}
-	return nil, usagef("-o %q: want table, json or yaml", format)
+	return nil, usagef("-o %q: want table, wide, json or yaml", format)
 }
 
 // tablePrinter writes Timestamp Level Service Host Event ID (anchore's
 // columns), and with full User Method Path Status Address.
 type tablePrinter struct {
-	tw     *tabwriter.Writer
-	full   bool
+	tw *tabwriter.Writer
+	tableOptions
 	rows   int
 	header bool
 }
 
 func (p *tablePrinter) writeHeader() {
-	if !p.header {
+	if !p.header && !p.noHeaders {
 		p.header = true
-		h := "Timestamp\tLevel\tService\tHost\tEvent\tID"
-		if p.full {
-			h += "\tUser\tMethod\tPath\tStatus\tAddress"
-		}
-		fmt.Fprintln(p.tw, h)
+		fmt.Fprintln(p.tw, strings.Join(tableColumns(p.full), "\t"))
 	}
+}
+
+// tableColumns are the table's column names.
+func tableColumns(full bool) []string {
+	cols := []string{"Timestamp", "Level", "Service", "Host", "Event", "ID"}
+	if full {
+		cols = append(cols, "User", "Method", "Path", "Status", "Address")
+	}
+	return cols
+}
+
+// tableRow is one event's cells.
+func tableRow(e *event.Event, full bool) []string {
+	row := []string{event.FormatTime(e.Time), e.Level, dash(e.Service), dash(e.Host), dash(eventColumn(e)), e.ID}
+	if full {
+		user := e.Creds.Name
+		if user == "" || user == event.Unknown {
+			user = e.Creds.UUID
+		}
+		status := ""
+		if e.Res.StatusCode != 0 {
+			status = strconv.Itoa(e.Res.StatusCode)
+		}
+		row = append(row, dash(user), dash(e.Req.Method), dash(e.Req.Path), dash(status), dash(e.Address))
+	}
+	return row
 }
 
 // eventColumn is what the Event column says: the action when the event
@@ -79,29 +110,17 @@ func (p *tablePrinter) print(line []byte) error {
 	if err := event.Decode(line, &e); err != nil {
 		return err
 	}
-	what := eventColumn(&e)
-	fmt.Fprintf(p.tw, "%s\t%s\t%s\t%s\t%s\t%s", event.FormatTime(e.Time), e.Level, dash(e.Service), dash(e.Host), dash(what), e.ID)
-	if p.full {
-		user := e.Creds.Name
-		if user == "" || user == event.Unknown {
-			user = e.Creds.UUID
-		}
-		status := ""
-		if e.Res.StatusCode != 0 {
-			status = strconv.Itoa(e.Res.StatusCode)
-		}
-		fmt.Fprintf(p.tw, "\t%s\t%s\t%s\t%s\t%s", dash(user), dash(e.Req.Method), dash(e.Req.Path), dash(status), dash(e.Address))
-	}
-	fmt.Fprintln(p.tw)
+	fmt.Fprintln(p.tw, strings.Join(tableRow(&e, p.full), "\t"))
 	if p.rows++; p.rows%tableFlushRows == 0 {
 		return p.tw.Flush()
 	}
 	return nil
 }
 
-// flush writes the rows; with none at all, the header and "No events".
+// flush writes the rows; with none at all, the header and "No events"
+// (neither with --no-headers).
 func (p *tablePrinter) flush() error {
-	if p.rows == 0 {
+	if p.rows == 0 && !p.noHeaders {
 		p.writeHeader()
 		fmt.Fprintln(p.tw, "No events")
 	}

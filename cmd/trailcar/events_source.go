@@ -67,17 +67,27 @@ func (d *dirSource) deleteMatching(ctx context.Context, f *event.Filter, _ bool)
 	return d.st.Delete(ctx, f)
 }
 
-// follow follows the files as the sidecar's stream does: from --since
-// (replayed), or from now.
-func (d *dirSource) follow(ctx context.Context, f *event.Filter, fn func([]byte) error) error {
+// follow follows the files as the sidecar's stream does: after what m
+// took (list -f), else from --since (replayed), else from now.
+func (d *dirSource) follow(ctx context.Context, f *event.Filter, m *client.Mark, fn func([]byte) error) error {
 	rest := *f
 	rest.Since = time.Time{}
-	return d.st.FollowEvents(ctx, &rest, store.FollowOptions{Since: f.Since, Until: f.Before}, fn)
+	since := f.Since
+	if s := m.Since(); s.After(since) {
+		since = s
+	}
+	return d.st.FollowEvents(ctx, &rest, store.FollowOptions{Since: since, Until: f.Before}, func(line []byte) error {
+		if !m.Take(line) {
+			return nil // printed by list -f already
+		}
+		return fn(line)
+	})
 }
 
 // serverSource talks to a sidecar's admin port.
 type serverSource struct {
-	c *client.Client
+	c    *client.Client
+	warn io.Writer
 }
 
 var _ source = (*serverSource)(nil)
@@ -119,6 +129,9 @@ func (s *serverSource) deleteMatching(ctx context.Context, f *event.Filter, all 
 	return s.c.DeleteMatching(ctx, f, all)
 }
 
-func (s *serverSource) follow(ctx context.Context, f *event.Filter, fn func([]byte) error) error {
-	return s.c.Stream(ctx, f, fn)
+// follow reads the stream, and across a restart of the sidecar resumes
+// after the last event printed, saying so on warn.
+func (s *serverSource) follow(ctx context.Context, f *event.Filter, m *client.Mark, fn func([]byte) error) error {
+	fl := &client.Follower{Client: s.c, Notice: func(msg string) { fmt.Fprintln(s.warn, "trailcar: follow:", msg) }}
+	return fl.Follow(ctx, f, m, fn)
 }

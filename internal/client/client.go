@@ -147,24 +147,36 @@ func (c *Client) DeleteMatching(ctx context.Context, f *event.Filter, all bool) 
 
 // Stream calls fn with each event the server streams (one JSON object
 // per call) until ctx ends (nil is returned), the server ends the stream,
-// or fn fails.
+// or fn fails. It does not reconnect: a Follower does.
 func (c *Client) Stream(ctx context.Context, f *event.Filter, fn func(line []byte) error) error {
-	resp, err := c.send(ctx, http.MethodGet, "/api/v3/events/stream", query(f))
-	if err != nil {
+	err := c.stream(ctx, f, fn, nil)
+	if err != nil && ctx.Err() == nil {
 		return fmt.Errorf("follow events: %w", err)
 	}
+	return nil
+}
+
+// stream is Stream, telling connected of the answer's head.
+func (c *Client) stream(ctx context.Context, f *event.Filter, fn func(line []byte) error, connected func(*http.Response)) error {
+	resp, err := c.send(ctx, http.MethodGet, "/api/v3/events/stream", query(f))
+	if err != nil {
+		return err
+	}
 	defer resp.Body.Close()
+	if connected != nil {
+		connected(resp)
+	}
 	err = readSSE(resp.Body, fn, c.partial)
 	if ctx.Err() != nil {
 		return nil
 	}
 	if err != nil {
-		return fmt.Errorf("follow events: %w", err)
+		return err
 	}
 	if !f.Before.IsZero() && time.Now().After(f.Before) {
 		return nil // the stream ended at before, as asked
 	}
-	return errors.New("follow events: the server ended the stream")
+	return errStreamEnded
 }
 
 // query returns f's parameters; a nil f has none.
@@ -175,6 +187,11 @@ func query(f *event.Filter) url.Values {
 	return f.Query()
 }
 
+// errServerSaid is the message of a stream's "error" event.
+type errServerSaid string
+
+func (e errServerSaid) Error() string { return string(e) }
+
 // readSSE reads server-sent events: data lines go to fn, an "error"
 // event becomes the error returned.
 func readSSE(r io.Reader, fn func([]byte) error, peers func(clusterPart)) error {
@@ -183,7 +200,7 @@ func readSSE(r io.Reader, fn func([]byte) error, peers func(clusterPart)) error 
 		case "error":
 			var e struct{ Error string }
 			json.Unmarshal(data, &e)
-			return errors.New(e.Error)
+			return errServerSaid(e.Error)
 		case "peers": // a cluster stream's peers: warn of those down
 			var p clusterPart
 			if json.Unmarshal(data, &p.Peers) == nil {

@@ -1,0 +1,115 @@
+package client_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/trailcar/trailcar/internal/client"
+	"github.com/trailcar/trailcar/internal/event"
+)
+
+// testEvent is the line of an event stamped at base+i seconds.
+func testEvent(t *testing.T, base time.Time, i int) string {
+	t.Helper()
+	e := &event.Event{ID: fmt.Sprintf("%032x", i+1), Time: base.Add(time.Duration(i) * time.Second), Type: event.TypeHTTP,
+		Level: event.LevelInfo, Service: "s", Host: "h", Outcome: event.OutcomeSuccess}
+	b, err := event.AppendJSON(nil, e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.TrimSuffix(string(b), "\n")
+}
+
+// TestFollowerResumes: a stream that breaks is asked again from a little
+// before the last event passed on; the replayed events are skipped, the
+// ones written in between passed on, each once and in order.
+func TestFollowerResumes(t *testing.T) {
+	base := time.Date(2026, 12, 7, 22, 0, 0, 0, time.UTC)
+	var mu sync.Mutex
+	var sinces []string
+	attempt := 0
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		attempt++
+		n := attempt
+		sinces = append(sinces, r.URL.Query().Get("since"))
+		mu.Unlock()
+		if n == 2 { // a proxy in front while the sidecar restarts
+			http.Error(w, "restarting", http.StatusBadGateway)
+			return
+		}
+		w.Header().Set("Content-Type", "text/event-stream")
+		from, to := 0, 3 // the first stream: events 0-2, then it breaks
+		if n == 3 {
+			from, to = 0, 6 // the replay from since, then events 3-5
+		}
+		for i := from; i < to; i++ {
+			fmt.Fprintf(w, "data: %s\n\n", testEvent(t, base, i))
+		}
+		if n == 3 {
+			w.(http.Flusher).Flush()
+			<-r.Context().Done() // follows until the client leaves
+		}
+	}))
+	defer srv.Close()
+	var notes []string
+	fl := &client.Follower{Client: &client.Client{BaseURL: srv.URL}, Retry: 10 * time.Millisecond,
+		Notice: func(m string) { notes = append(notes, m) }}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var got []string
+	err := fl.Follow(ctx, &event.Filter{}, &client.Mark{}, func(line []byte) error {
+		got = append(got, string(line))
+		if len(got) == 6 {
+			cancel()
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 6 {
+		if i >= len(got) || got[i] != testEvent(t, base, i) {
+			t.Fatalf("got %d events, event %d wrong:\n%s", len(got), i, strings.Join(got, "\n"))
+		}
+	}
+	wantSince := base.Add(2*time.Second - 5*time.Second).Format(time.RFC3339Nano)
+	if len(sinces) != 3 || sinces[0] != "" || sinces[2] != wantSince {
+		t.Errorf("since asked %q; want none, then %s", sinces, wantSince)
+	}
+	if len(notes) != 2 || !strings.Contains(notes[0], "reconnecting") || !strings.Contains(notes[1], "reconnected") {
+		t.Errorf("notes %q", notes)
+	}
+}
+
+// TestFollowerGivesUp: with no server it fails after GiveUp, at start
+// too; a server that refuses (401) fails at once.
+func TestFollowerGivesUp(t *testing.T) {
+	dead := httptest.NewServer(http.NotFoundHandler())
+	deadURL := dead.URL
+	dead.Close()
+	fl := &client.Follower{Client: &client.Client{BaseURL: deadURL}, GiveUp: 300 * time.Millisecond, Retry: 20 * time.Millisecond}
+	start := time.Now()
+	err := fl.Follow(context.Background(), &event.Filter{}, &client.Mark{}, func([]byte) error { return nil })
+	if took := time.Since(start); err == nil || !strings.Contains(err.Error(), "no server answered for 300ms") || took < 300*time.Millisecond || took > 5*time.Second {
+		t.Fatalf("after %v: %v", took, err)
+	}
+
+	calls := 0
+	refusing := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls++
+		http.Error(w, `{"error":"a token is required"}`, http.StatusUnauthorized)
+	}))
+	defer refusing.Close()
+	fl.Client = &client.Client{BaseURL: refusing.URL}
+	err = fl.Follow(context.Background(), &event.Filter{}, &client.Mark{}, func([]byte) error { return nil })
+	if err == nil || !strings.Contains(err.Error(), "401") || calls != 1 {
+		t.Fatalf("%d calls: %v", calls, err)
+	}
+}
