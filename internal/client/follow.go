@@ -124,24 +124,25 @@ func retryable(err error) bool {
 	return !errors.As(err, &se)
 }
 
-// Mark is the place of a follow: the events passed on so far. Events are
-// stamped in order on one pod, but a cluster stream interleaves the pods
-// in arrival order, so Mark resumes markOverlap before the latest event
-// and keeps the ids passed on since then, to skip them.
+// Mark is the place of a follow: the events passed on so far. One pod
+// writes its events in eventTime order, so a pod's stream resumes at the
+// latest event passed on from it, skipping the ids passed on at that very
+// time; a cluster stream interleaves pods in arrival order, so Mark keeps
+// the latest time of each host and resumes at the earliest of them. What
+// is older than the first event passed on (the follow's start) is never
+// passed on: it came before the follow, or before a list -f's rows.
 type Mark struct {
-	latest time.Time
-	seen   map[string]time.Time
+	floor  time.Time            // the first event's time
+	latest map[string]time.Time // per host
+	seen   map[string]time.Time // ids passed on, at or after Since
 	// start is the server's time when the stream connected: where a
 	// follow that passed nothing on resumes.
 	start time.Time
 }
 
-// markOverlap is how far before the latest event a resumed stream
-// starts: more than a cluster's pods are apart in delivering their events.
-const markOverlap = 5 * time.Second
-
 // Take records line as passed on; it reports false when it was already
-// (the replay of a resumed stream), or when it is not an event.
+// (the replay of a resumed stream), when it is older than what was
+// passed on (a list -f's rows are the newest), or when it is not an event.
 func (m *Mark) Take(line []byte) bool {
 	var e event.Event
 	if event.Decode(line, &e) != nil {
@@ -150,36 +151,41 @@ func (m *Mark) Take(line []byte) bool {
 	if _, dup := m.seen[e.ID]; dup {
 		return false
 	}
-	if m.seen == nil {
-		m.seen = map[string]time.Time{}
+	if m.latest == nil {
+		m.floor, m.latest, m.seen = e.Time, map[string]time.Time{}, map[string]time.Time{}
 	}
+	if last, ok := m.latest[e.Host]; ok && e.Time.Before(last) || e.Time.Before(m.floor) {
+		return false
+	}
+	m.latest[e.Host] = e.Time
 	m.seen[e.ID] = e.Time
-	if e.Time.After(m.latest) {
-		m.latest = e.Time
-	}
-	if len(m.seen) >= 1024 && len(m.seen)%1024 == 0 {
+	if len(m.seen)%1024 == 0 {
 		m.forget()
 	}
 	return true
 }
 
-// forget drops the ids too old for a resumed stream to send again.
+// forget drops the ids a resumed stream cannot send again.
 func (m *Mark) forget() {
-	horizon := m.latest.Add(-markOverlap)
+	since := m.Since()
 	for id, t := range m.seen {
-		if t.Before(horizon) {
+		if t.Before(since) {
 			delete(m.seen, id)
 		}
 	}
 }
 
-// Since is where a follow that has passed on what m took starts: zero
-// when m took nothing.
+// Since is where a follow that has passed on what m took starts (the
+// latest time of the host heard from least recently); zero when m took
+// nothing.
 func (m *Mark) Since() time.Time {
-	if m.latest.IsZero() {
-		return time.Time{}
+	var since time.Time
+	for _, t := range m.latest {
+		if since.IsZero() || t.Before(since) {
+			since = t
+		}
 	}
-	return m.latest.Add(-markOverlap)
+	return since
 }
 
 // resumeFrom is where a stream asked for since starts: after what m took,
@@ -187,7 +193,7 @@ func (m *Mark) Since() time.Time {
 // where the last connection started.
 func (m *Mark) resumeFrom(since time.Time) time.Time {
 	switch {
-	case !m.latest.IsZero():
+	case len(m.latest) > 0:
 		if s := m.Since(); s.After(since) {
 			return s
 		}
@@ -202,7 +208,7 @@ func (m *Mark) resumeFrom(since time.Time) time.Time {
 // (whole seconds, rounded down: a resumed stream starts up to a second
 // early rather than late), for a follow that has passed nothing on yet.
 func (m *Mark) connected(resp *http.Response) {
-	if !m.latest.IsZero() || !m.start.IsZero() {
+	if len(m.latest) > 0 || !m.start.IsZero() {
 		return
 	}
 	if t, err := http.ParseTime(resp.Header.Get("Date")); err == nil {

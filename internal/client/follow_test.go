@@ -26,9 +26,9 @@ func testEvent(t *testing.T, base time.Time, i int) string {
 	return strings.TrimSuffix(string(b), "\n")
 }
 
-// TestFollowerResumes: a stream that breaks is asked again from a little
-// before the last event passed on; the replayed events are skipped, the
-// ones written in between passed on, each once and in order.
+// TestFollowerResumes: a stream that breaks is asked again from the last
+// event passed on; the replayed events are skipped, the ones written in
+// between passed on, each once and in order.
 func TestFollowerResumes(t *testing.T) {
 	base := time.Date(2026, 12, 7, 22, 0, 0, 0, time.UTC)
 	var mu sync.Mutex
@@ -45,9 +45,9 @@ func TestFollowerResumes(t *testing.T) {
 			return
 		}
 		w.Header().Set("Content-Type", "text/event-stream")
-		from, to := 0, 3 // the first stream: events 0-2, then it breaks
+		from, to := 1, 3 // the first stream: events 1-2, then it breaks
 		if n == 3 {
-			from, to = 0, 6 // the replay from since, then events 3-5
+			from, to = 0, 6 // a replay from too early (0 came before the follow), then events 3-5
 		}
 		for i := from; i < to; i++ {
 			fmt.Fprintf(w, "data: %s\n\n", testEvent(t, base, i))
@@ -66,7 +66,7 @@ func TestFollowerResumes(t *testing.T) {
 	var got []string
 	err := fl.Follow(ctx, &event.Filter{}, &client.Mark{}, func(line []byte) error {
 		got = append(got, string(line))
-		if len(got) == 6 {
+		if len(got) == 5 {
 			cancel()
 		}
 		return nil
@@ -74,12 +74,12 @@ func TestFollowerResumes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for i := range 6 {
-		if i >= len(got) || got[i] != testEvent(t, base, i) {
+	for i := range 5 {
+		if i >= len(got) || got[i] != testEvent(t, base, i+1) {
 			t.Fatalf("got %d events, event %d wrong:\n%s", len(got), i, strings.Join(got, "\n"))
 		}
 	}
-	wantSince := base.Add(2*time.Second - 5*time.Second).Format(time.RFC3339Nano)
+	wantSince := base.Add(2 * time.Second).Format(time.RFC3339Nano)
 	if len(sinces) != 3 || sinces[0] != "" || sinces[2] != wantSince {
 		t.Errorf("since asked %q; want none, then %s", sinces, wantSince)
 	}
