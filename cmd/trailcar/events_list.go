@@ -114,7 +114,7 @@ func listFollow(cmd *cobra.Command, src source, f *event.Filter, limit int, p pr
 	}
 	m := &client.Mark{}
 	for _, line := range slices.Backward(newest) {
-		m.Take(line)
+		m.Listed(line)
 		if err := p.print(line); err != nil {
 			return err
 		}

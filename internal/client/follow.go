@@ -128,11 +128,9 @@ func retryable(err error) bool {
 // writes its events in eventTime order, so a pod's stream resumes at the
 // latest event passed on from it, skipping the ids passed on at that very
 // time; a cluster stream interleaves pods in arrival order, so Mark keeps
-// the latest time of each host and resumes at the earliest of them. What
-// is older than the first event passed on (the follow's start) is never
-// passed on: it came before the follow, or before a list -f's rows.
+// the latest time of each host and resumes at the earliest of them.
 type Mark struct {
-	floor  time.Time            // the first event's time
+	floor  time.Time            // nothing older passes: a list -f's oldest row
 	latest map[string]time.Time // per host
 	seen   map[string]time.Time // ids passed on, at or after Since
 	// start is the server's time when the stream connected: where a
@@ -141,8 +139,8 @@ type Mark struct {
 }
 
 // Take records line as passed on; it reports false when it was already
-// (the replay of a resumed stream), when it is older than what was
-// passed on (a list -f's rows are the newest), or when it is not an event.
+// (the replay of a resumed stream), when it is older than what was passed
+// on from its host or than a list -f's rows, or when it is not an event.
 func (m *Mark) Take(line []byte) bool {
 	var e event.Event
 	if event.Decode(line, &e) != nil {
@@ -152,7 +150,7 @@ func (m *Mark) Take(line []byte) bool {
 		return false
 	}
 	if m.latest == nil {
-		m.floor, m.latest, m.seen = e.Time, map[string]time.Time{}, map[string]time.Time{}
+		m.latest, m.seen = map[string]time.Time{}, map[string]time.Time{}
 	}
 	if last, ok := m.latest[e.Host]; ok && e.Time.Before(last) || e.Time.Before(m.floor) {
 		return false
@@ -163,6 +161,16 @@ func (m *Mark) Take(line []byte) bool {
 		m.forget()
 	}
 	return true
+}
+
+// Listed takes the rows of a list -f, oldest first: they are the newest
+// matches, so nothing older than the first of them is passed on after.
+func (m *Mark) Listed(line []byte) {
+	if m.Take(line) && m.floor.IsZero() {
+		var e event.Event
+		event.Decode(line, &e)
+		m.floor = e.Time
+	}
 }
 
 // forget drops the ids a resumed stream cannot send again.

@@ -113,3 +113,48 @@ func TestFollowerGivesUp(t *testing.T) {
 		t.Fatalf("%d calls: %v", calls, err)
 	}
 }
+
+// TestMarkHosts: a cluster stream's pods arrive interleaved; a resumed
+// stream starts at the pod heard from least recently, and passes on only
+// what each pod had not sent yet. A list -f's rows set a floor.
+func TestMarkHosts(t *testing.T) {
+	at := func(id int, host string, sec int) []byte {
+		e := &event.Event{ID: fmt.Sprintf("%032x", id), Time: time.Date(2026, 12, 7, 22, 0, sec, 0, time.UTC), Type: event.TypeHTTP,
+			Level: event.LevelInfo, Service: "s", Host: host, Outcome: event.OutcomeSuccess}
+		b, err := event.AppendJSON(nil, e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return []byte(strings.TrimSuffix(string(b), "\n"))
+	}
+	var m client.Mark
+	for _, l := range [][]byte{at(1, "a", 10), at(2, "b", 5)} { // b's arrives late
+		if !m.Take(l) {
+			t.Fatalf("first sight of %s refused", l)
+		}
+	}
+	if got := m.Since(); got.Second() != 5 {
+		t.Fatalf("Since = %v; want b's latest, 22:00:05", got)
+	}
+	for _, tc := range []struct {
+		line []byte
+		want bool
+	}{
+		{at(2, "b", 5), false}, // the replay of what was printed
+		{at(3, "a", 7), false}, // a's, older than a's latest: before the follow saw a
+		{at(4, "b", 6), true},  // b's, written during the break
+		{at(5, "a", 11), true},
+		{at(5, "a", 11), false},
+		{[]byte("not json"), false},
+	} {
+		if got := m.Take(tc.line); got != tc.want {
+			t.Errorf("Take(%s) = %v, want %v", tc.line, got, tc.want)
+		}
+	}
+	var listed client.Mark
+	listed.Listed(at(10, "a", 20))
+	listed.Listed(at(11, "b", 21))
+	if listed.Take(at(12, "c", 19)) || !listed.Take(at(13, "c", 22)) {
+		t.Error("a list -f's floor: an older event of another pod passed, or a newer one did not")
+	}
+}
