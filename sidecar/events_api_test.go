@@ -205,7 +205,7 @@ func TestEventsBadParameters(t *testing.T) {
 	tests := []struct {
 		method, path, param string
 	}{
-		{"GET", "/api/v3/events?since=yesterday", "since"},
+		{"GET", "/api/v3/events?since=the+day+before", "since"},
 		{"GET", "/api/v3/events?before=2026-11-22T25:00:00", "before"},
 		{"GET", "/api/v3/events?since=2026-11-22T09:00:00Z&before=2026-11-22T08:00:00Z", "since"},
 		{"GET", "/api/v3/events?limit=0", "limit"},
