@@ -236,7 +236,7 @@ func (p *Proxy) record(x *exchange, r *http.Request, status int, elapsed time.Du
 	e.Action = d.Action
 	e.Creds = identity.Override(p.opts.Identity.FromRequest(r.Header), a.userID, a.userName, a.authType)
 	e.Address = p.opts.Trusted.ClientIP(r.RemoteAddr, r.Header["X-Forwarded-For"])
-	e.Req = event.Request{Method: r.Method, Path: r.URL.Path}
+	e.Req = event.Request{Method: r.Method, Path: r.URL.Path, UserAgent: identity.UserAgent(r.Header), TraceID: identity.TraceID(r.Header)}
 	if p.opts.LogQuery && r.URL.RawQuery != "" {
 		e.Req.Query = p.redact.Query(r.URL.RawQuery)
 	}

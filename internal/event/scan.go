@@ -154,7 +154,7 @@ func (s *lineScanner) request(fl *Fields) bool {
 		default:
 			return s.stringInto(&scratch, 0, &fl.inexact)
 		}
-	}, &keys.method, &keys.path, &keys.query)
+	}, &keys.method, &keys.path, &keys.query, &keys.userAgent, &keys.traceID)
 }
 
 func (s *lineScanner) response(fl *Fields) bool {

@@ -172,7 +172,7 @@ func (h *Handler) event(r *http.Request, addr string, in input) *event.Event {
 		Action:   h.opts.Service + "." + orRoot(typ) + "." + in.actionVerb,
 		Creds:    h.opts.Identity.FromRequest(r.Header),
 		Address:  addr,
-		Req:      event.Request{Method: r.Method, Path: r.URL.Path},
+		Req:      event.Request{Method: r.Method, Path: r.URL.Path, UserAgent: identity.UserAgent(r.Header), TraceID: identity.TraceID(r.Header)},
 		Res:      event.Response{StatusCode: in.httpCode, ClientDetails: in.clientDetails},
 		Message:  Message,
 		Resource: event.Resource{Type: typ, ID: id},
