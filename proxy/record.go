@@ -234,7 +234,7 @@ func (p *Proxy) record(x *exchange, r *http.Request, status int, elapsed time.Du
 	e.Level = d.Level
 	e.Outcome = event.OutcomeOf(status)
 	e.Action = d.Action
-	e.Creds = identity.Override(p.opts.Identity.FromRequest(r.Header), a.userID, a.userName, a.authType)
+	e.Creds = identity.Override(p.opts.Identity.FromHTTP(r), a.userID, a.userName, a.authType)
 	e.Address = p.opts.Trusted.ClientIP(r.RemoteAddr, r.Header["X-Forwarded-For"])
 	e.Req = event.Request{Method: r.Method, Path: r.URL.Path, UserAgent: identity.UserAgent(r.Header), TraceID: identity.TraceID(r.Header)}
 	if p.opts.LogQuery && r.URL.RawQuery != "" {

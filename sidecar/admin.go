@@ -236,7 +236,7 @@ func (s *Sidecar) auditAdmin(r *http.Request, action string, status int, bytes i
 	outcome := event.OutcomeOf(status)
 	e := &event.Event{
 		Type: event.TypeHTTP, Level: event.LevelFor(outcome), Outcome: outcome, Action: action,
-		Creds:      s.creds.FromRequest(r.Header),
+		Creds:      s.creds.FromHTTP(r),
 		Address:    s.trusted.ClientIP(r.RemoteAddr, r.Header["X-Forwarded-For"]),
 		Req:        event.Request{Method: r.Method, Path: r.URL.Path, UserAgent: identity.UserAgent(r.Header), TraceID: identity.TraceID(r.Header)},
 		Res:        event.Response{StatusCode: status, Bytes: bytes},

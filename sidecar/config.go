@@ -111,20 +111,41 @@ type IdentityConfig struct {
 	// tokens and API keys is an HMAC-SHA256 with, so that a weak key
 	// cannot be found in the trail by hashing guesses.
 	HMACKeyFile string `yaml:"hmac_key_file"`
+	// QueryTokens are the query parameters that carry a bearer token
+	// (Jupyter's ?token=), counted when no Authorization header is sent.
+	QueryTokens []string `yaml:"query_tokens"`
+	// KeyHeaders are more headers that carry an API key, besides X-API-Key
+	// and apikey.
+	KeyHeaders []string `yaml:"key_headers"`
 }
 
-// Hasher reads hmac_key_file and returns what makes creds.uuid of secrets:
-// keyed when the file is set, nil (the bare SHA-256) when not. A file
-// that cannot be read or holds too short a key is a *ConfigError.
+// Hasher reads hmac_key_file and returns what makes creds of requests:
+// the credential sources, and creds.uuid of secrets keyed when the file
+// is set (the bare SHA-256 when not). A file that cannot be read or holds
+// too short a key is a *ConfigError.
 func (c *IdentityConfig) Hasher() (*identity.Hasher, error) {
-	if c.HMACKeyFile == "" {
-		return nil, nil
+	var key []byte
+	if c.HMACKeyFile != "" {
+		var err error
+		if key, err = identity.LoadHMACKey(c.HMACKeyFile); err != nil {
+			return nil, &ConfigError{Key: "identity.hmac_key_file", Value: c.HMACKeyFile, Err: err}
+		}
 	}
-	key, err := identity.LoadHMACKey(c.HMACKeyFile)
-	if err != nil {
-		return nil, &ConfigError{Key: "identity.hmac_key_file", Value: c.HMACKeyFile, Err: err}
+	return identity.New(key, c.QueryTokens, c.KeyHeaders), nil
+}
+
+func (c *IdentityConfig) validate() error {
+	for i, name := range c.QueryTokens {
+		if name == "" || strings.ContainsAny(name, "&=#? ") {
+			return &ConfigError{Key: fmt.Sprintf("identity.query_tokens[%d]", i), Value: name, Err: errors.New("want a query parameter name")}
+		}
 	}
-	return identity.NewHasher(key), nil
+	for i, name := range c.KeyHeaders {
+		if err := checkHeaderName(fmt.Sprintf("identity.key_headers[%d]", i), name); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // IntegrityConfig is the tamper evidence of the trail (docs/integrity.md).
@@ -243,6 +264,7 @@ func DefaultConfig() Config {
 			ActionTemplate: policy.ActionTemplate,
 			RedactQuery:    []string{"token", "access_token", "apikey", "api_key", "password", "secret"},
 		},
+		Identity:     IdentityConfig{QueryTokens: []string{"token", "access_token"}},
 		Integrity:    IntegrityConfig{Enabled: true, Interval: time.Minute},
 		Cluster:      ClusterConfig{Timeout: 2 * time.Second},
 		ClientEvents: ClientEventsConfig{Enabled: true, Path: "/api/v[123]/events/*/*", Rate: 20, Burst: 40},
@@ -363,7 +385,8 @@ func (c *Config) Validate() error {
 		func() error { return checkUpstream(c.Upstream) },
 		func() error { return required("service", c.Service) },
 		func() error { _, err := identity.ParseTrusted(c.TrustProxy); return asConfigError(err) },
-		func() error { return checkRequestIDHeader(c.RequestIDHeader) },
+		c.Identity.validate,
+		func() error { return checkRequestIDHeader(c.RequestIDHeader, c.Identity.KeyHeaders) },
 		func() error {
 			if c.UpstreamTimeout < 0 {
 				return &ConfigError{Key: "upstream_timeout", Value: shape(c.UpstreamTimeout.String()), Err: errors.New("want 0 (no bound) or a positive duration")}

@@ -16,6 +16,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -336,7 +337,7 @@ func (s *Sidecar) buildProxy() error {
 		Identity:        s.creds,
 		RequestIDHeader: s.cfg.RequestIDHeader,
 		LogQuery:        s.cfg.ActivityTracker.LogQuery,
-		RedactQuery:     s.cfg.ActivityTracker.RedactQuery,
+		RedactQuery:     slices.Concat(s.cfg.ActivityTracker.RedactQuery, s.creds.QueryTokens()), // a query token is a secret too
 		FailClosed:      failClosed,
 		UpstreamFailed:  func(error) { s.prober.Kick() },
 		Intercept:       intercept,

@@ -170,7 +170,7 @@ func (h *Handler) event(r *http.Request, addr string, in input) *event.Event {
 		Level:    event.LevelFor(event.OutcomeOf(in.httpCode)),
 		Outcome:  event.OutcomeOf(in.httpCode),
 		Action:   h.opts.Service + "." + orRoot(typ) + "." + in.actionVerb,
-		Creds:    h.opts.Identity.FromRequest(r.Header),
+		Creds:    h.opts.Identity.FromHTTP(r),
 		Address:  addr,
 		Req:      event.Request{Method: r.Method, Path: r.URL.Path, UserAgent: identity.UserAgent(r.Header), TraceID: identity.TraceID(r.Header)},
 		Res:      event.Response{StatusCode: in.httpCode, ClientDetails: in.clientDetails},
