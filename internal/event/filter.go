@@ -29,6 +29,10 @@ type Filter struct {
 	Now func() time.Time
 
 	typ, action, resource *glob.Pattern
+	// resourcePath: the resource glob starts with "/" and is matched
+	// against req.path; resourceTyped: it holds a ":" and is matched
+	// against "TYPE:ID".
+	resourcePath, resourceTyped bool
 	statusExact           int
 	statusClass           int // 1-5 for "1xx".."5xx"
 }
@@ -180,6 +184,8 @@ func (f *Filter) Compile() error {
 	compile("type", f.Type, &f.typ)
 	compile("action", f.Action, &f.action)
 	compile("resource", f.Resource, &f.resource)
+	f.resourcePath = strings.HasPrefix(f.Resource, "/")
+	f.resourceTyped = !f.resourcePath && strings.Contains(f.Resource, ":")
 	if err != nil {
 		return err
 	}
@@ -226,9 +232,17 @@ func (f *Filter) Match(e *Event) bool {
 		return false
 	}
 	if f.resource != nil {
-		subject := e.Resource.ID
-		if subject == "" {
+		// docs/cli.md "Filters": a glob that starts with "/" is a path;
+		// any other names resource.id (TYPE:ID when it holds a ":"), or
+		// the path of an event without a resource.
+		var subject string
+		switch {
+		case f.resourcePath || e.Resource == (Resource{}):
 			subject = e.Req.Path
+		case f.resourceTyped:
+			subject = e.Resource.Type + ":" + e.Resource.ID
+		default:
+			subject = e.Resource.ID
 		}
 		if !f.resource.Match(subject) {
 			return false

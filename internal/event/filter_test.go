@@ -56,7 +56,11 @@ func TestFilterMatch(t *testing.T) {
 		{"status=2xx", true},
 		{"status=4xx", false},
 		{"resource=My*", true},
-		{"resource=/api/**", false}, // resource.id wins over the path
+		{"resource=/api/**", true}, // a glob that starts with "/" is a path, resource or not
+		{"resource=/api/v3/widgets", false},
+		{"resource=channels:My*", true}, // with a ":": TYPE:ID
+		{"resource=widgets:My*", false},
+		{"resource=MyChannel:*", false},
 		{"since=2026-11-22T08:15:30.123456Z", true},
 		{"since=2026-11-22T08:15:30.123457Z", false},
 		{"before=2026-11-22T08:15:30.123456Z", false},

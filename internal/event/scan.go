@@ -11,7 +11,7 @@ type Fields struct {
 	CredsUUID, CredsName                []byte
 	Method, Path                        []byte
 	Status                              int
-	ResourceID                          []byte
+	ResourceType, ResourceID            []byte
 
 	// inexact marks the fields above whose bytes are not their decoded
 	// value (the value holds an escape or invalid UTF-8), so a comparison
@@ -59,6 +59,7 @@ const (
 	fCredsName
 	fMethod
 	fPath
+	fResourceType
 	fResourceID
 )
 
@@ -174,12 +175,11 @@ func (s *lineScanner) response(fl *Fields) bool {
 }
 
 func (s *lineScanner) resource(fl *Fields) bool {
-	var scratch []byte
 	return s.object(func(k *key) bool {
 		if k == &keys.subID {
 			return s.stringInto(&fl.ResourceID, fResourceID, &fl.inexact)
 		}
-		return s.stringInto(&scratch, 0, &fl.inexact)
+		return s.stringInto(&fl.ResourceType, fResourceType, &fl.inexact)
 	}, &keys.subType, &keys.subID)
 }
 

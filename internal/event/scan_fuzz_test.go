@@ -24,6 +24,8 @@ var fuzzFilters = []string{
 	"status=4xx",
 	"resource=My*",
 	"resource=/api/**",
+	"resource=channels:My*",
+	"resource=t:*",
 	"since=2026-11-22T08:15:30.123456Z",
 	"before=2026-11-22T08:15:30.5Z",
 	"service=\u00e9&host=\ufffd",
