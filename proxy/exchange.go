@@ -121,6 +121,7 @@ type exchange struct {
 	reqBody         slowBody     // the client's request body, bounded in time
 	pre             prefetched   // the request body's head, read before the app is called
 	infos           int          // informational answers passed on
+	location        string       // a 201's Location
 	sent            *sentBody    // the body as the transport reads it; closed before the exchange is reused
 	clientGone      bool         // the client left while sending its body
 }

@@ -34,6 +34,9 @@ func (p *Proxy) modifyResponse(resp *http.Response) error {
 		return nil
 	}
 	x.audit.take(resp.Header)
+	if loc := resp.Header["Location"]; resp.StatusCode == http.StatusCreated && len(loc) > 0 {
+		x.location = loc[0] // names what was created (resource_template's {id})
+	}
 	if resp.Body != nil && resp.Body != http.NoBody && resp.StatusCode != http.StatusSwitchingProtocols {
 		x.body.rc = resp.Body
 		resp.Body = &x.body
@@ -223,7 +226,7 @@ func (p *Proxy) record(x *exchange, r *http.Request, status int, elapsed time.Du
 		// status the upstream answered): the 503 itself may not be.
 		track = "true"
 	}
-	d := p.opts.Rules.Decide(x.route, rules.Input{Status: status, Track: track, Action: a.action, Level: a.level})
+	d := p.opts.Rules.Decide(x.route, rules.Input{Status: status, Track: track, Action: a.action, Level: a.level, Location: x.location})
 	if !d.Tracked {
 		return
 	}
@@ -246,6 +249,8 @@ func (p *Proxy) record(x *exchange, r *http.Request, status int, elapsed time.Du
 	if a.resource != "" {
 		typ, id, _ := strings.Cut(a.resource, ":")
 		e.Resource = event.Resource{Type: typ, ID: id}
+	} else if d.ResourceType != "" {
+		e.Resource = event.Resource{Type: d.ResourceType, ID: d.ResourceID}
 	}
 	var details event.Details
 	if a.details != "" {

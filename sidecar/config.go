@@ -93,8 +93,11 @@ type TrackerConfig struct {
 	IgnoreRoutes   []string           `yaml:"ignore_routes"`
 	Actions        []rules.ActionRule `yaml:"actions"`
 	ActionTemplate string             `yaml:"action_template"`
-	LogQuery       bool               `yaml:"log_query"`
-	RedactQuery    []string           `yaml:"redact_query"`
+	// ResourceTemplate is the resource of a proxied event that no actions
+	// rule or X-Audit-Resource names; "" for none.
+	ResourceTemplate string   `yaml:"resource_template"`
+	LogQuery         bool     `yaml:"log_query"`
+	RedactQuery      []string `yaml:"redact_query"`
 }
 
 // TrackConfig says which requests are tracked.
@@ -259,10 +262,11 @@ func DefaultConfig() Config {
 				Always:   policy.Always,
 				Statuses: policy.Statuses,
 			},
-			IgnoreRoutes:   policy.IgnoreRoutes,
-			Actions:        policy.Actions,
-			ActionTemplate: policy.ActionTemplate,
-			RedactQuery:    []string{"token", "access_token", "apikey", "api_key", "password", "secret"},
+			IgnoreRoutes:     policy.IgnoreRoutes,
+			Actions:          policy.Actions,
+			ActionTemplate:   policy.ActionTemplate,
+			ResourceTemplate: policy.ResourceTemplate,
+			RedactQuery:      []string{"token", "access_token", "apikey", "api_key", "password", "secret"},
 		},
 		Identity:     IdentityConfig{QueryTokens: []string{"token", "access_token"}},
 		Integrity:    IntegrityConfig{Enabled: true, Interval: time.Minute},
@@ -501,13 +505,14 @@ func (c *ClientEventsConfig) validate() error {
 func (c *Config) Rules() (*rules.Rules, error) {
 	t := c.ActivityTracker
 	r, err := rules.Compile(rules.Policy{
-		Service:        c.Service,
-		Methods:        t.Track.Methods,
-		Always:         t.Track.Always,
-		Statuses:       t.Track.Statuses,
-		IgnoreRoutes:   t.IgnoreRoutes,
-		Actions:        t.Actions,
-		ActionTemplate: t.ActionTemplate,
+		Service:          c.Service,
+		Methods:          t.Track.Methods,
+		Always:           t.Track.Always,
+		Statuses:         t.Track.Statuses,
+		IgnoreRoutes:     t.IgnoreRoutes,
+		Actions:          t.Actions,
+		ActionTemplate:   t.ActionTemplate,
+		ResourceTemplate: t.ResourceTemplate,
 	})
 	return r, asConfigError(err)
 }

@@ -232,7 +232,7 @@ func (f *Filter) Match(e *Event) bool {
 		return false
 	}
 	if f.resource != nil {
-		// docs/cli.md "Filters": a glob that starts with "/" is a path;
+		// docs/cli.md "Filters and times": a glob that starts with "/" is a path;
 		// any other names resource.id (TYPE:ID when it holds a ":"), or
 		// the path of an event without a resource.
 		var subject string
