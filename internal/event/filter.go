@@ -33,8 +33,8 @@ type Filter struct {
 	// against req.path; resourceTyped: it holds a ":" and is matched
 	// against "TYPE:ID".
 	resourcePath, resourceTyped bool
-	statusExact           int
-	statusClass           int // 1-5 for "1xx".."5xx"
+	statusExact                 int
+	statusClass                 int // 1-5 for "1xx".."5xx"
 }
 
 // FilterParams are the parameter (and CLI flag) names of a Filter, in the
