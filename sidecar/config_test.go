@@ -92,6 +92,7 @@ webhooks:
   timeout: 5s
   retry_for: 1m
   queue: 50
+  batch: { max_events: 100, max_wait: 250ms }
 `
 
 func TestParseConfigEveryKey(t *testing.T) {
@@ -139,6 +140,7 @@ func TestParseConfigEveryKey(t *testing.T) {
 			General: webhook.Endpoint{URL: "https://general.example.com/"},
 		},
 		Timeout: 5 * time.Second, RetryFor: time.Minute, Queue: 50,
+		Batch: webhook.Batch{MaxEvents: 100, MaxWait: 250 * time.Millisecond},
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("got\n%+v\nwant\n%+v", got, want)

@@ -1,6 +1,6 @@
 // Package webhook pushes audit events to an HTTP receiver (docs/webhooks.md): one
-// POST per event, retried with backoff, never slowing the code that
-// publishes them.
+// POST per event, or per batch of events (docs/webhooks.md "Batches"),
+// retried with backoff, never slowing the code that publishes them.
 package webhook
 
 import (
@@ -70,15 +70,38 @@ type Config struct {
 	// Queue is how many events may wait for delivery; beyond that,
 	// published events are dropped.
 	Queue int `yaml:"queue"`
+	// Batch groups events into one POST (docs/webhooks.md "Batches").
+	Batch Batch `yaml:"batch"`
 }
 
+// MaxBatchEvents bounds batch.max_events: a batch is one request body
+// held in memory while it is retried, and one delivery_failed report
+// lists every id in it.
+const MaxBatchEvents = 1000
+
+// Batch is the webhooks.batch setting.
+type Batch struct {
+	// MaxEvents is the most events in one POST. 1 (the default): each
+	// body is one envelope object; more: each body is a JSON array of 1
+	// to MaxEvents envelopes.
+	MaxEvents int `yaml:"max_events"`
+	// MaxWait is how long after its first event a batch that is not full
+	// is sent anyway.
+	MaxWait time.Duration `yaml:"max_wait"`
+}
+
+// batched reports whether bodies are arrays.
+func (b Batch) batched() bool { return b.MaxEvents > 1 }
+
 // DefaultConfig returns the defaults of docs/configuration.md "Keys and defaults": disabled, every level and
-// type, 2 s per attempt, retried for 30 s, 10000 events queued.
+// type, 2 s per attempt, retried for 30 s, 10000 events queued, one event
+// per POST.
 func DefaultConfig() Config {
 	return Config{
 		Timeout:  2 * time.Second,
 		RetryFor: 30 * time.Second,
 		Queue:    10000,
+		Batch:    Batch{MaxEvents: 1, MaxWait: time.Second},
 	}
 }
 
@@ -127,6 +150,13 @@ func (c Config) Validate() error {
 	}
 	if c.Queue <= 0 {
 		return &FieldError{Key: "webhooks.queue", Value: strconv.Itoa(c.Queue), Err: errors.New("must be positive")}
+	}
+	if c.Batch.MaxEvents < 1 || c.Batch.MaxEvents > MaxBatchEvents {
+		return &FieldError{Key: "webhooks.batch.max_events", Value: strconv.Itoa(c.Batch.MaxEvents),
+			Err: fmt.Errorf("want 1 (one event per POST) to %d", MaxBatchEvents)}
+	}
+	if c.Batch.MaxWait <= 0 {
+		return &FieldError{Key: "webhooks.batch.max_wait", Value: c.Batch.MaxWait.String(), Err: errors.New("must be positive")}
 	}
 	return nil
 }
