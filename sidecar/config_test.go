@@ -65,6 +65,7 @@ activity_tracker:
   max_age_days: 30
   compress: true
   file_mode: "0600"
+  rotate_every: 24h
   queue: 123
   when_full: drop
   on_write_error: fail_closed
@@ -119,6 +120,7 @@ func TestParseConfigEveryKey(t *testing.T) {
 	at.MaxSizeMB, at.MaxFiles, at.MaxAgeDays = 7, 9, 30
 	at.Compress = true
 	at.FileMode = "0600"
+	at.RotateEvery = 24 * time.Hour
 	at.Queue = 123
 	at.WhenFull, at.OnWriteError = "drop", "fail_closed"
 	at.Track = sidecar.TrackConfig{Methods: []string{"POST", "GET"}, Always: []string{"/admin/**"}, Statuses: []int{500}}
