@@ -174,11 +174,15 @@ func New(cfg Config, opts Options) (*Dispatcher, error) {
 	return d, nil
 }
 
-// registerGauge registers trailcar_webhook_queue_length, once nothing can
-// fail any more: registering twice on one Metrics panics.
+// registerGauge registers trailcar_webhook_queue_length and
+// trailcar_webhook_queue_capacity (so an alert can be relative to the
+// configured queue), once nothing can fail any more: registering twice on
+// one Metrics panics.
 func (d *Dispatcher) registerGauge(m *metrics.Metrics) {
 	m.GaugeFunc("webhook_queue_length", "Events waiting to be delivered to the webhook.",
 		func() float64 { return float64(len(d.queue)) })
+	m.GaugeFunc("webhook_queue_capacity", "Events the webhook queue holds before it drops (webhooks.queue).",
+		func() float64 { return float64(cap(d.queue)) })
 }
 
 // requestHeader builds the headers every request carries.
