@@ -31,9 +31,9 @@ type Policy struct {
 // the status (but not the one the upstream states).
 type ActionRule struct {
 	Path    string   `yaml:"path"`
-	Methods []string `yaml:"methods,omitempty"`
+	Methods []string `yaml:"methods"`
 	Action  string   `yaml:"action"`
-	Level   string   `yaml:"level,omitempty"`
+	Level   string   `yaml:"level"`
 }
 
 // FieldError is a bad policy value. Key is the config key relative to

@@ -30,18 +30,35 @@ type Endpoint struct {
 	// URL receives the POSTs; "<notification_type>" in it becomes
 	// "event_log". Empty: this endpoint is not used.
 	URL  string `yaml:"url"`
-	User string `yaml:"user,omitempty"`
+	User string `yaml:"user"`
 	// PasswordFile holds the basic auth password, read at New and
 	// trimmed of surrounding white space. Basic auth is sent when User or
 	// PasswordFile is set.
-	PasswordFile string `yaml:"password_file,omitempty"`
+	PasswordFile string `yaml:"password_file"`
 	// TLSVerify false skips the verification of the receiver's
 	// certificate. Nil means true. It applies to the default transport
 	// only (see Options.Transport).
-	TLSVerify *bool `yaml:"tls_verify,omitempty"`
+	TLSVerify *bool `yaml:"tls_verify"`
 	// Headers are set on every request after the others (Content-Type,
 	// User-Agent, basic auth), so they may replace them.
-	Headers map[string]string `yaml:"headers,omitempty"`
+	Headers map[string]string `yaml:"headers"`
+}
+
+// MarshalYAML writes every key with its effective value, defaults
+// included, so that `trailcar config check` shows them: tls_verify true
+// when unset, headers {} when there are none.
+func (e Endpoint) MarshalYAML() (any, error) {
+	headers := e.Headers
+	if headers == nil {
+		headers = map[string]string{}
+	}
+	return struct {
+		URL          string            `yaml:"url"`
+		User         string            `yaml:"user"`
+		PasswordFile string            `yaml:"password_file"`
+		TLSVerify    bool              `yaml:"tls_verify"`
+		Headers      map[string]string `yaml:"headers"`
+	}{e.URL, e.User, e.PasswordFile, e.TLSVerify == nil || *e.TLSVerify, headers}, nil
 }
 
 // Endpoints are the receivers by role. EventLog is used when its URL is
