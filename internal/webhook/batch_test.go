@@ -135,7 +135,7 @@ func TestBatchRetriedAsAWhole(t *testing.T) {
 // A batch that is not full goes max_wait after its first event, as an
 // array even when it holds one event.
 func TestBatchMaxWait(t *testing.T) {
-	const maxWait = 150 * time.Millisecond
+	const maxWait = 300 * time.Millisecond
 	arrived := make(chan time.Time, 4)
 	recv := sidecartest.NewRecorderFunc(t, func(w http.ResponseWriter, r *http.Request) {
 		arrived <- time.Now()
@@ -185,7 +185,7 @@ func TestBatchGivenUpReportedAsAWhole(t *testing.T) {
 	down := httptest.NewServer(http.NotFoundHandler())
 	url := down.URL
 	down.Close() // connections are now refused
-	cfg := batchConfig(url, 10, 20*time.Millisecond)
+	cfg := batchConfig(url, 10, time.Minute) // one batch, sent by Close
 	cfg.RetryFor = 50 * time.Millisecond
 	reports := make(chan *event.Event, 4)
 	h := newHarness(t, cfg, webhook.Options{Report: func(e *event.Event) { reports <- e }})
