@@ -1,6 +1,6 @@
 // Package rotate hands out the live audit file as an io.Writer that rotates
-// by size (and age: age.go), keeps a bounded number of files, and covers what lumberjack
-// (which does the renaming) leaves open:
+// by size (and by age: age.go), keeps a bounded number of files, and covers
+// what lumberjack (which does the renaming) leaves open:
 //
 //   - sizes are whole MiB: Options.MaxSizeMB is an int, and the size check
 //     is done here, before each write, so a write never splits a line across

@@ -184,7 +184,7 @@ func TestBatchCloseSendsPartialBatch(t *testing.T) {
 func TestBatchGivenUpReportedAsAWhole(t *testing.T) {
 	down := httptest.NewServer(http.NotFoundHandler())
 	url := down.URL
-	down.Close() // connections are now refused
+	down.Close()                             // connections are now refused
 	cfg := batchConfig(url, 10, time.Minute) // one batch, sent by Close
 	cfg.RetryFor = 50 * time.Millisecond
 	reports := make(chan *event.Event, 4)
