@@ -184,8 +184,9 @@ func TestBatchCloseSendsPartialBatch(t *testing.T) {
 func TestBatchGivenUpReportedAsAWhole(t *testing.T) {
 	down := httptest.NewServer(http.NotFoundHandler())
 	url := down.URL
-	down.Close()                             // connections are now refused
-	cfg := batchConfig(url, 10, time.Minute) // one batch, sent by Close
+	down.Close() // connections are now refused
+	// max_wait is long: the 5 events make one batch, which Close sends.
+	cfg := batchConfig(url, 10, time.Minute)
 	cfg.RetryFor = 50 * time.Millisecond
 	reports := make(chan *event.Event, 4)
 	h := newHarness(t, cfg, webhook.Options{Report: func(e *event.Event) { reports <- e }})
