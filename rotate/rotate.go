@@ -1,6 +1,6 @@
 // Package rotate hands out the live audit file as an io.Writer that rotates
-// by size, keeps a bounded number of files, and covers what lumberjack
-// (which does the renaming) leaves open:
+// by size (and by age: age.go), keeps a bounded number of files, and covers
+// what lumberjack (which does the renaming) leaves open:
 //
 //   - sizes are whole MiB: Options.MaxSizeMB is an int, and the size check
 //     is done here, before each write, so a write never splits a line across
@@ -51,6 +51,18 @@ type Options struct {
 	// CheckEvery is how often the live file is checked for having been
 	// deleted or replaced from outside; 0 means 250ms.
 	CheckEvery time.Duration
+	// RotateEvery also rotates the live file once its first line is this
+	// old (age.go); 0: by size only.
+	RotateEvery time.Duration
+	// HandOff says the caller ends each file itself and rotates it with
+	// Rotate (internal/audit with integrity on: a sealed file ends with
+	// its checkpoint). A file due by age is then not rotated by Write or
+	// the watch; Remaining reports 0 instead, and the caller, which asks
+	// it before each line, ends the file and calls Rotate.
+	HandOff bool
+	// Now is the clock the live file's age is measured by; nil means
+	// time.Now. Tests move it.
+	Now func() time.Time
 	// OnRotate, if set, is called after each rotation, without locks held.
 	OnRotate func()
 	// Logger receives warnings; nil means slog.Default().
@@ -72,6 +84,8 @@ type File struct {
 	size       int64
 	lastRotate int64 // unix ms of the last rotation
 	closed     bool
+
+	age liveAge // when the live file began (age.go); guarded by mu
 
 	filesMu sync.Mutex // guards rotated files: compression, retention, rewrites
 
@@ -165,7 +179,7 @@ func (f *File) writeLocked(p []byte) (rotated bool, replaced string, n int, err 
 	if err != nil {
 		return rotated, replaced, 0, err
 	}
-	if f.size > 0 && f.size+int64(len(p)) > f.max {
+	if f.size > 0 && (f.size+int64(len(p)) > f.max || !f.opts.HandOff && f.dueByAge()) {
 		if err := f.rotate(); err != nil {
 			return rotated, replaced, 0, err
 		}
@@ -185,6 +199,7 @@ func (f *File) writeLocked(p []byte) (rotated bool, replaced string, n int, err 
 		return rotated, replaced, 0, fmt.Errorf("write audit file: %w", err)
 	}
 	f.size += int64(n)
+	f.noteWrite(int64(n))
 	return rotated, replaced, n, nil
 }
 
@@ -393,6 +408,7 @@ func (f *File) watch() {
 					f.log.Debug("reopen audit file", "path", f.path, "err", err)
 				}
 			}
+			rotated = f.rotateIfOld() || rotated
 		}
 		f.mu.Unlock()
 		f.notify(rotated, replaced)
@@ -400,10 +416,14 @@ func (f *File) watch() {
 }
 
 // Remaining is how many bytes the live file takes before the next write
-// rotates it.
+// rotates it; with Options.HandOff, 0 once it is due by age, so that the
+// caller ends it and calls Rotate.
 func (f *File) Remaining() int64 {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if f.opts.HandOff && f.dueByAge() {
+		return 0
+	}
 	return f.max - f.size
 }
 

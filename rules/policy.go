@@ -34,13 +34,13 @@ type Policy struct {
 // the status (but not the one the upstream states).
 type ActionRule struct {
 	Path    string   `yaml:"path"`
-	Methods []string `yaml:"methods,omitempty"`
+	Methods []string `yaml:"methods"`
 	Action  string   `yaml:"action"`
-	Level   string   `yaml:"level,omitempty"`
+	Level   string   `yaml:"level"`
 	// Resource, when set, is the event's resource: "TYPE:ID" with
 	// {segment}, {segment1}, {segment2}…, {location} (and {resource},
 	// {id}, as resource_template).
-	Resource string `yaml:"resource,omitempty"`
+	Resource string `yaml:"resource"`
 }
 
 // FieldError is a bad policy value. Key is the config key relative to

@@ -98,6 +98,10 @@ type TrackerConfig struct {
 	ResourceTemplate string   `yaml:"resource_template"`
 	LogQuery         bool     `yaml:"log_query"`
 	RedactQuery      []string `yaml:"redact_query"`
+
+	// RotateEvery also rotates the live file once its first line is this
+	// old (docs/configuration.md "Rotation by age"); 0: by size only.
+	RotateEvery time.Duration `yaml:"rotate_every"`
 }
 
 // TrackConfig says which requests are tracked.
@@ -461,6 +465,8 @@ func (t *TrackerConfig) validate() error {
 		return &ConfigError{Key: at + "max_files", Value: t.MaxFiles, Err: errors.New("want 0 (keep all) or more")}
 	case t.MaxAgeDays < 0:
 		return &ConfigError{Key: at + "max_age_days", Value: t.MaxAgeDays, Err: errors.New("want 0 (no limit) or more")}
+	case t.RotateEvery < 0 || t.RotateEvery > 0 && t.RotateEvery < time.Second:
+		return &ConfigError{Key: at + "rotate_every", Value: shape(t.RotateEvery.String()), Err: errors.New("want 0 (by size only) or at least 1s")}
 	case t.Queue < 1:
 		return &ConfigError{Key: at + "queue", Value: t.Queue, Err: errors.New("want at least 1")}
 	case t.WhenFull != "block" && t.WhenFull != "drop":

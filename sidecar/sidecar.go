@@ -221,6 +221,7 @@ func (s *Sidecar) openAudit() error {
 		f, err := rotate.Open(rotate.Options{
 			Dir: t.Dir, Filename: t.Filename, MaxSizeMB: t.MaxSizeMB, MaxFiles: t.MaxFiles,
 			MaxAgeDays: t.MaxAgeDays, Compress: t.Compress, FileMode: mode, Logger: s.log,
+			RotateEvery: t.RotateEvery, HandOff: s.cfg.Integrity.Enabled, // a sealed file ends with its checkpoint
 			OnRotate: s.metrics.AuditRotations.Inc,
 		})
 		if err != nil {

@@ -43,9 +43,11 @@ type handOff struct {
 }
 
 // due reports whether n more bytes, written now, would not leave room for
-// the checkpoint that must end the live file, while it has unsealed lines.
+// the checkpoint that must end the live file (Remaining is 0 once the file
+// is due by age: rotate_every). A file with no unsealed lines already
+// ends with its checkpoint and is rotated as it is.
 func (h handOff) due(n, unsealed int) bool {
-	return h.file != nil && unsealed > 0 && int64(n+checkpointReserve) > h.file.Remaining()
+	return h.file != nil && int64(n+checkpointReserve) > h.file.Remaining()
 }
 
 // rotate starts the next file, after the checkpoint that ended this one.

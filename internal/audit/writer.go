@@ -157,6 +157,8 @@ func New(opts Options) *Writer {
 	w.watchReplacement(opts.File)
 	opts.Metrics.GaugeFunc("audit_queue_length", "Events waiting to be written to the audit log.",
 		func() float64 { return float64(w.QueueLen()) })
+	opts.Metrics.GaugeFunc("audit_queue_capacity", "Events the audit queue holds before when_full applies (activity_tracker.queue).",
+		func() float64 { return float64(opts.Queue) })
 	go w.run()
 	return w
 }
