@@ -217,8 +217,20 @@ func upstreamReason(err error) string {
 	return "other"
 }
 
-// record decides whether the request is tracked and, if so, emits its event.
+// record decides whether the request is tracked and, if so, emits its
+// final event.
 func (p *Proxy) record(x *exchange, r *http.Request, status int, elapsed time.Duration, panicked any) {
+	p.emit(x, r, status, elapsed, panicked, false)
+}
+
+// recordStarted emits the started event of a long-running answer, if the
+// request is tracked (it is called while the answer runs: it reads only
+// what the answer's head fixed).
+func (p *Proxy) recordStarted(x *exchange, r *http.Request, status int) {
+	p.emit(x, r, status, p.now().Sub(x.start), nil, true)
+}
+
+func (p *Proxy) emit(x *exchange, r *http.Request, status int, elapsed time.Duration, panicked any, started bool) {
 	a := &x.audit
 	track := a.track
 	if x.refused {
@@ -243,7 +255,18 @@ func (p *Proxy) record(x *exchange, r *http.Request, status int, elapsed time.Du
 	if p.opts.LogQuery && r.URL.RawQuery != "" {
 		e.Req.Query = p.redact.Query(r.URL.RawQuery)
 	}
-	e.Res = event.Response{StatusCode: status, Bytes: x.bytes}
+	if started {
+		e.ID = p.ids.New()
+		e.Res = event.Response{StatusCode: status}
+	} else {
+		e.Res = event.Response{StatusCode: status, Bytes: x.bytes}
+		if x.long.started {
+			e.Req.Bytes = x.long.in.Load()
+			if x.hijacked {
+				e.Res.Bytes = x.long.out.Load()
+			}
+		}
+	}
 	e.DurationMS = float64(elapsed.Microseconds()) / 1000
 	e.Message = a.message
 	if a.resource != "" {
@@ -266,6 +289,25 @@ func (p *Proxy) record(x *exchange, r *http.Request, status int, elapsed time.Du
 		details.String("invalid_audit_level", a.level) // the computed level stays
 	}
 	switch {
+	case started:
+		details.String("stage", "started").String("request_id", x.id)
+	case x.long.started:
+		details.String("stage", "completed")
+		fallthrough
+	default:
+		p.whatWentWrong(&details, e, x, r, panicked)
+	}
+	e.Details = details.Object()
+	if err := p.opts.Sink.Emit(e); err != nil {
+		p.log.Warn("audit event not recorded", "id", e.ID, "err", err)
+	}
+}
+
+// whatWentWrong adds to details (and to e's outcome and level) what the
+// final event says of a request that did not go as asked.
+func (p *Proxy) whatWentWrong(details *event.Details, e *event.Event, x *exchange, r *http.Request, panicked any) {
+	a := &x.audit
+	switch {
 	case x.reqBody.timedOut:
 		details.String("refused", "request body sent too slowly (under 1 KiB/s after 10 s)")
 	case x.refused:
@@ -285,10 +327,6 @@ func (p *Proxy) record(x *exchange, r *http.Request, status int, elapsed time.Du
 		}
 	case panicked != nil || x.clientGone:
 		details.String("aborted", "the client went away before the response was complete")
-	}
-	e.Details = details.Object()
-	if err := p.opts.Sink.Emit(e); err != nil {
-		p.log.Warn("audit event not recorded", "id", e.ID, "err", err)
 	}
 }
 

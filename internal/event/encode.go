@@ -142,6 +142,13 @@ func appendRequest(buf []byte, r *Request) []byte {
 		buf = append(buf, `"trace_id":`...)
 		buf = appendString(buf, r.TraceID)
 	}
+	if r.Bytes != 0 {
+		if len(buf) > n {
+			buf = append(buf, ',')
+		}
+		buf = append(buf, `"bytes":`...)
+		buf = strconv.AppendInt(buf, r.Bytes, 10)
+	}
 	return append(buf, '}')
 }
 

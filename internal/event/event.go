@@ -81,6 +81,9 @@ type Request struct {
 	// TraceID is the trace id (32 lowercase hex) of a valid W3C
 	// traceparent header: how the event joins the app's traces and logs.
 	TraceID string `json:"trace_id,omitempty"`
+	// Bytes is what the client sent after the head or the 101, on the
+	// final event of a long-running answer.
+	Bytes int64 `json:"bytes,omitempty"`
 }
 
 // MaxUserAgent bounds req.user_agent, in bytes.

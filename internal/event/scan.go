@@ -152,10 +152,13 @@ func (s *lineScanner) request(fl *Fields) bool {
 			return s.stringInto(&fl.Method, fMethod, &fl.inexact)
 		case &keys.path:
 			return s.stringInto(&fl.Path, fPath, &fl.inexact)
+		case &keys.bytes:
+			_, ok := s.integer()
+			return ok
 		default:
 			return s.stringInto(&scratch, 0, &fl.inexact)
 		}
-	}, &keys.method, &keys.path, &keys.query, &keys.userAgent, &keys.traceID)
+	}, &keys.method, &keys.path, &keys.query, &keys.userAgent, &keys.traceID, &keys.bytes)
 }
 
 func (s *lineScanner) response(fl *Fields) bool {
