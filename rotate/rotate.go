@@ -80,6 +80,17 @@ type File struct {
 	done   sync.WaitGroup
 
 	onReplaced atomic.Pointer[func(reason string)]
+	onMoved    atomic.Pointer[func()]
+
+	// held is the live file as opened, read-only, for its link count
+	// (lumberjack keeps its own descriptor to itself): a live file whose
+	// path is gone or names another file, but which is still linked, was
+	// moved away (logrotate), not deleted.
+	held *os.File
+	// moved: the live file was moved away and is still written where it
+	// went, until Reopen (the writer seals it first: docs/integrity.md
+	// "Outside rotation").
+	moved bool
 }
 
 // ErrClosed is returned by writes after Close.
@@ -165,7 +176,7 @@ func (f *File) writeLocked(p []byte) (rotated bool, replaced string, n int, err 
 	if err != nil {
 		return rotated, replaced, 0, err
 	}
-	if f.size > 0 && f.size+int64(len(p)) > f.max {
+	if f.size > 0 && f.size+int64(len(p)) > f.max && !f.moved { // a file moved away is not ours to rotate
 		if err := f.rotate(); err != nil {
 			return rotated, replaced, 0, err
 		}
@@ -180,8 +191,7 @@ func (f *File) writeLocked(p []byte) (rotated bool, replaced string, n int, err 
 				f.log.Error("truncate torn audit write", "path", f.path, "err", terr)
 			}
 		}
-		f.lj.Close()
-		f.open = false
+		f.closeLive()
 		return rotated, replaced, 0, fmt.Errorf("write audit file: %w", err)
 	}
 	f.size += int64(n)
@@ -199,9 +209,36 @@ func (f *File) notify(rotated bool, replaced string) {
 			f.opts.OnRotate()
 		}
 	}
+	if replaced == reasonMoved {
+		if fn := f.onMoved.Load(); fn != nil && *fn != nil {
+			(*fn)()
+		}
+		return
+	}
 	if fn := f.onReplaced.Load(); replaced != "" && fn != nil && *fn != nil {
 		(*fn)(replaced)
 	}
+}
+
+// reasonMoved is what checkReplaced says of a live file moved away while
+// a NotifyMoved callback is set: it is kept open and written, not
+// reopened.
+const reasonMoved = "moved"
+
+// NotifyMoved sets fn to be called, without locks held, when the live
+// file was found moved away (renamed, still linked: logrotate's rotation).
+// While fn is set, such a file is kept open and written where it went
+// until Reopen, so that the caller can end it as it wants (the audit
+// writer seals it); without fn, it is reopened at once and reported to
+// NotifyReplaced as deleted or replaced. nil removes it.
+func (f *File) NotifyMoved(fn func()) { f.onMoved.Store(&fn) }
+
+// Moved reports whether the live file was moved away and is still written
+// where it went, waiting for Reopen.
+func (f *File) Moved() bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.moved
 }
 
 // NotifyReplaced sets fn to be called after the live file was found
@@ -251,7 +288,7 @@ func (f *File) ensureOpen() (rotated bool, replaced string, err error) {
 		err = fmt.Errorf("%s is not a regular file", f.path)
 	}
 	if err != nil {
-		f.lj.Close()
+		f.closeLive()
 		return rotated, replaced, fmt.Errorf("open audit file: %w", err)
 	}
 	if replaced == "" && !rotated && f.info != nil {
@@ -273,6 +310,7 @@ func (f *File) ensureOpen() (rotated bool, replaced string, err error) {
 		}
 	}
 	f.info, f.size, f.open = fi, fi.Size(), true
+	f.hold(fi)
 	if rotated {
 		f.lastRotate = time.Now().UnixMilli()
 	}
@@ -306,13 +344,12 @@ func (f *File) rotate() error {
 		return err
 	}
 	if err := f.lj.Rotate(); err != nil {
-		f.lj.Close()
-		f.open = false
+		f.closeLive()
 		return fmt.Errorf("rotate audit file: %w", err)
 	}
 	f.lastRotate = time.Now().UnixMilli()
-	f.lj.Close()                // lumberjack made the new file without O_APPEND: open it again
-	f.open, f.info = false, nil // a new file, and no news
+	f.closeLive() // lumberjack made the new file without O_APPEND: open it again
+	f.info = nil  // a new file, and no news
 	_, _, err := f.ensureOpen()
 	return err
 }
@@ -340,8 +377,13 @@ func exists(path string) bool {
 
 // checkReplaced reports "deleted", "replaced" or "truncated" when the path
 // no longer names the file being written as it was left (a copytruncate
-// empties it in place), and marks the file for reopening.
+// empties it in place), and marks the file for reopening; or, with a
+// NotifyMoved callback, reasonMoved when the file was moved away but is
+// still linked: it is then kept open until Reopen.
 func (f *File) checkReplaced() string {
+	if f.moved {
+		return "" // known, and written where it went until Reopen
+	}
 	fi, err := os.Lstat(f.path)
 	reason := ""
 	switch {
@@ -356,10 +398,82 @@ func (f *File) checkReplaced() string {
 	default:
 		return ""
 	}
+	if reason != "truncated" && f.stillLinked() {
+		if fn := f.onMoved.Load(); fn != nil && *fn != nil {
+			f.log.Info("audit file was moved away; sealing it before reopening", "path", f.path)
+			f.moved = true
+			return reasonMoved
+		}
+	}
 	f.log.Warn("audit file was "+reason+" from outside; reopening", "path", f.path)
-	f.lj.Close()
-	f.open, f.info = false, nil // reported here: the reopen is no news
+	f.closeLive()
+	f.info = nil // reported here: the reopen is no news
 	return reason
+}
+
+// hold opens the live file just opened (fi) a second time, read-only, to
+// tell later a file moved away from one deleted. A file that is no longer
+// fi by then is not held: it is checked at the next write.
+func (f *File) hold(fi os.FileInfo) {
+	fd, err := openNoFollow(f.path, os.O_RDONLY, 0)
+	if err != nil {
+		return
+	}
+	if hfi, err := fd.Stat(); err != nil || !os.SameFile(hfi, fi) {
+		fd.Close()
+		return
+	}
+	f.held = fd
+}
+
+// stillLinked reports whether the live file as opened still has a name
+// somewhere (moved away, not deleted).
+func (f *File) stillLinked() bool {
+	if f.held == nil {
+		return false
+	}
+	fi, err := f.held.Stat()
+	if err != nil {
+		return false
+	}
+	n, ok := links(fi)
+	return ok && n > 0
+}
+
+// movedTo is the name in the live file's dir of the file held, if it was
+// moved there (logrotate's audit.log.1); "" when it went elsewhere.
+func (f *File) movedTo() string {
+	if f.held == nil {
+		return ""
+	}
+	hfi, err := f.held.Stat()
+	if err != nil {
+		return ""
+	}
+	entries, err := os.ReadDir(f.opts.Dir)
+	if err != nil {
+		return ""
+	}
+	for _, de := range entries {
+		if de.Name() == f.opts.Filename || !de.Type().IsRegular() {
+			continue
+		}
+		if fi, err := de.Info(); err == nil && os.SameFile(fi, hfi) {
+			return de.Name()
+		}
+	}
+	return ""
+}
+
+// closeLive closes the live file (lumberjack's descriptor and the one
+// held): the next write opens the path again.
+func (f *File) closeLive() {
+	f.lj.Close()
+	if f.held != nil {
+		f.held.Close()
+		f.held = nil
+	}
+	f.open, f.moved = false, false
 }
 
 // watch notices the live file being deleted or replaced while nothing is
@@ -417,7 +531,7 @@ func (f *File) Rotate() error {
 		return ErrClosed
 	}
 	rotated, replaced, err := f.ensureOpen()
-	if err == nil && f.size > 0 {
+	if err == nil && f.size > 0 && !f.moved {
 		err = f.rotate()
 		rotated = err == nil
 	}
@@ -426,20 +540,43 @@ func (f *File) Rotate() error {
 	return err
 }
 
+// Reopened says what Reopen found.
+type Reopened struct {
+	// Moved: the file closed had been moved away (still linked), not
+	// deleted or replaced.
+	Moved bool
+	// MovedTo is its name when it was moved within the live file's dir.
+	MovedTo string
+}
+
 // Reopen closes the live file and opens the path again (SIGHUP), e.g.
-// after an outside tool moved it away.
-func (f *File) Reopen() error {
+// after an outside tool moved it away. A live file found deleted,
+// truncated or replaced meanwhile is reported to NotifyReplaced.
+func (f *File) Reopen() (Reopened, error) {
 	f.mu.Lock()
 	if f.closed {
 		f.mu.Unlock()
-		return ErrClosed
+		return Reopened{}, ErrClosed
 	}
-	f.lj.Close()
-	f.open = false
-	rotated, replaced, err := f.ensureOpen()
+	var r Reopened
+	var replaced string
+	if f.open && !f.moved {
+		if fi, err := os.Lstat(f.path); f.info != nil && (err != nil || !os.SameFile(fi, f.info)) && f.stillLinked() {
+			f.moved = true // moved away just now: not yet noticed
+		} else {
+			replaced = f.checkReplaced()
+		}
+	}
+	if f.moved {
+		r = Reopened{Moved: true, MovedTo: f.movedTo()}
+		f.info = nil // moved away: the file at the path (logrotate's create) is no news
+	}
+	f.closeLive()
+	rotated, reopened, err := f.ensureOpen()
+	replaced = cmpOr(replaced, reopened)
 	f.mu.Unlock()
 	f.notify(rotated, replaced)
-	return err
+	return r, err
 }
 
 // Sync flushes the live file to disk.
@@ -470,8 +607,7 @@ func (f *File) Exclusive(fn func() error) error {
 		f.mu.Unlock()
 		return ErrClosed
 	}
-	f.lj.Close()
-	f.open = false
+	f.closeLive()
 	err := fn()
 	f.info = nil // fn may replace the file: that is no news
 	rotated, _, oerr := f.ensureOpen()
@@ -499,7 +635,7 @@ func (f *File) Close() error {
 	f.closed = true
 	serr := syncPath(f.path)
 	cerr := f.lj.Close()
-	f.open = false
+	f.closeLive()
 	f.mu.Unlock()
 	close(f.stop)
 	f.done.Wait()

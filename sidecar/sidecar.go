@@ -409,7 +409,12 @@ func (s *Sidecar) Reopen() error {
 		return nil
 	}
 	s.log.Info("reopening audit log", "path", s.file.Path())
-	return s.file.Reopen()
+	// The writer seals the file it holds first (docs/integrity.md
+	// "Outside rotation"); a disk that refuses writes must not hang the
+	// signal handler.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	return s.writer.Reopen(ctx)
 }
 
 // Run serves until ctx ends, then shuts down: it stops accepting, ends

@@ -21,6 +21,8 @@ type batch struct {
 	// would keep a small queue full of its own lines and starve every
 	// request.
 	forced int
+	// upto is the ticket of the batch's last line.
+	upto uint64
 }
 
 type lineMeta struct {
@@ -55,6 +57,7 @@ type queue struct {
 	pending  batch      // queued, not yet taken
 	spare    batch      // the batch the writer gave back; empty while it holds one
 	last     time.Time  // stamped on the last line queued
+	tickets  uint64     // lines queued so far: the last line's ticket
 	closed   bool
 	drops    dropTally
 }
@@ -67,11 +70,12 @@ func newQueue(bound int, drop bool, linger time.Duration, now func() time.Time, 
 }
 
 // push queues line, one encoded event whose time it stamps, with its
-// events_total label, and returns the time stamped. When the queue is full
+// events_total label, and returns the time stamped and the line's ticket
+// (its place in the queue: Writer.progress). When the queue is full
 // a client's line waits, or with when_full: drop (and always while the
 // disk refuses writes) is dropped: ErrDropped. A forced line never waits.
 // After close only forced lines are queued: ErrClosed.
-func (q *queue) push(line []byte, label uint8, force bool) (time.Time, error) {
+func (q *queue) push(line []byte, label uint8, force bool) (time.Time, uint64, error) {
 	q.mu.Lock()
 	for !force && !q.closed && len(q.pending.lines)-q.pending.forced >= q.bound {
 		if refusing := q.refusing(); q.drop || refusing {
@@ -82,13 +86,13 @@ func (q *queue) push(line []byte, label uint8, force bool) (time.Time, error) {
 			q.noteDropLocked(reason)
 			q.mu.Unlock()
 			q.drops.counters[reason].Inc()
-			return time.Time{}, ErrDropped
+			return time.Time{}, 0, ErrDropped
 		}
 		q.notFull.Wait()
 	}
 	if q.closed && !force {
 		q.mu.Unlock()
-		return time.Time{}, ErrClosed
+		return time.Time{}, 0, ErrClosed
 	}
 	t := q.stampLocked()
 	event.StampTime(line, t)
@@ -97,9 +101,12 @@ func (q *queue) push(line []byte, label uint8, force bool) (time.Time, error) {
 	if force {
 		q.pending.forced++
 	}
+	q.tickets++
+	ticket := q.tickets
+	q.pending.upto = ticket
 	q.notEmpty.Signal()
 	q.mu.Unlock()
-	return t, nil
+	return t, ticket, nil
 }
 
 // stamp is a time no earlier than any line queued, as the next line's

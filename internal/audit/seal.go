@@ -32,6 +32,7 @@ type sealer struct {
 	chain    *integrity.Sealer
 	chunks   *chunker
 	rotation handOff
+	reopen   *reopening // nil: placeholders of reopens are passed over
 	origin   origin
 	every    time.Duration
 	m        *metrics.Metrics
@@ -59,6 +60,24 @@ func (s *sealer) write(b batch) int {
 				return c.first(i)
 			}
 			s.armed.Store(false)
+			continue
+		}
+		if isReopen(l.label) {
+			if s.reopen.due(l.label) {
+				// Seal the file still held (wherever it went), then start
+				// the new one with where the chain stands.
+				if !s.cut(line) {
+					return c.first(i)
+				}
+				st := s.chain.State()
+				rec := s.reopen.record(line, &st)
+				if rec != nil {
+					if !c.writeAlone(rec, reopenedLabel()) {
+						return c.first(i)
+					}
+					s.chain.Line(rec)
+				}
+			}
 			continue
 		}
 		if s.rotation.due(c.buffered()+len(line), s.chain.Pending()) {

@@ -107,6 +107,9 @@ type Writer struct {
 	seal  *sealer // nil without integrity
 	rec   record  // what the last batch put in the file
 
+	reopen   *reopening // nil when the file cannot be reopened
+	progress progress   // the lines done with: EmitWritten, Reopen
+
 	publishTo func(line []byte)
 	writtenMu sync.Mutex
 	written   chan struct{} // closed at the next write; see Written
@@ -145,6 +148,9 @@ func New(opts Options) *Writer {
 	w.encoded.New = func() any { b := make([]byte, 0, 1024); return &b }
 	refusing := func() bool { return false }
 	w.sink = noFile{rec: &w.rec}
+	if r, ok := opts.File.(reopener); ok {
+		w.reopen = &reopening{file: r, origin: w.origin, log: opts.Logger}
+	}
 	if opts.File != nil {
 		w.file = &retryingFile{file: opts.File, retryMin: opts.RetryMin, retryMax: opts.RetryMax,
 			m: opts.Metrics, log: opts.Logger, report: w.reportWrite}
@@ -155,6 +161,7 @@ func New(opts Options) *Writer {
 	// Last: the file may report a replacement at once, from its own
 	// goroutine, and the record needs the queue.
 	w.watchReplacement(opts.File)
+	w.watchMoves(w.reopen)
 	opts.Metrics.GaugeFunc("audit_queue_length", "Events waiting to be written to the audit log.",
 		func() float64 { return float64(w.QueueLen()) })
 	go w.run()
@@ -192,7 +199,7 @@ func withDefaults(opts Options) Options {
 // fileSink is the chunker writing to the file, with the sealer in front
 // of it when the log is sealed.
 func (w *Writer) fileSink(opts Options) batchSink {
-	chunks := &chunker{file: w.file, limit: min(maxChunk, opts.File.MaxWrite()), rec: &w.rec}
+	chunks := &chunker{file: w.file, limit: min(maxChunk, opts.File.MaxWrite()), rec: &w.rec, reopen: w.reopen}
 	if opts.Seal == nil {
 		return chunks
 	}
@@ -201,9 +208,11 @@ func (w *Writer) fileSink(opts Options) batchSink {
 	if r, ok := opts.File.(Rotator); ok {
 		s.rotation = handOff{file: r, log: opts.Logger}
 	}
+	s.reopen = w.reopen
 	s.queuePlaceholder = func() error {
 		placeholder := &event.Event{Type: integrity.CheckpointType, Level: event.LevelInfo, Outcome: event.OutcomeSuccess}
-		return w.emitLabeled(placeholder, true, labelCheckpoint)
+		_, err := w.emitLabeled(placeholder, true, labelCheckpoint)
+		return err
 	}
 	w.seal = s
 	return s
@@ -221,14 +230,15 @@ func (w *Writer) QueueLen() int { return w.queue.len() }
 // always while the disk refuses writes, so a full disk cannot stall
 // requests) drops e and returns ErrDropped. Emit does not keep e.
 func (w *Writer) Emit(e *event.Event) error {
-	return w.emitLabeled(e, false, noLabel)
+	_, err := w.emitLabeled(e, false, noLabel)
+	return err
 }
 
 // emitSystem queues a system event even when the queue is full: it comes
 // from the writer itself (which must never wait on itself) or reports
 // trouble that must not be lost to it.
 func (w *Writer) emitSystem(typ, level, message string, details []byte) {
-	if err := w.emitLabeled(event.NewSystem(typ, level, message, details), true, noLabel); err != nil && !errors.Is(err, ErrClosed) {
+	if _, err := w.emitLabeled(event.NewSystem(typ, level, message, details), true, noLabel); err != nil && !errors.Is(err, ErrClosed) {
 		w.log.Error("queue system event", "type", typ, "err", err)
 	}
 }
@@ -237,14 +247,15 @@ func (w *Writer) emitSystem(typ, level, message string, details []byte) {
 func (w *Writer) reportWrite(typ, level, message string) { w.emitSystem(typ, level, message, nil) }
 
 // emitLabeled encodes e and queues it, forced past the bound or not, with
-// label, or the label of its counters when label is noLabel.
-func (w *Writer) emitLabeled(e *event.Event, force bool, label uint8) error {
+// label, or the label of its counters when label is noLabel. It returns
+// the line's ticket (progress).
+func (w *Writer) emitLabeled(e *event.Event, force bool, label uint8) (uint64, error) {
 	w.origin.fill(e)
 	bp := w.encoded.Get().(*[]byte)
 	defer w.encoded.Put(bp)
 	line, err := event.AppendJSON((*bp)[:0], e)
 	if err != nil {
-		return fmt.Errorf("encode event: %w", err)
+		return 0, fmt.Errorf("encode event: %w", err)
 	}
 	if len(line) > maxLine {
 		line = shrink(line[:0], e)
@@ -253,12 +264,12 @@ func (w *Writer) emitLabeled(e *event.Event, force bool, label uint8) error {
 	if label == noLabel {
 		label = eventLabel(e)
 	}
-	t, err := w.queue.push(line, label, force)
+	t, ticket, err := w.queue.push(line, label, force)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	e.Time = t
-	return nil
+	return ticket, nil
 }
 
 // run is the writer goroutine.
@@ -279,6 +290,7 @@ func (w *Writer) run() {
 			w.file.lose(b.lines[n:])
 		}
 		w.commit()
+		w.progress.advance(b.upto)
 		if w.seal != nil {
 			w.seal.arm()
 		}

@@ -123,11 +123,15 @@ func (s *Sealer) SetState(st State) {
 }
 
 // Replay advances st over the lines of r (events, one per line), trusting
-// the checkpoints it meets: it is how a restart finds where the chain
+// the checkpoints it meets, and the reopen records that follow a file
+// moved away (State.Follow): it is how a restart finds where the chain
 // stands.
 func Replay(r io.Reader, st State) (State, error) {
 	var h Hasher
 	err := forEachLine(r, func(line []byte) error {
+		if rec, ok := ParseReopen(line); ok {
+			st.Follow(rec)
+		}
 		if IsCheckpoint(line) {
 			if c, _, err := ParseCheckpoint(line[:len(line)-1]); err == nil {
 				st.Chain, _ = ParseDigest(c.Chain) // trusted: the segment before it is not re-checked
@@ -142,7 +146,8 @@ func Replay(r io.Reader, st State) (State, error) {
 }
 
 // Recover finds where the chain of the files (newest first, as
-// Verify takes them) stands: from the newest file holding a checkpoint,
+// Verify takes them) stands: from the newest file holding a checkpoint
+// (or a reopen record, which says where the chain stood),
 // over the files written after it; from the start (a zero chain) over
 // every file when none holds one. A file removed meanwhile is passed
 // over.
@@ -150,6 +155,9 @@ func Recover(files Files) (State, error) {
 	from := files.Len() - 1 // oldest
 	for i := range files.Len() {
 		has, err := holds(files, i, checkpointTypeText)
+		if err == nil && !has {
+			has, err = holds(files, i, reopenedTypeText)
+		}
 		if err != nil {
 			return State{}, err
 		}
