@@ -95,6 +95,17 @@ func TestOutsideRotation(t *testing.T) {
 		if code, out := verify(t, dir, "--witness", witness); code != 0 {
 			t.Fatalf("verify --witness: exit %d\n%s", code, out)
 		}
+
+		// A file trailcar rotated itself, deleted, is no file moved away:
+		// the reopen record says which checkpoints stayed in the dir.
+		files, _ := filepath.Glob(filepath.Join(dir, "audit-*.log*"))
+		if len(files) < 2 {
+			t.Fatalf("want two rotated files: %v", files)
+		}
+		os.Remove(files[len(files)-1]) // the newest: the one before the move
+		if code, out := verify(t, dir); code != 1 || !strings.Contains(out, "missing") || !strings.Contains(out, "rotated-out") {
+			t.Fatalf("verify after deleting a rotated file: exit %d\n%s", code, out)
+		}
 	})
 
 	t.Run("moved away, noticed by the watch before any HUP", func(t *testing.T) {

@@ -82,6 +82,11 @@ func (r *reopening) record(placeholder []byte, st *integrity.State) []byte {
 	}
 	if st != nil {
 		d.Int("seq", int64(st.Seq)).String("chain", st.LastCP.String()).String("from", st.Chain.String())
+		if res.Moved && st.Kept > 0 {
+			// The files moved away hold the checkpoints after Kept: an
+			// own file deleted before them is told from them.
+			d.Int("since", int64(st.Kept))
+		}
 	}
 	e := event.NewSystem(integrity.ReopenedType, event.LevelInfo, msg, d.Object())
 	if id, ok := event.LineID(placeholder); ok {

@@ -85,7 +85,9 @@ func (s *sealer) write(b batch) int {
 			if !s.cut(line) {
 				return c.first(i)
 			}
-			s.rotation.rotate()
+			if s.rotation.rotate() {
+				s.chain.Rotated() // the file, and its checkpoints, stay in the dir
+			}
 		}
 		if !c.add(line, l.label) {
 			return c.first(i)

@@ -58,6 +58,10 @@ type Reopen struct {
 	Chain, From Digest
 	Reason      string // "moved" (the file before went elsewhere) or "reopened" (in place)
 	MovedTo     string
+	// Since, with HasSince, is the last checkpoint in a file that stays
+	// in the dir: the files moved away hold Since+1 to Seq.
+	Since    uint64
+	HasSince bool
 }
 
 // ParseReopen reads a system.audit.reopened line (with or without its
@@ -70,6 +74,7 @@ func ParseReopen(line []byte) (Reopen, bool) {
 	var e struct {
 		Details struct {
 			Seq     *uint64 `json:"seq"`
+			Since   *uint64 `json:"since"`
 			Chain   string  `json:"chain"`
 			From    string  `json:"from"`
 			Reason  string  `json:"reason"`
@@ -84,7 +89,11 @@ func ParseReopen(line []byte) (Reopen, bool) {
 	if err1 != nil || err2 != nil {
 		return Reopen{}, false
 	}
-	return Reopen{Seq: *e.Details.Seq, Chain: chain, From: from, Reason: e.Details.Reason, MovedTo: e.Details.MovedTo}, true
+	r := Reopen{Seq: *e.Details.Seq, Chain: chain, From: from, Reason: e.Details.Reason, MovedTo: e.Details.MovedTo}
+	if e.Details.Since != nil && *e.Details.Since <= r.Seq {
+		r.Since, r.HasSince = *e.Details.Since, true
+	}
+	return r, true
 }
 
 // Follow moves st over a reopen record that starts after a gap (its
@@ -95,6 +104,6 @@ func (st *State) Follow(r Reopen) bool {
 	if r.Seq <= st.Seq {
 		return false
 	}
-	*st = State{Chain: r.From, Seq: r.Seq, LastCP: r.Chain}
+	*st = State{Chain: r.From, Seq: r.Seq, LastCP: r.Chain, Kept: st.Kept}
 	return true
 }

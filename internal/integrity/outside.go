@@ -24,9 +24,20 @@ func (v *verifier) followsGap(rec Reopen) bool {
 // rotateOut reports the checkpoints before the reopen record rec (line,
 // in file src named file) as rotated out, and goes on from where the
 // record says the chain stood: the lines after it are checked from there.
-func (v *verifier) rotateOut(src int, rec Reopen, line []byte, file string) {
+// It returns how many rows it added to the report.
+func (v *verifier) rotateOut(src int, rec Reopen, line []byte, file string) int {
+	rows := 1
 	first := uint64(1)
 	what := fmt.Sprintf("checkpoints up to %d", rec.Seq)
+	if v.haveCP && rec.HasSince && rec.Since > v.lastSeq {
+		// The writer knew checkpoints up to Since were in a file it
+		// rotated itself, which stays in the dir: they are gone.
+		v.reports = append(v.reports, FileReport{Name: fmt.Sprintf("(between %s and %s)", v.lastName, file), Status: StatusMissing,
+			Detail: fmt.Sprintf("missing between %s and %s: checkpoints %d to %d are gone (files moved away hold only %d to %d)",
+				v.lastName, file, v.lastSeq+1, rec.Since, rec.Since+1, rec.Seq)})
+		v.lastSeq = rec.Since
+		rows++
+	}
 	if v.haveCP {
 		first = v.lastSeq + 1
 		what = fmt.Sprintf("checkpoints %d to %d", first, rec.Seq)
@@ -49,6 +60,7 @@ func (v *verifier) rotateOut(src int, rec Reopen, line []byte, file string) {
 	v.s, v.lastCP, v.lastSeq, v.haveCP, v.startAssumed = rec.From, rec.Chain, rec.Seq, true, false
 	v.lastSealedState, v.afterBadCP = rec.From, false
 	v.segFirst, v.segLast = "", v.segLast[:0]
+	return rows
 }
 
 // lost reports what a system.audit.file_replaced record (line n of file)

@@ -173,8 +173,7 @@ func (v *verifier) file(src int) error {
 				if segLines > 0 && n > 1 {
 					rep.set(StatusBroken, fmt.Sprintf("lines %d-%d: before a reopen record, sealed by no checkpoint", segStart, n-1))
 				}
-				v.rotateOut(src, rec, line, info.Name)
-				idx++
+				idx += v.rotateOut(src, rec, line, info.Name)
 				segStart, segLines = n, 0
 			}
 		}
