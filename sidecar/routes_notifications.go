@@ -15,7 +15,7 @@ import (
 // these paths answer 405 in JSON, audited like the rest.
 func (s *Sidecar) mountNotifications(mux *http.ServeMux, trail *store.Store, events *eventsapi.Handler) error {
 	h, err := notifications.New(notifications.Options{
-		Sink: s.writer, Store: trail, IDs: s.ids, Trusted: s.trusted, Logger: s.log,
+		Sink: s.writer, Store: trail, Trusted: s.trusted, Logger: s.log,
 		AllowDelete: s.cfg.Admin.AllowDelete, AuditedDelete: events.AuditedDelete, Who: s.who,
 	})
 	if err != nil {

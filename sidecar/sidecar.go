@@ -233,7 +233,7 @@ func (s *Sidecar) openAudit() error {
 	opts := audit.Options{
 		Queue: t.Queue, Drop: t.WhenFull == "drop",
 		Service: s.cfg.Service, Host: s.cfg.Host,
-		Metrics: s.metrics, IDs: s.ids, Logger: s.log,
+		Metrics: s.metrics, Logger: s.log,
 	}
 	if s.file != nil {
 		opts.File = s.file // a nil *rotate.File in the interface would not be nil

@@ -59,8 +59,6 @@ type Options struct {
 	Service, Host string
 	// Metrics is required.
 	Metrics *metrics.Metrics
-	// IDs gives ids to events that have none; nil means a new event.IDs.
-	IDs *event.IDs
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 	// Logger; nil means slog.Default().
@@ -117,16 +115,17 @@ type Writer struct {
 	done chan struct{}
 }
 
-// origin stamps the events that have none with an id, service and host.
+// origin stamps the events that have none with a service and host (ids
+// are stamped with the time: queue.push).
 type origin struct {
-	ids           *event.IDs
 	service, host string
 }
 
+// unstampedID holds an id's place in an encoded line until the queue
+// stamps the line's own.
+const unstampedID = "00000000000000000000000000000000"
+
 func (o origin) fill(e *event.Event) {
-	if e.ID == "" {
-		e.ID = o.ids.New()
-	}
 	if e.Service == "" {
 		e.Service = o.service
 	}
@@ -139,7 +138,7 @@ func (o origin) fill(e *event.Event) {
 func New(opts Options) *Writer {
 	opts = withDefaults(opts)
 	w := &Writer{
-		origin:    origin{ids: opts.IDs, service: opts.Service, host: opts.Host},
+		origin:    origin{service: opts.Service, host: opts.Host},
 		log:       opts.Logger,
 		counts:    newEventCounters(opts.Metrics.Events),
 		publishTo: opts.Publish,
@@ -171,9 +170,6 @@ func New(opts Options) *Writer {
 func withDefaults(opts Options) Options {
 	if opts.Queue <= 0 {
 		opts.Queue = 10000
-	}
-	if opts.IDs == nil {
-		opts.IDs = &event.IDs{}
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
@@ -224,9 +220,10 @@ func (w *Writer) Healthy() bool { return w.file == nil || w.file.healthy() }
 // QueueLen is the number of events waiting to be written.
 func (w *Writer) QueueLen() int { return w.queue.len() }
 
-// Emit queues e. It sets e.ID (when empty), e.Service and e.Host (when
-// empty) and e.Time (always: the moment it is queued, never before the
-// previous event's). When the queue is full it waits, or with Drop (and
+// Emit queues e. It sets e.ID (when empty: the id of the moment it is
+// queued, after the previous such id), e.Service and e.Host (when empty)
+// and e.Time (always: the moment it is queued, never before the previous
+// event's). When the queue is full it waits, or with Drop (and
 // always while the disk refuses writes, so a full disk cannot stall
 // requests) drops e and returns ErrDropped. Emit does not keep e.
 func (w *Writer) Emit(e *event.Event) error {
@@ -251,24 +248,35 @@ func (w *Writer) reportWrite(typ, level, message string) { w.emitSystem(typ, lev
 // the line's ticket (progress).
 func (w *Writer) emitLabeled(e *event.Event, force bool, label uint8) (uint64, error) {
 	w.origin.fill(e)
+	makeID := e.ID == ""
+	if makeID {
+		e.ID = unstampedID
+	}
 	bp := w.encoded.Get().(*[]byte)
 	defer w.encoded.Put(bp)
 	line, err := event.AppendJSON((*bp)[:0], e)
+	if err == nil && len(line) > maxLine {
+		line = shrink(line[:0], e)
+	}
+	if makeID {
+		e.ID = ""
+	}
 	if err != nil {
 		return 0, fmt.Errorf("encode event: %w", err)
-	}
-	if len(line) > maxLine {
-		line = shrink(line[:0], e)
 	}
 	*bp = line
 	if label == noLabel {
 		label = eventLabel(e)
 	}
-	t, ticket, err := w.queue.push(line, label, force)
+	t, ticket, err := w.queue.push(line, label, force, makeID)
 	if err != nil {
 		return 0, err
 	}
 	e.Time = t
+	if makeID {
+		id, _ := event.LineID(line)
+		e.ID = string(id)
+	}
 	return ticket, nil
 }
 
@@ -303,9 +311,9 @@ func (w *Writer) finish() {
 	if w.seal == nil {
 		return
 	}
-	t := w.queue.stamp()
+	t, slot := w.queue.stamp()
 	w.rec.reset()
-	w.seal.final(t)
+	w.seal.final(t, slot)
 	w.commit()
 }
 

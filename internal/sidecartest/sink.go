@@ -28,10 +28,10 @@ func NewSink(t testing.TB) *Sink { return &Sink{t: t} }
 
 // Emit keeps a copy of e, or returns the error given to Fail.
 func (s *Sink) Emit(e *event.Event) error {
-	stamped := *e
-	if stamped.ID == "" {
-		stamped.ID = s.ids.New()
+	if e.ID == "" {
+		e.ID = s.ids.New() // as the audit writer does
 	}
+	stamped := *e
 	stamped.Time = time.Now()
 	line, err := event.AppendJSON(nil, &stamped)
 	if err != nil {
