@@ -222,7 +222,7 @@ func (h *Handler) recordArchive(r *http.Request, ids []string) error {
 	if h.opts.Who != nil {
 		e.Creds, e.Address = h.opts.Who(r)
 	}
-	return h.opts.Sink.Emit(e)
+	return h.opts.Sink.EmitWritten(r.Context(), e)
 }
 
 // Purge answers DELETE /api/v3/notifications/purge: it deletes every

@@ -46,11 +46,14 @@ const (
 	StatusError   = "error"
 )
 
-// Sink takes finished events. Emit sets e.ID when it is empty (the audit
-// writer: from the moment e is queued), and must not keep e after it
-// returns.
+// Sink takes finished events. EmitWritten queues e and returns once its
+// line is in the file (or ctx ends, or a bound of its own passes: then
+// nil, the line being queued), so that the answer after it is read back
+// by the next list (docs/guarantees.md "Read your writes"). It sets e.ID
+// when it is empty (the audit writer: from the moment e is queued), and
+// must not keep e after it returns.
 type Sink interface {
-	Emit(e *event.Event) error
+	EmitWritten(ctx context.Context, e *event.Event) error
 }
 
 // Store is what managing notifications needs of the trail (*store.Store).
@@ -121,7 +124,7 @@ func (h *Handler) Create(w http.ResponseWriter, r *http.Request) {
 	}
 	e := n.Event() // its id is the sink's to make, stamped with its time
 	e.Address = h.opts.Trusted.ClientIP(r.RemoteAddr, r.Header["X-Forwarded-For"])
-	if err := h.opts.Sink.Emit(e); err != nil {
+	if err := h.opts.Sink.EmitWritten(r.Context(), e); err != nil {
 		h.log.Warn("notification not recorded", "err", err)
 		jsonhttp.Error(w, http.StatusServiceUnavailable, "notification not recorded: "+err.Error())
 		return
