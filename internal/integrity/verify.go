@@ -404,13 +404,7 @@ func (r Report) WriteTable(w io.Writer) {
 	for _, f := range r.Files {
 		width = max(width, len(f.Name))
 	}
-	for _, f := range r.Files {
-		detail := f.Detail
-		if f.Status == StatusUnsealed && f.Live {
-			detail += " (the live file: normal while trailcar runs)"
-		}
-		fmt.Fprintf(w, "%-*s  %-13s  %s\n", width, f.Name, f.Status, detail)
-	}
+	r.writeRows(w, width, "")
 	if r.Witness != nil {
 		fmt.Fprintf(w, "witness: %d checkpoints of host %q (%d lines without one skipped)\n", r.Witness.Checkpoints, r.Witness.Host, r.Witness.Skipped)
 	}
@@ -425,5 +419,17 @@ func (r Report) WriteTable(w io.Writer) {
 		fmt.Fprintf(w, "intact, signed by key %s\n", r.KeyID)
 	default:
 		fmt.Fprintln(w, "TAMPERED")
+	}
+}
+
+// writeRows writes one line per file, its name after prefix (a cluster's
+// pod: "host/"), in a column width wide.
+func (r Report) writeRows(w io.Writer, width int, prefix string) {
+	for _, f := range r.Files {
+		detail := f.Detail
+		if f.Status == StatusUnsealed && f.Live {
+			detail += " (the live file: normal while trailcar runs)"
+		}
+		fmt.Fprintf(w, "%-*s  %-13s  %s\n", width, prefix+f.Name, f.Status, detail)
 	}
 }
