@@ -29,10 +29,10 @@ func NewSink(t testing.TB) *Sink { return &Sink{t: t} }
 
 // Emit keeps a copy of e, or returns the error given to Fail.
 func (s *Sink) Emit(e *event.Event) error {
-	if e.ID == "" {
-		e.ID = s.ids.New() // as the audit writer does
-	}
 	stamped := *e
+	if stamped.ID == "" {
+		stamped.ID = s.ids.New()
+	}
 	stamped.Time = time.Now()
 	line, err := event.AppendJSON(nil, &stamped)
 	if err != nil {
@@ -49,9 +49,15 @@ func (s *Sink) Emit(e *event.Event) error {
 	return nil
 }
 
-// EmitWritten is Emit: a Sink keeps e at once, as an audit writer has
-// it in the file when EmitWritten returns.
-func (s *Sink) EmitWritten(_ context.Context, e *event.Event) error { return s.Emit(e) }
+// EmitWritten is Emit (a Sink keeps e at once, as an audit writer has
+// it in the file when EmitWritten returns), setting e.ID when empty, as
+// the writer does.
+func (s *Sink) EmitWritten(_ context.Context, e *event.Event) error {
+	if e.ID == "" {
+		e.ID = s.ids.New()
+	}
+	return s.Emit(e)
+}
 
 // Fail makes every later Emit return err (the audit writer's ErrDropped,
 // say); nil accepts events again.
