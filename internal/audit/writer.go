@@ -17,6 +17,8 @@
 //	rotation.go  the hand-off to the rotating file
 //	giveup.go    a disk that refuses writes: retries, health, Close giving up
 //	subscribe.go publishing what was written, waking followers
+//	reopen.go    the live file moved away, or SIGHUP: seal, reopen, record
+//	wait.go      waiting for a line to be written (EmitWritten, Reopen)
 package audit
 
 import (
