@@ -26,6 +26,9 @@ func (v *verifier) followsGap(rec Reopen) bool {
 // record says the chain stood: the lines after it are checked from there.
 // It returns how many rows it added to the report.
 func (v *verifier) rotateOut(src int, rec Reopen, line []byte, file string) int {
+	if rec.Reason != "moved" {
+		return v.reopenedAfterGap(src, rec, file)
+	}
 	rows := 1
 	first := uint64(1)
 	what := fmt.Sprintf("checkpoints up to %d", rec.Seq)
@@ -56,11 +59,33 @@ func (v *verifier) rotateOut(src int, rec Reopen, line []byte, file string) int 
 	// The witness: seqs first..rec.Seq-1 are gone from here by design;
 	// rec.Seq's chain is in the record, and is compared.
 	v.rotatedOut = append(v.rotatedOut, [2]uint64{first, rec.Seq - 1})
+	v.follow(src, rec)
+	return rows
+}
+
+// reopenedAfterGap meets a reopen record in place (SIGHUP with the file
+// where it was) past checkpoints the files do not hold: no file was moved
+// away, so they are missing, unless nothing comes before (the files
+// before were removed by retention: the chain starts here). It returns
+// the rows it added.
+func (v *verifier) reopenedAfterGap(src int, rec Reopen, file string) int {
+	rows := 0
+	if v.haveCP {
+		v.reports = append(v.reports, FileReport{Name: fmt.Sprintf("(between %s and %s)", v.lastName, file), Status: StatusMissing,
+			Detail: fmt.Sprintf("missing between %s and %s: checkpoints %d to %d are gone", v.lastName, file, v.lastSeq+1, rec.Seq)})
+		rows++
+	}
+	v.follow(src, rec)
+	return rows
+}
+
+// follow goes on from where the reopen record rec (in file src) says the
+// chain stood.
+func (v *verifier) follow(src int, rec Reopen) {
 	v.noteSeq(src, fileCP{src: src, chain: rec.Chain.String(), noPrev: true}, rec.Seq)
 	v.s, v.lastCP, v.lastSeq, v.haveCP, v.startAssumed = rec.From, rec.Chain, rec.Seq, true, false
 	v.lastSealedState, v.afterBadCP = rec.From, false
 	v.segFirst, v.segLast = "", v.segLast[:0]
-	return rows
 }
 
 // lost reports what a system.audit.file_replaced record (line n of file)

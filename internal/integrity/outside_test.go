@@ -98,3 +98,55 @@ func TestOutsideRotationAcrossRestart(t *testing.T) {
 		})
 	}
 }
+
+// TestReopenInPlaceAfterAGap: a reopen record in place (SIGHUP with the
+// file where it was) explains no gap: a rotated file deleted before the
+// file it starts is missing, not rotated out.
+func TestReopenInPlaceAfterAGap(t *testing.T) {
+	dir := t.TempDir()
+	run := func(reopenFirst bool) {
+		f, err := rotate.Open(rotate.Options{Dir: dir, Filename: "audit.log", MaxSizeMB: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		st, err := recoverDir(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w := audit.New(audit.Options{File: f, Seal: integrity.NewSealer(st, nil, "audit.log"), CheckpointEvery: time.Hour,
+			Service: "console", Host: "h1", Metrics: metrics.Discard()})
+		if reopenFirst {
+			if err := w.Reopen(context.Background()); err != nil { // nothing to seal: the record is the file's first line
+				t.Fatal(err)
+			}
+		}
+		for i := range 50 {
+			if err := w.Emit(&event.Event{Type: event.TypeHTTP, Level: event.LevelInfo, Outcome: event.OutcomeSuccess,
+				Req: event.Request{Method: "POST", Path: fmt.Sprintf("/w/%d", i)}}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := w.Close(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if err := f.Rotate(); err != nil { // trailcar's own rotation: the file stays in the dir
+			t.Fatal(err)
+		}
+	}
+	run(false)
+	run(false)
+	run(true)
+	if rep, err := verifyDir(dir, nil); err != nil || !rep.Intact {
+		t.Fatalf("before the deletion: %+v %v", rep, err)
+	}
+	files, _ := filepath.Glob(filepath.Join(dir, "audit-*.log"))
+	if len(files) != 3 {
+		t.Fatalf("want 3 rotated files: %v", files)
+	}
+	os.Remove(files[1]) // the one before the file the record starts
+	rep, err := verifyDir(dir, nil)
+	if err != nil || rep.Intact || rep.Files[1].Status != integrity.StatusMissing || !strings.Contains(rep.Files[1].Detail, "checkpoints 2 to 2") {
+		t.Fatalf("after the deletion: %+v %v", rep, err)
+	}
+}
