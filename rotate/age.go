@@ -32,7 +32,7 @@ func (f *File) now() time.Time {
 // dueByAge reports whether the live file holds lines and was begun
 // RotateEvery ago or more. mu is held.
 func (f *File) dueByAge() bool {
-	if f.opts.RotateEvery <= 0 || !f.open || f.size == 0 || f.info == nil {
+	if f.opts.RotateEvery <= 0 || !f.open || f.moved || f.size == 0 || f.info == nil { // a moved file is not ours to rotate
 		return false
 	}
 	if f.age.of == nil || !os.SameFile(f.age.of, f.info) {

@@ -94,6 +94,17 @@ type File struct {
 	done   sync.WaitGroup
 
 	onReplaced atomic.Pointer[func(reason string)]
+	onMoved    atomic.Pointer[func()]
+
+	// held is the live file as opened, read-only, for its link count
+	// (lumberjack keeps its own descriptor to itself): a live file whose
+	// path is gone or names another file, but which is still linked, was
+	// moved away (logrotate), not deleted.
+	held *os.File
+	// moved: the live file was moved away and is still written where it
+	// went, until Reopen (the writer seals it first: docs/integrity.md
+	// "Outside rotation").
+	moved bool
 }
 
 // ErrClosed is returned by writes after Close.
@@ -179,7 +190,8 @@ func (f *File) writeLocked(p []byte) (rotated bool, replaced string, n int, err 
 	if err != nil {
 		return rotated, replaced, 0, err
 	}
-	if f.size > 0 && (f.size+int64(len(p)) > f.max || !f.opts.HandOff && f.dueByAge()) {
+	// A file moved away is not ours to rotate.
+	if f.size > 0 && !f.moved && (f.size+int64(len(p)) > f.max || !f.opts.HandOff && f.dueByAge()) {
 		if err := f.rotate(); err != nil {
 			return rotated, replaced, 0, err
 		}
@@ -194,8 +206,7 @@ func (f *File) writeLocked(p []byte) (rotated bool, replaced string, n int, err 
 				f.log.Error("truncate torn audit write", "path", f.path, "err", terr)
 			}
 		}
-		f.lj.Close()
-		f.open = false
+		f.closeLive()
 		return rotated, replaced, 0, fmt.Errorf("write audit file: %w", err)
 	}
 	f.size += int64(n)
@@ -214,16 +225,16 @@ func (f *File) notify(rotated bool, replaced string) {
 			f.opts.OnRotate()
 		}
 	}
+	if replaced == reasonMoved {
+		if fn := f.onMoved.Load(); fn != nil && *fn != nil {
+			(*fn)()
+		}
+		return
+	}
 	if fn := f.onReplaced.Load(); replaced != "" && fn != nil && *fn != nil {
 		(*fn)(replaced)
 	}
 }
-
-// NotifyReplaced sets fn to be called after the live file was found
-// deleted or replaced from outside and was made again, without locks held;
-// reason is "deleted" or "replaced". The audit writer sets it, to record
-// the event itself. It replaces an earlier fn; nil removes it.
-func (f *File) NotifyReplaced(fn func(reason string)) { f.onReplaced.Store(&fn) }
 
 // ensureOpen opens the live file if it is not open, and records its
 // identity and size. It reports whether lumberjack rotated while opening
@@ -266,7 +277,7 @@ func (f *File) ensureOpen() (rotated bool, replaced string, err error) {
 		err = fmt.Errorf("%s is not a regular file", f.path)
 	}
 	if err != nil {
-		f.lj.Close()
+		f.closeLive()
 		return rotated, replaced, fmt.Errorf("open audit file: %w", err)
 	}
 	if replaced == "" && !rotated && f.info != nil {
@@ -288,31 +299,11 @@ func (f *File) ensureOpen() (rotated bool, replaced string, err error) {
 		}
 	}
 	f.info, f.size, f.open = fi, fi.Size(), true
+	f.hold(fi)
 	if rotated {
 		f.lastRotate = time.Now().UnixMilli()
 	}
 	return rotated, replaced, nil
-}
-
-// refuseNonRegular moves aside whatever is at the live file's path if it
-// is not a regular file (a symlink planted there, say), to a dot-name
-// that keeps it for inspection, so that it is never written through. It
-// reports the replacement.
-func (f *File) refuseNonRegular() string {
-	fi, err := os.Lstat(f.path)
-	if err != nil || fi.Mode().IsRegular() {
-		return ""
-	}
-	aside := filepath.Join(f.opts.Dir, fmt.Sprintf(".%s.refused-%d", f.opts.Filename, time.Now().UnixNano()))
-	if err := os.Rename(f.path, aside); err != nil {
-		f.log.Error("move aside what replaced the audit file", "path", f.path, "err", err)
-		return ""
-	}
-	f.log.Warn("the audit file's path was not a regular file; moved it aside", "path", f.path, "aside", aside, "mode", fi.Mode().String())
-	if fi.Mode()&os.ModeSymlink != 0 {
-		return "replaced by a symlink"
-	}
-	return "replaced"
 }
 
 // rotate moves the live file aside and opens a new one.
@@ -321,13 +312,12 @@ func (f *File) rotate() error {
 		return err
 	}
 	if err := f.lj.Rotate(); err != nil {
-		f.lj.Close()
-		f.open = false
+		f.closeLive()
 		return fmt.Errorf("rotate audit file: %w", err)
 	}
 	f.lastRotate = time.Now().UnixMilli()
-	f.lj.Close()                // lumberjack made the new file without O_APPEND: open it again
-	f.open, f.info = false, nil // a new file, and no news
+	f.closeLive() // lumberjack made the new file without O_APPEND: open it again
+	f.info = nil  // a new file, and no news
 	_, _, err := f.ensureOpen()
 	return err
 }
@@ -353,66 +343,15 @@ func exists(path string) bool {
 	return err == nil
 }
 
-// checkReplaced reports "deleted", "replaced" or "truncated" when the path
-// no longer names the file being written as it was left (a copytruncate
-// empties it in place), and marks the file for reopening.
-func (f *File) checkReplaced() string {
-	fi, err := os.Lstat(f.path)
-	reason := ""
-	switch {
-	case errors.Is(err, os.ErrNotExist):
-		reason = "deleted"
-	case err != nil:
-		return "" // cannot tell; the write will report real trouble
-	case !fi.Mode().IsRegular() || !os.SameFile(fi, f.info):
-		reason = "replaced"
-	case fi.Size() < f.size:
-		reason = "truncated"
-	default:
-		return ""
-	}
-	f.log.Warn("audit file was "+reason+" from outside; reopening", "path", f.path)
+// closeLive closes the live file (lumberjack's descriptor and the one
+// held): the next write opens the path again.
+func (f *File) closeLive() {
 	f.lj.Close()
-	f.open, f.info = false, nil // reported here: the reopen is no news
-	return reason
-}
-
-// watch notices the live file being deleted or replaced while nothing is
-// written, so it is recreated and reported within CheckEvery.
-func (f *File) watch() {
-	defer f.done.Done()
-	t := time.NewTicker(f.opts.CheckEvery)
-	defer t.Stop()
-	for {
-		select {
-		case <-f.stop:
-			return
-		case <-t.C:
-		}
-		f.mu.Lock()
-		var replaced string
-		var rotated bool
-		if !f.closed {
-			if f.open {
-				replaced = f.checkReplaced()
-			}
-			// Reopen a file found replaced, and one closed by a failed
-			// write (a file deleted meanwhile is noticed then, not only
-			// at the next write that works).
-			if !f.open {
-				var reopened string
-				var err error
-				rotated, reopened, err = f.ensureOpen()
-				replaced = cmpOr(replaced, reopened)
-				if err != nil {
-					f.log.Debug("reopen audit file", "path", f.path, "err", err)
-				}
-			}
-			rotated = f.rotateIfOld() || rotated
-		}
-		f.mu.Unlock()
-		f.notify(rotated, replaced)
+	if f.held != nil {
+		f.held.Close()
+		f.held = nil
 	}
+	f.open, f.moved = false, false
 }
 
 // Remaining is how many bytes the live file takes before the next write
@@ -437,26 +376,10 @@ func (f *File) Rotate() error {
 		return ErrClosed
 	}
 	rotated, replaced, err := f.ensureOpen()
-	if err == nil && f.size > 0 {
+	if err == nil && f.size > 0 && !f.moved {
 		err = f.rotate()
 		rotated = err == nil
 	}
-	f.mu.Unlock()
-	f.notify(rotated, replaced)
-	return err
-}
-
-// Reopen closes the live file and opens the path again (SIGHUP), e.g.
-// after an outside tool moved it away.
-func (f *File) Reopen() error {
-	f.mu.Lock()
-	if f.closed {
-		f.mu.Unlock()
-		return ErrClosed
-	}
-	f.lj.Close()
-	f.open = false
-	rotated, replaced, err := f.ensureOpen()
 	f.mu.Unlock()
 	f.notify(rotated, replaced)
 	return err
@@ -490,8 +413,7 @@ func (f *File) Exclusive(fn func() error) error {
 		f.mu.Unlock()
 		return ErrClosed
 	}
-	f.lj.Close()
-	f.open = false
+	f.closeLive()
 	err := fn()
 	f.info = nil // fn may replace the file: that is no news
 	rotated, _, oerr := f.ensureOpen()
@@ -519,7 +441,7 @@ func (f *File) Close() error {
 	f.closed = true
 	serr := syncPath(f.path)
 	cerr := f.lj.Close()
-	f.open = false
+	f.closeLive()
 	f.mu.Unlock()
 	close(f.stop)
 	f.done.Wait()

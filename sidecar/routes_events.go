@@ -70,7 +70,7 @@ func (s *Sidecar) eventsHandler(trail *store.Store) *eventsapi.Handler {
 		Store:       trail,
 		Wake:        s.writer.Written,
 		AllowDelete: s.cfg.Admin.AllowDelete,
-		Record:      s.emit,
+		Record:      s.recordWritten,
 		IDs:         s.ids,
 		Who:         s.who,
 		Done:        s.done,

@@ -50,13 +50,16 @@ func (h handOff) due(n, unsealed int) bool {
 	return h.file != nil && int64(n+checkpointReserve) > h.file.Remaining()
 }
 
-// rotate starts the next file, after the checkpoint that ended this one.
-// A failure is only logged: the lines that follow go on in this file,
-// which rotates by itself when a write would overfill it.
-func (h handOff) rotate() {
+// rotate starts the next file, after the checkpoint that ended this one,
+// and reports whether it did. A failure is only logged: the lines that
+// follow go on in this file, which rotates by itself when a write would
+// overfill it.
+func (h handOff) rotate() bool {
 	if err := h.file.Rotate(); err != nil {
 		h.log.Error("rotate audit file after its checkpoint", "err", err)
+		return false
 	}
+	return true
 }
 
 // watchReplacement makes the writer record system.audit.file_replaced
