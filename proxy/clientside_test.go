@@ -225,3 +225,28 @@ func TestHTTP2PrefaceIsOneEvent(t *testing.T) {
 		t.Errorf("event %s %d, the client got %d", events[0].Req.Method, events[0].Res.StatusCode, resp.StatusCode)
 	}
 }
+
+// TestEventKeepsUserAgentAndTraceID: req.user_agent (bounded) and the
+// trace id of a valid traceparent, through the proxy; an invalid one is
+// left out.
+func TestEventKeepsUserAgentAndTraceID(t *testing.T) {
+	h := newHarness(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}), harnessOptions{policy: &trackAll})
+	const id = "4bf92f3577b34da6a3ce929d0e0e4736"
+	for _, tp := range []string{"00-" + id + "-00f067aa0ba902b7-01", "00-" + strings.ToUpper(id) + "-00f067aa0ba902b7-01"} {
+		req, _ := http.NewRequest("GET", h.front.URL+"/x", nil)
+		req.Header.Set("User-Agent", "Mozilla/5.0 "+strings.Repeat("x", 1000))
+		req.Header.Set("Traceparent", tp)
+		resp, err := h.client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+	}
+	events := h.events(2)
+	if e := events[0]; len(e.Req.UserAgent) != 512 || !strings.HasPrefix(e.Req.UserAgent, "Mozilla/5.0 ") || e.Req.TraceID != id {
+		t.Errorf("event req %+v, want the agent cut to 512 bytes and trace id %s", e.Req, id)
+	}
+	if e := events[1]; e.Req.TraceID != "" {
+		t.Errorf("an uppercase traceparent gave trace id %q, want none", e.Req.TraceID)
+	}
+}

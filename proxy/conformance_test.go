@@ -262,9 +262,12 @@ func runConformance(t *testing.T, tc conformanceCase, start func(app *rawApp) *p
 	for _, f := range followUps {
 		r := doRequest(clients[f.who], f.method, p.front.URL+"/whoami", "Bearer "+f.who)
 		results = append(results, r)
-		if r.status == 200 && r.byApp && r.body == "secret page of Bearer "+f.who && !r.cut {
+		if ownPage(r, f.who) {
 			own++
-		} else {
+		} else if p.rec != nil {
+			// trailcar must; the stock proxy's http.Transport can shift an
+			// answer when its reader offers the connection before it looks
+			// past the answer (docs/proxy.md): counted in the table.
 			t.Errorf("%s: %s %s /whoami through %s got %s, want its own page", tc.name, f.who, f.method, p.name, r.summary())
 		}
 	}
@@ -296,6 +299,9 @@ func TestConformanceWithStockReverseProxy(t *testing.T) {
 				t.Errorf("/bad headers differ:\ntrailcar:\n%s\nstock:\n%s", tBad.header, sBad.header)
 			}
 			for i := 1; i < len(tResults); i++ {
+				if !ownPage(sResults[i], followUps[i-1].who) {
+					continue // the stock proxy's own fault, not a standard to meet
+				}
 				if tResults[i].summary() != sResults[i].summary() || tResults[i].header != sResults[i].header {
 					t.Errorf("follow-up %d: trailcar gave %q, stock %q", i, tResults[i].summary(), sResults[i].summary())
 				}
@@ -336,4 +342,9 @@ func checkConformanceEvents(t *testing.T, p *proxyUnderTest, results []exchangeR
 	if st := byPath["/bad"]; len(st) != 1 || !results[0].err && st[0] != results[0].status {
 		t.Errorf("/bad's event says %v, the client got %d", st, results[0].status)
 	}
+}
+
+// ownPage reports whether a follow-up got who's own page, whole.
+func ownPage(r exchangeResult, who string) bool {
+	return r.status == 200 && r.byApp && r.body == "secret page of Bearer "+who && !r.cut
 }

@@ -117,12 +117,15 @@ type exchange struct {
 	upstreamTimeout bool
 	refused         bool // answered 503 because the audit log cannot be written (fail_closed)
 	route           rules.Route
-	body            upstreamBody // the upstream's response body, watched for a cut
-	reqBody         slowBody     // the client's request body, bounded in time
-	pre             prefetched   // the request body's head, read before the app is called
-	infos           int          // informational answers passed on
-	sent            *sentBody    // the body as the transport reads it; closed before the exchange is reused
-	clientGone      bool         // the client left while sending its body
+	body            upstreamBody  // the upstream's response body, watched for a cut
+	reqBody         slowBody      // the client's request body, bounded in time
+	pre             prefetched    // the request body's head, read before the app is called
+	infos           int           // informational answers passed on
+	location        string        // a 201's Location
+	r               *http.Request // the inbound request, for a started event
+	long            longRun       // a long-running answer\'s state
+	sent            *sentBody     // the body as the transport reads it; closed before the exchange is reused
+	clientGone      bool          // the client left while sending its body
 }
 
 // upstreamBody is the upstream's response body as ReverseProxy copies it:
@@ -195,6 +198,7 @@ func (x *exchange) WriteHeader(code int) {
 	x.status = code
 	x.wroteHeader = true
 	x.rw.WriteHeader(code)
+	x.headSent(h)
 }
 
 func (x *exchange) Write(b []byte) (int, error) {

@@ -87,6 +87,9 @@ type Options struct {
 	// BodyGrace, else 408. 0 means the defaults (10s, 1 KiB/s).
 	BodyGrace   time.Duration
 	BodyMinRate int
+	// LongAnswer is how long an answer's body may run before it gets its
+	// started event; 0 means the default (LongAnswer, 10 s).
+	LongAnswer time.Duration
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 	// Logger; nil means slog.Default().
@@ -268,6 +271,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	} else {
 		r = r.WithContext(context.WithValue(r.Context(), exchangeKey{}, x))
 	}
+	x.r = r
 	defer p.finish(x, r)
 	x.boundBody(r)
 	if err := x.prefetch(r); err != nil {
@@ -314,6 +318,7 @@ func (p *Proxy) intercept(r *http.Request) http.Handler {
 // goes on to net/http, which expects it.
 func (p *Proxy) finish(x *exchange, r *http.Request) {
 	rec := recover()
+	reusable := x.endLong() // no started event after this one
 	status := x.status
 	switch {
 	case x.hijacked && !x.wroteHeader:
@@ -341,7 +346,7 @@ func (p *Proxy) finish(x *exchange, r *http.Request) {
 	// ReverseProxy's own Close of it only sets a flag that a read in flight
 	// has passed. After release no read starts, and an exchange that one
 	// is still in is not reused.
-	if x.sent == nil || x.sent.release() {
+	if (x.sent == nil || x.sent.release()) && reusable {
 		x.reset()
 		exchanges.Put(x)
 	}

@@ -34,6 +34,9 @@ func (p *Proxy) modifyResponse(resp *http.Response) error {
 		return nil
 	}
 	x.audit.take(resp.Header)
+	if loc := resp.Header["Location"]; resp.StatusCode == http.StatusCreated && len(loc) > 0 {
+		x.location = loc[0] // names what was created (resource_template's {id})
+	}
 	if resp.Body != nil && resp.Body != http.NoBody && resp.StatusCode != http.StatusSwitchingProtocols {
 		x.body.rc = resp.Body
 		resp.Body = &x.body
@@ -214,8 +217,20 @@ func upstreamReason(err error) string {
 	return "other"
 }
 
-// record decides whether the request is tracked and, if so, emits its event.
+// record decides whether the request is tracked and, if so, emits its
+// final event.
 func (p *Proxy) record(x *exchange, r *http.Request, status int, elapsed time.Duration, panicked any) {
+	p.emit(x, r, status, elapsed, panicked, false)
+}
+
+// recordStarted emits the started event of a long-running answer, if the
+// request is tracked (it is called while the answer runs: it reads only
+// what the answer's head fixed).
+func (p *Proxy) recordStarted(x *exchange, r *http.Request, status int) {
+	p.emit(x, r, status, p.now().Sub(x.start), nil, true)
+}
+
+func (p *Proxy) emit(x *exchange, r *http.Request, status int, elapsed time.Duration, panicked any, started bool) {
 	a := &x.audit
 	track := a.track
 	if x.refused {
@@ -223,7 +238,7 @@ func (p *Proxy) record(x *exchange, r *http.Request, status int, elapsed time.Du
 		// status the upstream answered): the 503 itself may not be.
 		track = "true"
 	}
-	d := p.opts.Rules.Decide(x.route, rules.Input{Status: status, Track: track, Action: a.action, Level: a.level})
+	d := p.opts.Rules.Decide(x.route, rules.Input{Status: status, Track: track, Action: a.action, Level: a.level, Location: x.location})
 	if !d.Tracked {
 		return
 	}
@@ -234,18 +249,31 @@ func (p *Proxy) record(x *exchange, r *http.Request, status int, elapsed time.Du
 	e.Level = d.Level
 	e.Outcome = event.OutcomeOf(status)
 	e.Action = d.Action
-	e.Creds = identity.Override(p.opts.Identity.FromRequest(r.Header), a.userID, a.userName, a.authType)
+	e.Creds = identity.Override(p.opts.Identity.FromHTTP(r), a.userID, a.userName, a.authType)
 	e.Address = p.opts.Trusted.ClientIP(r.RemoteAddr, r.Header["X-Forwarded-For"])
-	e.Req = event.Request{Method: r.Method, Path: r.URL.Path}
+	e.Req = event.Request{Method: r.Method, Path: r.URL.Path, UserAgent: identity.UserAgent(r.Header), TraceID: identity.TraceID(r.Header)}
 	if p.opts.LogQuery && r.URL.RawQuery != "" {
 		e.Req.Query = p.redact.Query(r.URL.RawQuery)
 	}
-	e.Res = event.Response{StatusCode: status, Bytes: x.bytes}
+	if started {
+		e.ID = p.ids.New()
+		e.Res = event.Response{StatusCode: status}
+	} else {
+		e.Res = event.Response{StatusCode: status, Bytes: x.bytes}
+		if x.long.started {
+			e.Req.Bytes = x.long.in.Load()
+			if x.hijacked {
+				e.Res.Bytes = x.long.out.Load()
+			}
+		}
+	}
 	e.DurationMS = float64(elapsed.Microseconds()) / 1000
 	e.Message = a.message
 	if a.resource != "" {
 		typ, id, _ := strings.Cut(a.resource, ":")
 		e.Resource = event.Resource{Type: typ, ID: id}
+	} else if d.ResourceType != "" {
+		e.Resource = event.Resource{Type: d.ResourceType, ID: d.ResourceID}
 	}
 	var details event.Details
 	if a.details != "" {
@@ -260,6 +288,25 @@ func (p *Proxy) record(x *exchange, r *http.Request, status int, elapsed time.Du
 	if a.level != "" && !strings.EqualFold(a.level, event.LevelInfo) && !strings.EqualFold(a.level, event.LevelError) {
 		details.String("invalid_audit_level", a.level) // the computed level stays
 	}
+	switch {
+	case started:
+		details.String("stage", "started").String("request_id", x.id)
+	case x.long.started:
+		details.String("stage", "completed")
+		fallthrough
+	default:
+		p.whatWentWrong(&details, e, x, r, panicked)
+	}
+	e.Details = details.Object()
+	if err := p.opts.Sink.Emit(e); err != nil {
+		p.log.Warn("audit event not recorded", "id", e.ID, "err", err)
+	}
+}
+
+// whatWentWrong adds to details (and to e's outcome and level) what the
+// final event says of a request that did not go as asked.
+func (p *Proxy) whatWentWrong(details *event.Details, e *event.Event, x *exchange, r *http.Request, panicked any) {
+	a := &x.audit
 	switch {
 	case x.reqBody.timedOut:
 		details.String("refused", "request body sent too slowly (under 1 KiB/s after 10 s)")
@@ -280,10 +327,6 @@ func (p *Proxy) record(x *exchange, r *http.Request, status int, elapsed time.Du
 		}
 	case panicked != nil || x.clientGone:
 		details.String("aborted", "the client went away before the response was complete")
-	}
-	e.Details = details.Object()
-	if err := p.opts.Sink.Emit(e); err != nil {
-		p.log.Warn("audit event not recorded", "id", e.ID, "err", err)
 	}
 }
 

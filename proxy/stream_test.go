@@ -78,8 +78,26 @@ func TestStreaming(t *testing.T) {
 					t.Fatalf("rest %q, %v", rest, err)
 				}
 				events := h.events(1)
-				if want := int64(len(tt.first) + 1 + len(rest)); len(events) != 1 || events[0].Res.Bytes != want {
-					t.Fatalf("events %+v, want one counting %d bytes", events, want)
+				want := int64(len(tt.first) + 1 + len(rest))
+				if tt.contentType != "text/event-stream" {
+					if len(events) != 1 || events[0].Res.Bytes != want {
+						t.Fatalf("events %+v, want one counting %d bytes", events, want)
+					}
+					return
+				}
+				// An event stream is long-running: an event when its head
+				// went out, then the final one (docs/guarantees.md
+				// "Long-running answers").
+				if len(events) != 2 {
+					t.Fatalf("events %+v, want started and completed", events)
+				}
+				started, final := events[0], events[1]
+				sd, fd := detailsOf(t, started.Details), detailsOf(t, final.Details)
+				if sd["stage"] != "started" || sd["request_id"] != final.ID || started.ID == final.ID || started.Res.StatusCode != 200 {
+					t.Errorf("started event %+v, details %v", started, sd)
+				}
+				if fd["stage"] != "completed" || final.Res.Bytes != want {
+					t.Errorf("final event %+v, details %v; want stage completed and %d bytes", final, fd, want)
 				}
 			})
 		}
@@ -169,12 +187,19 @@ func TestWebsocket(t *testing.T) {
 			}
 			conn.Close()
 			events := h.events(1)
-			if len(events) != 1 {
-				t.Fatalf("got %d events, want 1", len(events))
+			if len(events) != 2 {
+				t.Fatalf("got %d events, want started and completed", len(events))
 			}
-			e := events[0]
+			started, e := events[0], events[1]
+			if sd := detailsOf(t, started.Details); sd["stage"] != "started" || sd["request_id"] != id || started.Res.StatusCode != 101 {
+				t.Errorf("started event %+v, details %v", started, sd)
+			}
 			if e.ID != id || e.Res.StatusCode != 101 || e.Action != "app.socket.open" || e.Message != "socket" || e.Outcome != "success" {
 				t.Errorf("event %+v", e)
+			}
+			// ping and pong pong, each way through the tunnel.
+			if d := detailsOf(t, e.Details); d["stage"] != "completed" || e.Req.Bytes != 13 || e.Res.Bytes != 13 {
+				t.Errorf("final event: details %v, req.bytes %d, res.bytes %d; want completed, 13 each way", d, e.Req.Bytes, e.Res.Bytes)
 			}
 		})
 	}
@@ -277,8 +302,8 @@ func TestStreamsEndAll(t *testing.T) {
 	if err := streams.Wait(ctx); err != nil {
 		t.Fatalf("Wait: %v", err)
 	}
-	if n := len(h.rec.Events()); n != 2 {
-		t.Fatalf("%d events when Wait returned, want both streams'", n)
+	if n := len(h.rec.Events()); n != 4 {
+		t.Fatalf("%d events when Wait returned, want both streams' (started and completed)", n)
 	}
 	conn.SetReadDeadline(time.Now().Add(waitFor))
 	if _, err := io.ReadAll(wsReader); err != nil {
@@ -291,5 +316,43 @@ func TestStreamsEndAll(t *testing.T) {
 	late.Body.Close()
 	if late.StatusCode != http.StatusServiceUnavailable {
 		t.Errorf("a stream after EndAll: %d, want 503", late.StatusCode)
+	}
+}
+
+// TestLongAnswerStartedEvent: an answer whose body still runs LongAnswer
+// after its head gets a started event then; one that says it is small does
+// not, however slow, and neither does one that ends in time.
+func TestLongAnswerStartedEvent(t *testing.T) {
+	h := newHarness(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/small" {
+			w.Header().Set("Content-Length", "2")
+		}
+		w.Write([]byte("a"))
+		http.NewResponseController(w).Flush()
+		if r.URL.Path != "/quick" {
+			time.Sleep(400 * time.Millisecond)
+		}
+		w.Write([]byte("b"))
+	}), harnessOptions{policy: &trackAll, configure: func(o *proxy.Options) { o.LongAnswer = 100 * time.Millisecond }})
+	for _, path := range []string{"/download", "/small", "/quick"} {
+		resp, err := h.client().Get(h.front.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.ReadAll(resp.Body)
+		resp.Body.Close()
+	}
+	events := h.events(3)
+	var stages []string
+	for _, e := range events {
+		d := detailsOf(t, e.Details)
+		stage, _ := d["stage"].(string)
+		stages = append(stages, e.Req.Path+":"+stage)
+		if stage == "started" && (d["request_id"] != events[1].ID || e.Res.StatusCode != 200) {
+			t.Errorf("started event %+v, details %v; want the download's id", e, d)
+		}
+	}
+	if want := []string{"/download:started", "/download:completed", "/small:", "/quick:"}; fmt.Sprint(stages) != fmt.Sprint(want) {
+		t.Errorf("events %v, want %v", stages, want)
 	}
 }

@@ -1,6 +1,6 @@
 // Package rotate hands out the live audit file as an io.Writer that rotates
-// by size, keeps a bounded number of files, and covers what lumberjack
-// (which does the renaming) leaves open:
+// by size (and by age: age.go), keeps a bounded number of files, and covers
+// what lumberjack (which does the renaming) leaves open:
 //
 //   - sizes are whole MiB: Options.MaxSizeMB is an int, and the size check
 //     is done here, before each write, so a write never splits a line across
@@ -51,6 +51,18 @@ type Options struct {
 	// CheckEvery is how often the live file is checked for having been
 	// deleted or replaced from outside; 0 means 250ms.
 	CheckEvery time.Duration
+	// RotateEvery also rotates the live file once its first line is this
+	// old (age.go); 0: by size only.
+	RotateEvery time.Duration
+	// HandOff says the caller ends each file itself and rotates it with
+	// Rotate (internal/audit with integrity on: a sealed file ends with
+	// its checkpoint). A file due by age is then not rotated by Write or
+	// the watch; Remaining reports 0 instead, and the caller, which asks
+	// it before each line, ends the file and calls Rotate.
+	HandOff bool
+	// Now is the clock the live file's age is measured by; nil means
+	// time.Now. Tests move it.
+	Now func() time.Time
 	// OnRotate, if set, is called after each rotation, without locks held.
 	OnRotate func()
 	// Logger receives warnings; nil means slog.Default().
@@ -73,6 +85,8 @@ type File struct {
 	lastRotate int64 // unix ms of the last rotation
 	closed     bool
 
+	age liveAge // when the live file began (age.go); guarded by mu
+
 	filesMu sync.Mutex // guards rotated files: compression, retention, rewrites
 
 	retain chan struct{}
@@ -80,6 +94,17 @@ type File struct {
 	done   sync.WaitGroup
 
 	onReplaced atomic.Pointer[func(reason string)]
+	onMoved    atomic.Pointer[func()]
+
+	// held is the live file as opened, read-only, for its link count
+	// (lumberjack keeps its own descriptor to itself): a live file whose
+	// path is gone or names another file, but which is still linked, was
+	// moved away (logrotate), not deleted.
+	held *os.File
+	// moved: the live file was moved away and is still written where it
+	// went, until Reopen (the writer seals it first: docs/integrity.md
+	// "Outside rotation").
+	moved bool
 }
 
 // ErrClosed is returned by writes after Close.
@@ -165,7 +190,8 @@ func (f *File) writeLocked(p []byte) (rotated bool, replaced string, n int, err 
 	if err != nil {
 		return rotated, replaced, 0, err
 	}
-	if f.size > 0 && f.size+int64(len(p)) > f.max {
+	// A file moved away is not ours to rotate.
+	if f.size > 0 && !f.moved && (f.size+int64(len(p)) > f.max || !f.opts.HandOff && f.dueByAge()) {
 		if err := f.rotate(); err != nil {
 			return rotated, replaced, 0, err
 		}
@@ -180,11 +206,11 @@ func (f *File) writeLocked(p []byte) (rotated bool, replaced string, n int, err 
 				f.log.Error("truncate torn audit write", "path", f.path, "err", terr)
 			}
 		}
-		f.lj.Close()
-		f.open = false
+		f.closeLive()
 		return rotated, replaced, 0, fmt.Errorf("write audit file: %w", err)
 	}
 	f.size += int64(n)
+	f.noteWrite(int64(n))
 	return rotated, replaced, n, nil
 }
 
@@ -199,16 +225,16 @@ func (f *File) notify(rotated bool, replaced string) {
 			f.opts.OnRotate()
 		}
 	}
+	if replaced == reasonMoved {
+		if fn := f.onMoved.Load(); fn != nil && *fn != nil {
+			(*fn)()
+		}
+		return
+	}
 	if fn := f.onReplaced.Load(); replaced != "" && fn != nil && *fn != nil {
 		(*fn)(replaced)
 	}
 }
-
-// NotifyReplaced sets fn to be called after the live file was found
-// deleted or replaced from outside and was made again, without locks held;
-// reason is "deleted" or "replaced". The audit writer sets it, to record
-// the event itself. It replaces an earlier fn; nil removes it.
-func (f *File) NotifyReplaced(fn func(reason string)) { f.onReplaced.Store(&fn) }
 
 // ensureOpen opens the live file if it is not open, and records its
 // identity and size. It reports whether lumberjack rotated while opening
@@ -251,7 +277,7 @@ func (f *File) ensureOpen() (rotated bool, replaced string, err error) {
 		err = fmt.Errorf("%s is not a regular file", f.path)
 	}
 	if err != nil {
-		f.lj.Close()
+		f.closeLive()
 		return rotated, replaced, fmt.Errorf("open audit file: %w", err)
 	}
 	if replaced == "" && !rotated && f.info != nil {
@@ -273,31 +299,11 @@ func (f *File) ensureOpen() (rotated bool, replaced string, err error) {
 		}
 	}
 	f.info, f.size, f.open = fi, fi.Size(), true
+	f.hold(fi)
 	if rotated {
 		f.lastRotate = time.Now().UnixMilli()
 	}
 	return rotated, replaced, nil
-}
-
-// refuseNonRegular moves aside whatever is at the live file's path if it
-// is not a regular file (a symlink planted there, say), to a dot-name
-// that keeps it for inspection, so that it is never written through. It
-// reports the replacement.
-func (f *File) refuseNonRegular() string {
-	fi, err := os.Lstat(f.path)
-	if err != nil || fi.Mode().IsRegular() {
-		return ""
-	}
-	aside := filepath.Join(f.opts.Dir, fmt.Sprintf(".%s.refused-%d", f.opts.Filename, time.Now().UnixNano()))
-	if err := os.Rename(f.path, aside); err != nil {
-		f.log.Error("move aside what replaced the audit file", "path", f.path, "err", err)
-		return ""
-	}
-	f.log.Warn("the audit file's path was not a regular file; moved it aside", "path", f.path, "aside", aside, "mode", fi.Mode().String())
-	if fi.Mode()&os.ModeSymlink != 0 {
-		return "replaced by a symlink"
-	}
-	return "replaced"
 }
 
 // rotate moves the live file aside and opens a new one.
@@ -306,13 +312,12 @@ func (f *File) rotate() error {
 		return err
 	}
 	if err := f.lj.Rotate(); err != nil {
-		f.lj.Close()
-		f.open = false
+		f.closeLive()
 		return fmt.Errorf("rotate audit file: %w", err)
 	}
 	f.lastRotate = time.Now().UnixMilli()
-	f.lj.Close()                // lumberjack made the new file without O_APPEND: open it again
-	f.open, f.info = false, nil // a new file, and no news
+	f.closeLive() // lumberjack made the new file without O_APPEND: open it again
+	f.info = nil  // a new file, and no news
 	_, _, err := f.ensureOpen()
 	return err
 }
@@ -338,72 +343,26 @@ func exists(path string) bool {
 	return err == nil
 }
 
-// checkReplaced reports "deleted", "replaced" or "truncated" when the path
-// no longer names the file being written as it was left (a copytruncate
-// empties it in place), and marks the file for reopening.
-func (f *File) checkReplaced() string {
-	fi, err := os.Lstat(f.path)
-	reason := ""
-	switch {
-	case errors.Is(err, os.ErrNotExist):
-		reason = "deleted"
-	case err != nil:
-		return "" // cannot tell; the write will report real trouble
-	case !fi.Mode().IsRegular() || !os.SameFile(fi, f.info):
-		reason = "replaced"
-	case fi.Size() < f.size:
-		reason = "truncated"
-	default:
-		return ""
-	}
-	f.log.Warn("audit file was "+reason+" from outside; reopening", "path", f.path)
+// closeLive closes the live file (lumberjack's descriptor and the one
+// held): the next write opens the path again.
+func (f *File) closeLive() {
 	f.lj.Close()
-	f.open, f.info = false, nil // reported here: the reopen is no news
-	return reason
-}
-
-// watch notices the live file being deleted or replaced while nothing is
-// written, so it is recreated and reported within CheckEvery.
-func (f *File) watch() {
-	defer f.done.Done()
-	t := time.NewTicker(f.opts.CheckEvery)
-	defer t.Stop()
-	for {
-		select {
-		case <-f.stop:
-			return
-		case <-t.C:
-		}
-		f.mu.Lock()
-		var replaced string
-		var rotated bool
-		if !f.closed {
-			if f.open {
-				replaced = f.checkReplaced()
-			}
-			// Reopen a file found replaced, and one closed by a failed
-			// write (a file deleted meanwhile is noticed then, not only
-			// at the next write that works).
-			if !f.open {
-				var reopened string
-				var err error
-				rotated, reopened, err = f.ensureOpen()
-				replaced = cmpOr(replaced, reopened)
-				if err != nil {
-					f.log.Debug("reopen audit file", "path", f.path, "err", err)
-				}
-			}
-		}
-		f.mu.Unlock()
-		f.notify(rotated, replaced)
+	if f.held != nil {
+		f.held.Close()
+		f.held = nil
 	}
+	f.open, f.moved = false, false
 }
 
 // Remaining is how many bytes the live file takes before the next write
-// rotates it.
+// rotates it; with Options.HandOff, 0 once it is due by age, so that the
+// caller ends it and calls Rotate.
 func (f *File) Remaining() int64 {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if f.opts.HandOff && f.dueByAge() {
+		return 0
+	}
 	return f.max - f.size
 }
 
@@ -417,26 +376,10 @@ func (f *File) Rotate() error {
 		return ErrClosed
 	}
 	rotated, replaced, err := f.ensureOpen()
-	if err == nil && f.size > 0 {
+	if err == nil && f.size > 0 && !f.moved {
 		err = f.rotate()
 		rotated = err == nil
 	}
-	f.mu.Unlock()
-	f.notify(rotated, replaced)
-	return err
-}
-
-// Reopen closes the live file and opens the path again (SIGHUP), e.g.
-// after an outside tool moved it away.
-func (f *File) Reopen() error {
-	f.mu.Lock()
-	if f.closed {
-		f.mu.Unlock()
-		return ErrClosed
-	}
-	f.lj.Close()
-	f.open = false
-	rotated, replaced, err := f.ensureOpen()
 	f.mu.Unlock()
 	f.notify(rotated, replaced)
 	return err
@@ -470,8 +413,7 @@ func (f *File) Exclusive(fn func() error) error {
 		f.mu.Unlock()
 		return ErrClosed
 	}
-	f.lj.Close()
-	f.open = false
+	f.closeLive()
 	err := fn()
 	f.info = nil // fn may replace the file: that is no news
 	rotated, _, oerr := f.ensureOpen()
@@ -499,7 +441,7 @@ func (f *File) Close() error {
 	f.closed = true
 	serr := syncPath(f.path)
 	cerr := f.lj.Close()
-	f.open = false
+	f.closeLive()
 	f.mu.Unlock()
 	close(f.stop)
 	f.done.Wait()

@@ -234,8 +234,8 @@ func TestReopenAfterMoveAway(t *testing.T) {
 	f := open(t, rotate.Options{Dir: dir, CheckEvery: time.Hour})
 	writeLines(t, f, 0, 3, 10, 3)
 	os.Rename(f.Path(), filepath.Join(dir, "moved.log"))
-	if err := f.Reopen(); err != nil {
-		t.Fatal(err)
+	if r, err := f.Reopen(); err != nil || !r.Moved || r.MovedTo != "moved.log" {
+		t.Fatalf("Reopen: %+v, %v; want moved to moved.log", r, err)
 	}
 	writeLines(t, f, 3, 2, 10, 2)
 	checkSequence(t, readAll(t, dir), 3, 2)
@@ -295,5 +295,40 @@ func TestWriteTooLargeRefused(t *testing.T) {
 	f := open(t, rotate.Options{})
 	if _, err := f.Write(make([]byte, 1<<20+1)); err == nil {
 		t.Fatal("want an error for a write larger than the file size")
+	}
+}
+
+// TestMovedAwayIsHeld: with NotifyMoved set, a live file moved away
+// (still linked) is reported once, and written where it went until
+// Reopen, which opens the path again and says where the file went; a
+// file deleted is still reported as deleted.
+func TestMovedAwayIsHeld(t *testing.T) {
+	dir := t.TempDir()
+	var moved, replaced atomic.Int32
+	f := open(t, rotate.Options{Dir: dir, CheckEvery: 10 * time.Millisecond})
+	f.NotifyMoved(func() { moved.Add(1) })
+	f.NotifyReplaced(func(string) { replaced.Add(1) })
+	writeLines(t, f, 0, 3, 10, 3)
+	os.Rename(f.Path(), filepath.Join(dir, "audit.log.1"))
+	sidecartest.Eventually(t, "the move noticed", func() bool { return moved.Load() == 1 && f.Moved() })
+	writeLines(t, f, 3, 2, 10, 2) // still into the moved file
+	time.Sleep(50 * time.Millisecond)
+	if moved.Load() != 1 || replaced.Load() != 0 {
+		t.Fatalf("moved %d, replaced %d; want 1, 0", moved.Load(), replaced.Load())
+	}
+	if data, _ := os.ReadFile(filepath.Join(dir, "audit.log.1")); bytes.Count(data, []byte("\n")) != 5 {
+		t.Fatalf("moved file has %q", data)
+	}
+	r, err := f.Reopen()
+	if err != nil || !r.Moved || r.MovedTo != "audit.log.1" || f.Moved() {
+		t.Fatalf("Reopen: %+v, %v", r, err)
+	}
+	writeLines(t, f, 5, 1, 10, 1)
+	checkSequence(t, readAll(t, dir), 5, 1)
+
+	os.Remove(f.Path())
+	sidecartest.Eventually(t, "the deletion noticed", func() bool { return replaced.Load() == 1 })
+	if moved.Load() != 1 {
+		t.Fatalf("a deletion taken for a move")
 	}
 }

@@ -64,7 +64,9 @@ func TestVerb(t *testing.T) {
 
 func TestTemplateCacheIsBounded(t *testing.T) {
 	// Distinct resources beyond the cache's bound must still render right.
-	r := mustCompile(t, rules.DefaultPolicy())
+	p := rules.DefaultPolicy()
+	p.ResourceTemplate = "" // resources: TestResources
+	r := mustCompile(t, p)
 	for i := range 3000 {
 		resource := "r" + string(rune('a'+i%26)) + string(rune('a'+i/26%26)) + string(rune('a'+i/676))
 		want := tracked("console."+resource+".update", "info")

@@ -21,6 +21,7 @@ func DefaultPolicy() Policy {
 			{Path: "/auth/logout", Action: "console.users.logout"},
 			{Path: "/api/v[123]/components{,/**}", Methods: []string{"POST"}, Action: "console.components.create"},
 		},
-		ActionTemplate: "{service}.{resource}.{verb}",
+		ActionTemplate:   "{service}.{resource}.{verb}",
+		ResourceTemplate: "{resource}:{id}",
 	}
 }

@@ -27,6 +27,9 @@ type Input struct {
 	// Level is the X-Audit-Level response header, "" when absent: "info" or
 	// "error" in any case; anything else is ignored.
 	Level string
+	// Location is the answer's Location header, "" when absent; it names
+	// the resource of a 201 ({id}, {location}).
+	Location string
 }
 
 // Decision is the outcome of Evaluate. Action and Level are set only when
@@ -34,6 +37,10 @@ type Input struct {
 type Decision struct {
 	Tracked       bool
 	Action, Level string
+	// ResourceType and ResourceID are the resource of the matching
+	// actions rule, else of resource_template; "" type: none. The
+	// caller's X-Audit-Resource wins over both.
+	ResourceType, ResourceID string
 }
 
 // Evaluate decides whether a request becomes an event (docs/events.md "Which requests become events"), in this
@@ -110,11 +117,23 @@ func (r *Rules) Decide(rt Route, in Input) Decision {
 		return Decision{}
 	}
 	rule := r.matchRule(rt.method, rt.p)
-	return Decision{
+	d := Decision{
 		Tracked: true,
 		Action:  r.action(in.Action, rule, rt.method, rt.p.clean),
 		Level:   level(in, rule),
 	}
+	tmpl := r.resource
+	if rule != nil && rule.resource != nil {
+		tmpl = rule.resource
+	}
+	if tmpl != nil && !rt.p.tooLong() {
+		loc := ""
+		if in.Status == 201 && in.Location != "" {
+			loc = locationSegment(in.Location)
+		}
+		d.ResourceType, d.ResourceID = tmpl.render(rt.p.clean, loc)
+	}
+	return d
 }
 
 // TrackedBeforeResponse is Route(method, path, path).TrackedWhatever().

@@ -118,7 +118,9 @@ var defaultCases = []evaluateCase{
 }
 
 func TestEvaluateDefaultPolicy(t *testing.T) {
-	r := mustCompile(t, rules.DefaultPolicy())
+	p := rules.DefaultPolicy()
+	p.ResourceTemplate = "" // resources: TestResources
+	r := mustCompile(t, p)
 	for _, tc := range defaultCases {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := r.Evaluate(tc.in); got != tc.want {
@@ -269,7 +271,9 @@ func TestEvaluateDoesNotAllocate(t *testing.T) {
 
 func TestEvaluateConcurrent(t *testing.T) {
 	// Run with -race: the rendered-action cache is shared by all callers.
-	r := mustCompile(t, rules.DefaultPolicy())
+	p := rules.DefaultPolicy()
+	p.ResourceTemplate = "" // resources: TestResources
+	r := mustCompile(t, p)
 	done := make(chan struct{})
 	for g := range 8 {
 		go func() {

@@ -19,6 +19,9 @@ type Policy struct {
 	IgnoreRoutes   []string     // ignore_routes (globs)
 	Actions        []ActionRule // actions: first match wins
 	ActionTemplate string       // action_template
+	// ResourceTemplate is resource_template: the resource of an event no
+	// actions rule and no X-Audit-Resource gave one; "" for none.
+	ResourceTemplate string
 }
 
 // ActionRule is one entry of activity_tracker.actions; it is embedded as is in
@@ -31,9 +34,13 @@ type Policy struct {
 // the status (but not the one the upstream states).
 type ActionRule struct {
 	Path    string   `yaml:"path"`
-	Methods []string `yaml:"methods,omitempty"`
+	Methods []string `yaml:"methods"`
 	Action  string   `yaml:"action"`
-	Level   string   `yaml:"level,omitempty"`
+	Level   string   `yaml:"level"`
+	// Resource, when set, is the event's resource: "TYPE:ID" with
+	// {segment}, {segment1}, {segment2}…, {location} (and {resource},
+	// {id}, as resource_template).
+	Resource string `yaml:"resource"`
 }
 
 // FieldError is a bad policy value. Key is the config key relative to
@@ -63,14 +70,16 @@ type Rules struct {
 	ignore   patternList
 	actions  []actionRule
 	template *template
+	resource *resourceTemplate // nil: resource_template is off
 }
 
 // actionRule is a compiled ActionRule.
 type actionRule struct {
-	path    pattern
-	methods []string // upper case; empty matches every method
-	action  *template
-	level   string // "" when the rule does not set one
+	path     pattern
+	methods  []string // upper case; empty matches every method
+	action   *template
+	level    string            // "" when the rule does not set one
+	resource *resourceTemplate // nil when the rule does not set one
 }
 
 const (
@@ -109,6 +118,11 @@ func Compile(p Policy) (*Rules, error) {
 	}
 	if r.template, err = compileTemplate(p.Service, p.ActionTemplate); err != nil {
 		return nil, &FieldError{Key: "action_template", Value: p.ActionTemplate, Err: err}
+	}
+	if p.ResourceTemplate != "" {
+		if r.resource, err = compileResource(p.ResourceTemplate, true); err != nil {
+			return nil, &FieldError{Key: "resource_template", Value: p.ResourceTemplate, Err: err}
+		}
 	}
 	return r, nil
 }
@@ -155,6 +169,11 @@ func compileActions(service string, rules []ActionRule) ([]actionRule, error) {
 			c.level = rule.Level
 		default:
 			return nil, &FieldError{Key: key + ".level", Value: rule.Level, Err: errLevel}
+		}
+		if rule.Resource != "" {
+			if c.resource, err = compileResource(rule.Resource, false); err != nil {
+				return nil, &FieldError{Key: key + ".resource", Value: rule.Resource, Err: err}
+			}
 		}
 	}
 	return compiled, nil

@@ -17,6 +17,7 @@ import (
 
 	"github.com/trailcar/trailcar/internal/api/logs"
 	"github.com/trailcar/trailcar/internal/event"
+	"github.com/trailcar/trailcar/internal/identity"
 )
 
 // Admin actions (docs/events.md "Which requests become events"): every request to these routes is an event.
@@ -235,9 +236,9 @@ func (s *Sidecar) auditAdmin(r *http.Request, action string, status int, bytes i
 	outcome := event.OutcomeOf(status)
 	e := &event.Event{
 		Type: event.TypeHTTP, Level: event.LevelFor(outcome), Outcome: outcome, Action: action,
-		Creds:      s.creds.FromRequest(r.Header),
+		Creds:      s.creds.FromHTTP(r),
 		Address:    s.trusted.ClientIP(r.RemoteAddr, r.Header["X-Forwarded-For"]),
-		Req:        event.Request{Method: r.Method, Path: r.URL.Path},
+		Req:        event.Request{Method: r.Method, Path: r.URL.Path, UserAgent: identity.UserAgent(r.Header), TraceID: identity.TraceID(r.Header)},
 		Res:        event.Response{StatusCode: status, Bytes: bytes},
 		DurationMS: float64(d.Microseconds()) / 1000,
 	}

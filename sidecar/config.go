@@ -93,8 +93,15 @@ type TrackerConfig struct {
 	IgnoreRoutes   []string           `yaml:"ignore_routes"`
 	Actions        []rules.ActionRule `yaml:"actions"`
 	ActionTemplate string             `yaml:"action_template"`
-	LogQuery       bool               `yaml:"log_query"`
-	RedactQuery    []string           `yaml:"redact_query"`
+	// ResourceTemplate is the resource of a proxied event that no actions
+	// rule or X-Audit-Resource names; "" for none.
+	ResourceTemplate string   `yaml:"resource_template"`
+	LogQuery         bool     `yaml:"log_query"`
+	RedactQuery      []string `yaml:"redact_query"`
+
+	// RotateEvery also rotates the live file once its first line is this
+	// old (docs/configuration.md "Rotation by age"); 0: by size only.
+	RotateEvery time.Duration `yaml:"rotate_every"`
 }
 
 // TrackConfig says which requests are tracked.
@@ -111,20 +118,41 @@ type IdentityConfig struct {
 	// tokens and API keys is an HMAC-SHA256 with, so that a weak key
 	// cannot be found in the trail by hashing guesses.
 	HMACKeyFile string `yaml:"hmac_key_file"`
+	// QueryTokens are the query parameters that carry a bearer token
+	// (Jupyter's ?token=), counted when no Authorization header is sent.
+	QueryTokens []string `yaml:"query_tokens"`
+	// KeyHeaders are more headers that carry an API key, besides X-API-Key
+	// and apikey.
+	KeyHeaders []string `yaml:"key_headers"`
 }
 
-// Hasher reads hmac_key_file and returns what makes creds.uuid of secrets:
-// keyed when the file is set, nil (the bare SHA-256) when not. A file
-// that cannot be read or holds too short a key is a *ConfigError.
+// Hasher reads hmac_key_file and returns what makes creds of requests:
+// the credential sources, and creds.uuid of secrets keyed when the file
+// is set (the bare SHA-256 when not). A file that cannot be read or holds
+// too short a key is a *ConfigError.
 func (c *IdentityConfig) Hasher() (*identity.Hasher, error) {
-	if c.HMACKeyFile == "" {
-		return nil, nil
+	var key []byte
+	if c.HMACKeyFile != "" {
+		var err error
+		if key, err = identity.LoadHMACKey(c.HMACKeyFile); err != nil {
+			return nil, &ConfigError{Key: "identity.hmac_key_file", Value: c.HMACKeyFile, Err: err}
+		}
 	}
-	key, err := identity.LoadHMACKey(c.HMACKeyFile)
-	if err != nil {
-		return nil, &ConfigError{Key: "identity.hmac_key_file", Value: c.HMACKeyFile, Err: err}
+	return identity.New(key, c.QueryTokens, c.KeyHeaders), nil
+}
+
+func (c *IdentityConfig) validate() error {
+	for i, name := range c.QueryTokens {
+		if name == "" || strings.ContainsAny(name, "&=#? ") {
+			return &ConfigError{Key: fmt.Sprintf("identity.query_tokens[%d]", i), Value: name, Err: errors.New("want a query parameter name")}
+		}
 	}
-	return identity.NewHasher(key), nil
+	for i, name := range c.KeyHeaders {
+		if err := checkHeaderName(fmt.Sprintf("identity.key_headers[%d]", i), name); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // IntegrityConfig is the tamper evidence of the trail (docs/integrity.md).
@@ -238,11 +266,13 @@ func DefaultConfig() Config {
 				Always:   policy.Always,
 				Statuses: policy.Statuses,
 			},
-			IgnoreRoutes:   policy.IgnoreRoutes,
-			Actions:        policy.Actions,
-			ActionTemplate: policy.ActionTemplate,
-			RedactQuery:    []string{"token", "access_token", "apikey", "api_key", "password", "secret"},
+			IgnoreRoutes:     policy.IgnoreRoutes,
+			Actions:          policy.Actions,
+			ActionTemplate:   policy.ActionTemplate,
+			ResourceTemplate: policy.ResourceTemplate,
+			RedactQuery:      []string{"token", "access_token", "apikey", "api_key", "password", "secret"},
 		},
+		Identity:     IdentityConfig{QueryTokens: []string{"token", "access_token"}},
 		Integrity:    IntegrityConfig{Enabled: true, Interval: time.Minute},
 		Cluster:      ClusterConfig{Timeout: 2 * time.Second},
 		ClientEvents: ClientEventsConfig{Enabled: true, Path: "/api/v[123]/events/*/*", Rate: 20, Burst: 40},
@@ -363,7 +393,8 @@ func (c *Config) Validate() error {
 		func() error { return checkUpstream(c.Upstream) },
 		func() error { return required("service", c.Service) },
 		func() error { _, err := identity.ParseTrusted(c.TrustProxy); return asConfigError(err) },
-		func() error { return checkRequestIDHeader(c.RequestIDHeader) },
+		c.Identity.validate,
+		func() error { return checkRequestIDHeader(c.RequestIDHeader, c.Identity.KeyHeaders) },
 		func() error {
 			if c.UpstreamTimeout < 0 {
 				return &ConfigError{Key: "upstream_timeout", Value: shape(c.UpstreamTimeout.String()), Err: errors.New("want 0 (no bound) or a positive duration")}
@@ -434,6 +465,8 @@ func (t *TrackerConfig) validate() error {
 		return &ConfigError{Key: at + "max_files", Value: t.MaxFiles, Err: errors.New("want 0 (keep all) or more")}
 	case t.MaxAgeDays < 0:
 		return &ConfigError{Key: at + "max_age_days", Value: t.MaxAgeDays, Err: errors.New("want 0 (no limit) or more")}
+	case t.RotateEvery < 0 || t.RotateEvery > 0 && t.RotateEvery < time.Second:
+		return &ConfigError{Key: at + "rotate_every", Value: shape(t.RotateEvery.String()), Err: errors.New("want 0 (by size only) or at least 1s")}
 	case t.Queue < 1:
 		return &ConfigError{Key: at + "queue", Value: t.Queue, Err: errors.New("want at least 1")}
 	case t.WhenFull != "block" && t.WhenFull != "drop":
@@ -478,13 +511,14 @@ func (c *ClientEventsConfig) validate() error {
 func (c *Config) Rules() (*rules.Rules, error) {
 	t := c.ActivityTracker
 	r, err := rules.Compile(rules.Policy{
-		Service:        c.Service,
-		Methods:        t.Track.Methods,
-		Always:         t.Track.Always,
-		Statuses:       t.Track.Statuses,
-		IgnoreRoutes:   t.IgnoreRoutes,
-		Actions:        t.Actions,
-		ActionTemplate: t.ActionTemplate,
+		Service:          c.Service,
+		Methods:          t.Track.Methods,
+		Always:           t.Track.Always,
+		Statuses:         t.Track.Statuses,
+		IgnoreRoutes:     t.IgnoreRoutes,
+		Actions:          t.Actions,
+		ActionTemplate:   t.ActionTemplate,
+		ResourceTemplate: t.ResourceTemplate,
 	})
 	return r, asConfigError(err)
 }

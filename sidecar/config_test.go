@@ -65,6 +65,7 @@ activity_tracker:
   max_age_days: 30
   compress: true
   file_mode: "0600"
+  rotate_every: 24h
   queue: 123
   when_full: drop
   on_write_error: fail_closed
@@ -92,6 +93,7 @@ webhooks:
   timeout: 5s
   retry_for: 1m
   queue: 50
+  batch: { max_events: 100, max_wait: 250ms }
 `
 
 func TestParseConfigEveryKey(t *testing.T) {
@@ -118,6 +120,7 @@ func TestParseConfigEveryKey(t *testing.T) {
 	at.MaxSizeMB, at.MaxFiles, at.MaxAgeDays = 7, 9, 30
 	at.Compress = true
 	at.FileMode = "0600"
+	at.RotateEvery = 24 * time.Hour
 	at.Queue = 123
 	at.WhenFull, at.OnWriteError = "drop", "fail_closed"
 	at.Track = sidecar.TrackConfig{Methods: []string{"POST", "GET"}, Always: []string{"/admin/**"}, Statuses: []int{500}}
@@ -139,6 +142,7 @@ func TestParseConfigEveryKey(t *testing.T) {
 			General: webhook.Endpoint{URL: "https://general.example.com/"},
 		},
 		Timeout: 5 * time.Second, RetryFor: time.Minute, Queue: 50,
+		Batch: webhook.Batch{MaxEvents: 100, MaxWait: 250 * time.Millisecond},
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("got\n%+v\nwant\n%+v", got, want)

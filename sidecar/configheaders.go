@@ -26,14 +26,17 @@ var reservedHeaders = map[string]bool{
 var reservedPrefixes = []string{"content-", "x-forwarded-", "x-audit-"}
 
 // checkRequestIDHeader checks request_id_header: a valid header name the
-// proxy and the audit do not depend on.
-func checkRequestIDHeader(name string) error {
+// proxy and the audit do not depend on (identity.key_headers included).
+func checkRequestIDHeader(name string, keyHeaders []string) error {
 	const key = "request_id_header"
 	if err := checkHeaderName(key, name); err != nil {
 		return err
 	}
 	lower := strings.ToLower(name)
 	reserved := reservedHeaders[lower]
+	for _, k := range keyHeaders {
+		reserved = reserved || strings.EqualFold(k, name)
+	}
 	for _, p := range reservedPrefixes {
 		reserved = reserved || strings.HasPrefix(lower, p)
 	}

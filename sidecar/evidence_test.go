@@ -3,16 +3,12 @@ package sidecar_test
 import (
 	"context"
 	"crypto/ed25519"
-	"crypto/rand"
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/trailcar/trailcar/internal/integrity"
 	"github.com/trailcar/trailcar/internal/sidecartest"
@@ -25,23 +21,7 @@ import (
 // record, all, the record's id, the notifications purge) leaves every
 // delete record and checkpoint in the trail, and verify still says intact.
 func TestDeleteRecordsSurviveDeletes(t *testing.T) {
-	_, key, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	priv, _, err := integrity.EncodeKeys(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyFile := filepath.Join(t.TempDir(), "trail.key")
-	if err := os.WriteFile(keyFile, priv, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	up := sidecartest.Upstream(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(201) }))
-	cfg := sidecartest.Config(t, up.URL)
-	cfg.ActivityTracker.MaxSizeMB, cfg.ActivityTracker.Compress = 1, true
-	cfg.Integrity.KeyFile, cfg.Integrity.Interval = keyFile, time.Second
-	s := sidecartest.Start(t, cfg)
+	s, key := startSealed(t)
 	admin := s.AdminURL()
 
 	var wg sync.WaitGroup

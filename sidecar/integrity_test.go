@@ -25,23 +25,7 @@ import (
 // admin API; verify then says intact, names the rewritten files resealed
 // by the two system.events.deleted records, and the records list them.
 func TestAuditedDeleteReseals(t *testing.T) {
-	_, key, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	priv, _, err := integrity.EncodeKeys(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyFile := filepath.Join(t.TempDir(), "trail.key")
-	if err := os.WriteFile(keyFile, priv, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	up := sidecartest.Upstream(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(201) }))
-	cfg := sidecartest.Config(t, up.URL)
-	cfg.ActivityTracker.MaxSizeMB, cfg.ActivityTracker.Compress = 1, true
-	cfg.Integrity.KeyFile, cfg.Integrity.Interval = keyFile, time.Second
-	s := sidecartest.Start(t, cfg)
+	s, key := startSealed(t)
 	proxy, admin := s.ProxyURL(), s.AdminURL()
 
 	// Load: 4 clients until stopped, paths long enough to rotate often.
@@ -211,4 +195,28 @@ func verifyDir(t *testing.T, dir string, pub ed25519.PublicKey) (integrity.Repor
 	}
 	defer files.Close()
 	return integrity.Verify(context.Background(), files, pub)
+}
+
+// startSealed starts a real sidecar that signs its checkpoints with a new
+// key (every second at most), rotating at 1 MiB with compression, in front
+// of an app that answers 201.
+func startSealed(t *testing.T) (*sidecartest.Sidecar, ed25519.PrivateKey) {
+	t.Helper()
+	_, key, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	priv, _, err := integrity.EncodeKeys(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyFile := filepath.Join(t.TempDir(), "trail.key")
+	if err := os.WriteFile(keyFile, priv, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	up := sidecartest.Upstream(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(201) }))
+	cfg := sidecartest.Config(t, up.URL)
+	cfg.ActivityTracker.MaxSizeMB, cfg.ActivityTracker.Compress = 1, true
+	cfg.Integrity.KeyFile, cfg.Integrity.Interval = keyFile, time.Second
+	return sidecartest.Start(t, cfg), key
 }

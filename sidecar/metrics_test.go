@@ -53,6 +53,7 @@ func TestMetricsAgreeWithTraffic(t *testing.T) {
 	cfg = sidecartest.WithToken(t, cfg, "s3cret")
 	cfg.Webhooks.Enabled = true
 	cfg.Webhooks.Endpoints.EventLog.URL = rec.URL
+	cfg.ActivityTracker.Queue, cfg.Webhooks.Queue = 5000, 50
 	s := sidecartest.Start(t, cfg)
 	proxy, admin := s.ProxyURL(), s.AdminURL()
 
@@ -120,6 +121,19 @@ trailcar_http_requests_total{code="404",method="DELETE"} 1
 		for _, name := range []string{"trailcar_audit_queue_length", "trailcar_webhook_queue_length"} {
 			if mf := sidecartest.Family(t, s.Reg, name); mf == nil || mf.GetMetric()[0].GetGauge() == nil {
 				t.Errorf("no gauge %s", name)
+			}
+		}
+	})
+
+	t.Run("queue capacity gauges are the configured queues", func(t *testing.T) {
+		for name, want := range map[string]float64{"trailcar_audit_queue_capacity": 5000, "trailcar_webhook_queue_capacity": 50} {
+			mf := sidecartest.Family(t, s.Reg, name)
+			if mf == nil || mf.GetMetric()[0].GetGauge() == nil {
+				t.Errorf("no gauge %s", name)
+				continue
+			}
+			if got := mf.GetMetric()[0].GetGauge().GetValue(); got != want {
+				t.Errorf("%s = %v, want %v", name, got, want)
 			}
 		}
 	})

@@ -1,6 +1,7 @@
 package sidecar_test
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -10,7 +11,9 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
+	"github.com/trailcar/trailcar/internal/integrity"
 	"github.com/trailcar/trailcar/internal/sidecartest"
 	"github.com/trailcar/trailcar/rotate"
 )
@@ -160,4 +163,87 @@ func TestFileDeletedUnderLoad(t *testing.T) {
 		t.Fatal("the file was never deleted")
 	}
 	c.Lines() // whatever survived is whole
+}
+
+// TestRotateEvery: with activity_tracker.rotate_every the live file is
+// rotated by age at the first line written once it is that old; with
+// integrity on each rotated file still ends with the checkpoint that seals
+// it (written then, or by integrity.interval before), and verify finds the
+// trail intact.
+func TestRotateEvery(t *testing.T) {
+	tests := []struct {
+		name     string
+		sealed   bool
+		interval time.Duration
+	}{
+		{"integrity off", false, time.Minute},
+		{"sealed at the rotation", true, time.Hour}, // no timed checkpoint comes first
+		{"sealed by the interval", true, time.Second},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			up := sidecartest.Upstream(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(201) }))
+			cfg := sidecartest.Config(t, up.URL)
+			cfg.ActivityTracker.RotateEvery = time.Second
+			cfg.Integrity.Enabled, cfg.Integrity.Interval = tt.sealed, tt.interval
+			s := sidecartest.Start(t, cfg)
+			for round := range 3 {
+				if round > 0 {
+					time.Sleep(1600 * time.Millisecond)
+				}
+				for i := range 5 {
+					sidecartest.Do(t, "POST", fmt.Sprintf("%s/api/v3/things/%d-%d", s.ProxyURL(), round, i), "")
+				}
+			}
+			if err := s.Stop(); err != nil {
+				t.Fatal(err)
+			}
+			files, err := rotate.List(s.Dir(), "audit.log")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(files) != 3 {
+				t.Fatalf("%d files, want 3 (two rotations by age)", len(files))
+			}
+			for i, fi := range files {
+				types := lineTypes(t, fi.Path)
+				proxied := 0
+				for _, typ := range types {
+					if typ == "http" {
+						proxied++
+					}
+				}
+				if proxied != 5 {
+					t.Errorf("%s holds %d http lines, want the 5 of round %d", fi.Name, proxied, 2-i)
+				}
+				if last := types[len(types)-1]; tt.sealed && i > 0 && last != integrity.CheckpointType {
+					t.Errorf("%s ends with a %s line, want its checkpoint", fi.Name, last)
+				}
+			}
+			if !tt.sealed {
+				return
+			}
+			if rep, err := verifyDir(t, s.Dir(), nil); err != nil || !rep.Intact {
+				t.Errorf("verify: intact %v, %v", rep.Intact, err)
+			}
+		})
+	}
+}
+
+// lineTypes returns the type of each line of one audit file.
+func lineTypes(t *testing.T, path string) []string {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var types []string
+	for _, line := range strings.Split(strings.TrimSuffix(string(data), "\n"), "\n") {
+		var e struct{ Type string }
+		if err := json.Unmarshal([]byte(line), &e); err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+		types = append(types, e.Type)
+	}
+	return types
 }

@@ -50,7 +50,7 @@ func (s *Sidecar) query(h http.HandlerFunc) http.Handler {
 
 // who says who made an admin request: creds and client address.
 func (s *Sidecar) who(r *http.Request) (event.Creds, string) {
-	return s.creds.FromRequest(r.Header), s.trusted.ClientIP(r.RemoteAddr, r.Header["X-Forwarded-For"])
+	return s.creds.FromHTTP(r), s.trusted.ClientIP(r.RemoteAddr, r.Header["X-Forwarded-For"])
 }
 
 // trailStore is the one reader of the audit files that every admin route
@@ -70,7 +70,7 @@ func (s *Sidecar) eventsHandler(trail *store.Store) *eventsapi.Handler {
 		Store:       trail,
 		Wake:        s.writer.Written,
 		AllowDelete: s.cfg.Admin.AllowDelete,
-		Record:      s.emit,
+		Record:      s.recordWritten,
 		IDs:         s.ids,
 		Who:         s.who,
 		Done:        s.done,

@@ -17,7 +17,10 @@ func (s *Sidecar) mountIntegrity(mux *http.ServeMux) {
 		jsonhttp.Error(w, http.StatusNotFound, "integrity is off (integrity.enabled: false)")
 	})
 	if s.seal != nil {
-		ih := &integrityapi.Handler{Store: s.trail, Hold: s.seal, Logger: s.log}
+		ih := &integrityapi.Handler{Store: s.trail, Hold: s.seal, Host: s.cfg.Host, Logger: s.log}
+		if s.cluster != nil {
+			ih.Cluster = s.cluster // a nil *cluster.Cluster would still be set
+		}
 		if key := s.seal.Key(); key != nil {
 			ih.Public = key.Public().(ed25519.PublicKey)
 		}

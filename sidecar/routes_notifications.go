@@ -1,13 +1,23 @@
 package sidecar
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 
 	eventsapi "github.com/trailcar/trailcar/internal/api/events"
 	"github.com/trailcar/trailcar/internal/api/notifications"
+	"github.com/trailcar/trailcar/internal/event"
 	"github.com/trailcar/trailcar/internal/store"
 )
+
+// writtenSink is the notifications' sink: the writer, waiting for each
+// record to be in the file before the answer.
+type writtenSink struct{ s *Sidecar }
+
+func (w writtenSink) EmitWritten(ctx context.Context, e *event.Event) error {
+	return w.s.emitWritten(ctx, e)
+}
 
 // mountNotifications mounts the notifications routes of the admin port
 // (docs/notifications.md): create, list, bulk archive and purge, each
@@ -15,7 +25,7 @@ import (
 // these paths answer 405 in JSON, audited like the rest.
 func (s *Sidecar) mountNotifications(mux *http.ServeMux, trail *store.Store, events *eventsapi.Handler) error {
 	h, err := notifications.New(notifications.Options{
-		Sink: s.writer, Store: trail, IDs: s.ids, Trusted: s.trusted, Logger: s.log,
+		Sink: writtenSink{s}, Store: trail, Trusted: s.trusted, Logger: s.log,
 		AllowDelete: s.cfg.Admin.AllowDelete, AuditedDelete: events.AuditedDelete, Who: s.who,
 	})
 	if err != nil {

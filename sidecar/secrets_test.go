@@ -50,10 +50,12 @@ func TestSecretsNeverWritten(t *testing.T) {
 		{"opaque bearer", []string{"Authorization", "Bearer SECRETBEARER"}, "token"},
 		{"basic", []string{"Authorization", basic("alice:SECRETPW")}, "basic"},
 		{"basic without a colon", []string{"Authorization", basic("SECRETBASICNOCOLON")}, "basic"},
-		{"cookie", []string{"Cookie", "session=SECRETCOOKIE"}, "user"},
+		// Without an Authorization header the query's ?token= is the
+		// credential (identity.query_tokens), whatever else is sent.
+		{"cookie", []string{"Cookie", "session=SECRETCOOKIE"}, "token"},
 		{"x-api-key", []string{"X-API-Key", "SECRETKEY1"}, "apikey"},
 		{"apikey", []string{"apikey", "SECRETKEY2"}, "apikey"},
-		{"proxy-authorization", []string{"Proxy-Authorization", basic("p:SECRETPROXYAUTH")}, "public-access"},
+		{"proxy-authorization", []string{"Proxy-Authorization", basic("p:SECRETPROXYAUTH")}, "token"},
 	}
 	ids := map[string]string{}
 	for _, tt := range tests {

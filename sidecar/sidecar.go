@@ -16,6 +16,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -220,6 +221,7 @@ func (s *Sidecar) openAudit() error {
 		f, err := rotate.Open(rotate.Options{
 			Dir: t.Dir, Filename: t.Filename, MaxSizeMB: t.MaxSizeMB, MaxFiles: t.MaxFiles,
 			MaxAgeDays: t.MaxAgeDays, Compress: t.Compress, FileMode: mode, Logger: s.log,
+			RotateEvery: t.RotateEvery, HandOff: s.cfg.Integrity.Enabled, // a sealed file ends with its checkpoint
 			OnRotate: s.metrics.AuditRotations.Inc,
 		})
 		if err != nil {
@@ -233,7 +235,7 @@ func (s *Sidecar) openAudit() error {
 	opts := audit.Options{
 		Queue: t.Queue, Drop: t.WhenFull == "drop",
 		Service: s.cfg.Service, Host: s.cfg.Host,
-		Metrics: s.metrics, IDs: s.ids, Logger: s.log,
+		Metrics: s.metrics, Logger: s.log,
 	}
 	if s.file != nil {
 		opts.File = s.file // a nil *rotate.File in the interface would not be nil
@@ -336,7 +338,7 @@ func (s *Sidecar) buildProxy() error {
 		Identity:        s.creds,
 		RequestIDHeader: s.cfg.RequestIDHeader,
 		LogQuery:        s.cfg.ActivityTracker.LogQuery,
-		RedactQuery:     s.cfg.ActivityTracker.RedactQuery,
+		RedactQuery:     slices.Concat(s.cfg.ActivityTracker.RedactQuery, s.creds.QueryTokens()), // a query token is a secret too
 		FailClosed:      failClosed,
 		UpstreamFailed:  func(error) { s.prober.Kick() },
 		Intercept:       intercept,
@@ -378,6 +380,33 @@ func (s *Sidecar) emitSystem(typ, level, message string, details []byte) {
 	s.emit(event.NewSystem(typ, level, message, details))
 }
 
+// writtenWait bounds how long a management answer waits for its own
+// record to be in the file (docs/guarantees.md "Read your writes"): past
+// it (a disk refusing writes), the answer goes out and the record, queued,
+// is written when the disk allows.
+const writtenWait = 5 * time.Second
+
+// emitWritten queues e and waits, up to writtenWait or the end of ctx,
+// until its line is in the file; an error only when e was not queued.
+func (s *Sidecar) emitWritten(ctx context.Context, e *event.Event) error {
+	ctx, cancel := context.WithTimeout(ctx, writtenWait)
+	defer cancel()
+	err := s.writer.EmitWritten(ctx, e)
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+		s.log.Warn("record queued, not yet in the file; answering anyway", "type", e.Type, "id", e.ID)
+		return nil
+	}
+	return err
+}
+
+// recordWritten is emitWritten for the records of deletes, which have no
+// answer to change when they cannot be queued (logged).
+func (s *Sidecar) recordWritten(ctx context.Context, e *event.Event) {
+	if err := s.emitWritten(ctx, e); err != nil && !errors.Is(err, audit.ErrClosed) {
+		s.log.Error("record event", "type", e.Type, "err", err)
+	}
+}
+
 func (s *Sidecar) emit(e *event.Event) {
 	if err := s.writer.Emit(e); err != nil && !errors.Is(err, audit.ErrClosed) {
 		s.log.Error("record event", "type", e.Type, "err", err)
@@ -409,7 +438,12 @@ func (s *Sidecar) Reopen() error {
 		return nil
 	}
 	s.log.Info("reopening audit log", "path", s.file.Path())
-	return s.file.Reopen()
+	// The writer seals the file it holds first (docs/integrity.md
+	// "Outside rotation"); a disk that refuses writes must not hang the
+	// signal handler.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	return s.writer.Reopen(ctx)
 }
 
 // Run serves until ctx ends, then shuts down: it stops accepting, ends

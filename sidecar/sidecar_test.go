@@ -201,7 +201,8 @@ func TestAuditFileDeleted(t *testing.T) {
 }
 
 // TestReopen: after the live file was moved away, Reopen (SIGHUP) starts a
-// new one; the moved file keeps what was written before.
+// new one; the moved file keeps what was written before, and its
+// checkpoint.
 func TestReopen(t *testing.T) {
 	up := httptest.NewServer(okUpstream())
 	defer up.Close()
@@ -227,8 +228,10 @@ func TestReopen(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The moved file keeps what was written before, sealed where it went
+	// (docs/integrity.md "Outside rotation").
 	old := sidecartest.ParseLines(t, "moved.log", data)
-	if len(old) != 2 || old[1].ID != before.Get("X-Request-Id") {
+	if len(old) != 3 || old[1].ID != before.Get("X-Request-Id") || old[2].Type != "system.audit.checkpoint" {
 		t.Errorf("moved file: %+v", old)
 	}
 }

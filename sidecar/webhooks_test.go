@@ -245,3 +245,51 @@ func TestShutdownWithStuckWebhookSucceeds(t *testing.T) {
 		t.Errorf("dropped deliveries %v, want the abandoned ones counted", got)
 	}
 }
+
+// TestWebhookBatchesProxiedEvents: with batch.max_events 10, 100 proxied
+// requests (and the sidecar's own system events) reach the receiver in at
+// most ⌈lines/10⌉ POSTs, each a JSON array, and together they are the
+// lines of the audit file in file order.
+func TestWebhookBatchesProxiedEvents(t *testing.T) {
+	const requests, maxEvents = 100, 10
+	up := metricsUpstream(t)
+	rec := sidecartest.NewRecorder(t, http.StatusOK)
+	cfg := sidecartest.Config(t, up.URL)
+	cfg.Webhooks.Enabled = true
+	cfg.Webhooks.Endpoints.EventLog.URL = rec.URL
+	cfg.Webhooks.Batch = webhook.Batch{MaxEvents: maxEvents, MaxWait: time.Minute}
+	s := sidecartest.Start(t, cfg)
+	for range requests {
+		sidecartest.Do(t, "POST", s.ProxyURL()+"/api/v3/widgets", `{}`)
+	}
+	s.Stop()
+
+	var written []string
+	proxied := 0
+	for _, e := range s.Lines() {
+		written = append(written, e.Raw)
+		if e.Type == "http" {
+			proxied++
+		}
+	}
+	if proxied != requests {
+		t.Fatalf("%d http lines written, want %d", proxied, requests)
+	}
+	reqs := rec.Requests()
+	if maxPosts := (len(written) + maxEvents - 1) / maxEvents; len(reqs) > maxPosts {
+		t.Errorf("%d POSTs for %d lines, want at most %d", len(reqs), len(written), maxPosts)
+	}
+	var delivered []string
+	for i, r := range reqs {
+		var batch []sidecartest.WebhookBody
+		if err := json.Unmarshal(r.Body, &batch); err != nil {
+			t.Fatalf("POST %d: body is not a JSON array: %v", i, err)
+		}
+		for _, b := range batch {
+			delivered = append(delivered, string(b.Event))
+		}
+	}
+	if !slices.Equal(delivered, written) {
+		t.Errorf("delivered %d events, want the %d lines written, in file order", len(delivered), len(written))
+	}
+}

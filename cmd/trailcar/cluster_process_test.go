@@ -167,13 +167,13 @@ cluster:
 	// The CLI: the cluster answer, and --local.
 	code, out, errOut := evRun(t, "", "events", "list", "--server", "http://"+healthy[1].admin, "--token-file", tokenFile,
 		"--before", before.Format(time.RFC3339Nano), "--method", "POST", "--all", "-o", "json")
-	if code != 0 || strings.Count(out, `"id":`) != 210 || errOut != "" {
-		t.Fatalf("events list --server: exit %d, %d events, stderr %q", code, strings.Count(out, `"id":`), errOut)
+	if code != 0 || strings.Count(out, `"eventTime":`) != 210 || errOut != "" {
+		t.Fatalf("events list --server: exit %d, %d events, stderr %q", code, strings.Count(out, `"eventTime":`), errOut)
 	}
 	code, out, _ = evRun(t, "", "events", "list", "--server", "http://"+healthy[1].admin, "--token-file", tokenFile, "--local",
 		"--before", before.Format(time.RFC3339Nano), "--method", "POST", "--all", "-o", "json")
-	if code != 0 || strings.Count(out, `"id":`) != 45 {
-		t.Fatalf("events list --local: exit %d, %d events", code, strings.Count(out, `"id":`))
+	if code != 0 || strings.Count(out, `"eventTime":`) != 45 {
+		t.Fatalf("events list --local: exit %d, %d events", code, strings.Count(out, `"eventTime":`))
 	}
 
 	// Faults, asked of a pod that lists them all: one more trailcar with

@@ -5,9 +5,13 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"reflect"
 	"runtime"
 	"strings"
 	"testing"
+	"time"
+
+	"go.yaml.in/yaml/v3"
 
 	"github.com/trailcar/trailcar/sidecar"
 )
@@ -133,4 +137,85 @@ func TestUsageErrors(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestConfigCheckPrintsEveryKey: `config check` prints every key the
+// config file accepts, defaults included (a webhook endpoint's
+// tls_verify and headers, an action's methods and level), and what it
+// prints reads back to the same config.
+func TestConfigCheckPrintsEveryKey(t *testing.T) {
+	code, out, errOut := coreRun(t, "config", "check")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	var printed yaml.Node
+	if err := yaml.Unmarshal([]byte(out), &printed); err != nil {
+		t.Fatal(err)
+	}
+	for _, key := range configKeys(reflect.TypeFor[sidecar.Config](), "") {
+		if !hasKey(printed.Content[0], strings.Split(key, ".")) {
+			t.Errorf("config check leaves out %s", key)
+		}
+	}
+
+	path := filepath.Join(t.TempDir(), "printed.yaml")
+	if err := os.WriteFile(path, []byte(out), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, again, errOut := coreRun(t, "config", "check", "--config", path)
+	if code != 0 || again != out {
+		t.Errorf("printed config read back: exit %d %s\n%s\nwant\n%s", code, errOut, again, out)
+	}
+}
+
+// configKeys lists the dotted key of every leaf the config accepts, by
+// the yaml tags the decoder reads; "[]" steps into each element of a list
+// of mappings.
+func configKeys(typ reflect.Type, prefix string) []string {
+	var keys []string
+	for i := range typ.NumField() {
+		f := typ.Field(i)
+		name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+		if !f.IsExported() || name == "-" {
+			continue
+		}
+		key := prefix + name
+		switch ft := f.Type; {
+		case ft.Kind() == reflect.Struct && ft != reflect.TypeFor[time.Duration]():
+			keys = append(keys, configKeys(ft, key+".")...)
+		case ft.Kind() == reflect.Slice && ft.Elem().Kind() == reflect.Struct:
+			keys = append(keys, configKeys(ft.Elem(), key+".[].")...)
+		default:
+			keys = append(keys, key)
+		}
+	}
+	return keys
+}
+
+// hasKey reports whether the mapping n holds the key path; "[]" needs
+// every element of a list to hold the rest.
+func hasKey(n *yaml.Node, path []string) bool {
+	if len(path) == 0 {
+		return true
+	}
+	if path[0] == "[]" {
+		if n.Kind != yaml.SequenceNode || len(n.Content) == 0 {
+			return false
+		}
+		for _, el := range n.Content {
+			if !hasKey(el, path[1:]) {
+				return false
+			}
+		}
+		return true
+	}
+	if n.Kind != yaml.MappingNode {
+		return false
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value == path[0] {
+			return hasKey(n.Content[i+1], path[1:])
+		}
+	}
+	return false
 }

@@ -161,6 +161,19 @@ func TestProcess(t *testing.T) {
 		if n := len(after); n < 2 || after[n-2].Type != "system.trailcar.stopped" || after[n-1].Type != "system.audit.checkpoint" {
 			t.Errorf("the live file does not end with stopped and a checkpoint: %+v", after)
 		}
+		// The moved file was sealed where it went, the new one starts
+		// with the reopen record, and verify calls the gap rotated-out
+		// (docs/integrity.md "Outside rotation").
+		if n := len(before); n == 0 || before[n-1].Type != "system.audit.checkpoint" {
+			t.Errorf("the moved file does not end with its checkpoint: %+v", before)
+		}
+		if len(after) == 0 || after[0].Type != "system.audit.reopened" {
+			t.Errorf("the new file does not start with system.audit.reopened: %+v", after)
+		}
+		out, err := exec.Command(bin, "verify", "--dir", logDir).CombinedOutput()
+		if err != nil || !strings.Contains(string(out), "rotated-out") {
+			t.Errorf("verify after mv + SIGHUP: %v\n%s", err, out)
+		}
 	})
 
 	t.Run("bad config", func(t *testing.T) {

@@ -386,6 +386,7 @@ func TestEventsCAFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
+	sc.WaitLine("the POST's event", func(l sidecartest.Line) bool { return l.Req.Method == "POST" })
 	_, port, _ := net.SplitHostPort(strings.TrimPrefix(sc.AdminURL(), "https://"))
 	server := "https://localhost:" + port // the name on the certificate
 	code, out, errOut := evRun(t, "", "events", "list", "--server", server, "--ca-file", caFile, "--method", "POST", "-o", "json")

@@ -105,6 +105,7 @@ func verifyDir(ctx context.Context, dir, filename string, pub ed25519.PublicKey,
 
 func newVerifyCmd(s streams) *cobra.Command {
 	var dir, filename, server, tokenFile, publicKey, output, since, before, witness, witnessHost string
+	var local bool
 	cmd := &cobra.Command{
 		Use:   "verify [--dir DIR | --server URL]",
 		Short: "Check the integrity chain of the audit files: exit 0 intact, 1 tampering, 3 could not check",
@@ -113,8 +114,8 @@ func newVerifyCmd(s streams) *cobra.Command {
 			if output != "table" && output != "json" {
 				return usagef("-o %q: want table or json", output)
 			}
-			if dir != "" && (cmd.Flags().Changed("server") || cmd.Flags().Changed("token-file")) {
-				return usagef("--dir reads the files directly: --server and --token-file do not apply")
+			if dir != "" && (cmd.Flags().Changed("server") || cmd.Flags().Changed("token-file") || local) {
+				return usagef("--dir reads the files directly: --server, --token-file and --local do not apply")
 			}
 			rng, err := verifyRange(since, before, time.Now())
 			if err != nil {
@@ -152,15 +153,18 @@ func newVerifyCmd(s streams) *cobra.Command {
 				if err != nil {
 					return err
 				}
-				if rep, err = c.Integrity(cmd.Context(), rng); err != nil {
+				scope := ""
+				if local {
+					scope = "local"
+				}
+				var all *integrity.ClusterReport
+				if rep, all, err = c.Integrity(cmd.Context(), rng, scope); err != nil {
 					return exitError{3, fmt.Errorf("verify %s: %w", c.BaseURL, err)}
 				}
-				// The sidecar checked with its own key; a key given here
-				// must be that one.
-				if pub != nil && rep.KeyID != integrity.KeyID(pub) {
-					fmt.Fprintf(s.err, "trailcar: the sidecar signs with key %q, not %s's %s\n", rep.KeyID, publicKey, integrity.KeyID(pub))
-					rep.Intact = false
+				if all != nil {
+					return printCluster(s, all, pub, publicKey, output)
 				}
+				checkKey(s, rep, "the sidecar", pub, publicKey)
 			}
 			if output == "json" {
 				enc := json.NewEncoder(s.out)
@@ -188,7 +192,45 @@ func newVerifyCmd(s streams) *cobra.Command {
 	f.StringVar(&before, "before", "", "with --since or alone: the end of the range (exclusive)")
 	f.StringVar(&witness, "witness", "", "hold the files against the checkpoints kept outside in FILE (events, webhook envelopes or batches, store hits; one JSON value a line)")
 	f.StringVar(&witnessHost, "witness-host", "", "use the --witness checkpoints of this host (default: the host of the files' checkpoints)")
+	f.BoolVar(&local, "local", false, "with --server: this pod's files only, not its cluster peers'")
 	return cmd
+}
+
+// checkKey marks rep tampered when the pod (who) checked with another key
+// than the one given: the sidecar checks with its own.
+func checkKey(s streams, rep *integrity.Report, who string, pub ed25519.PublicKey, publicKey string) {
+	if pub != nil && rep.KeyID != integrity.KeyID(pub) {
+		fmt.Fprintf(s.err, "trailcar: %s signs with key %q, not %s's %s\n", who, rep.KeyID, publicKey, integrity.KeyID(pub))
+		rep.Intact = false
+	}
+}
+
+// printCluster prints a cluster's verdict (docs/integrity.md "Verify"):
+// exit 1 when a pod that answered shows tampering, else 3 when a pod did
+// not answer (its files are not vouched for), else 0.
+func printCluster(s streams, all *integrity.ClusterReport, pub ed25519.PublicKey, publicKey, output string) error {
+	for _, p := range all.Pods {
+		if p.Report != nil {
+			checkKey(s, p.Report, p.Host, pub, publicKey)
+		}
+	}
+	all.Judge()
+	if output == "json" {
+		enc := json.NewEncoder(s.out)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(all); err != nil {
+			return err
+		}
+	} else {
+		all.WriteTable(s.out)
+	}
+	switch {
+	case !all.Intact:
+		return errTampered
+	case all.Partial:
+		return exitError{3, errors.New("some pods did not answer: their files were not checked")}
+	}
+	return nil
 }
 
 // readWitness reads a --witness file.

@@ -83,6 +83,7 @@ func runSidecar(ctx context.Context, cfg sidecar.Config, stderr io.Writer, start
 	} else {
 		fmt.Fprintln(stderr, "[event tracker] disabled logging for activity tracker")
 	}
+	fmt.Fprintln(stderr, rulesLine(cfg))
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/trailcar/trailcar/internal/sidecartest"
+	"github.com/trailcar/trailcar/sidecar"
 )
 
 // coreWait is how long to wait for what should happen at once (generous:
@@ -122,6 +123,11 @@ func TestServe(t *testing.T) {
 	if want := "[event tracker] enabled logging for activity tracker: " + path + "\n"; !strings.Contains(errOut.String(), want) {
 		t.Errorf("stderr lacks %q:\n%s", want, errOut.String())
 	}
+	if want := "[event tracker] rules (the IBM console's defaults: set service, activity_tracker.track, ignore_routes and actions for another app): " +
+		`service "console"; methods POST, PUT, PATCH, DELETE; statuses 400, 401, 403; always /ak/api/**, /auth/login, /auth/logout, /api/v[123]/logs/**; ` +
+		"ignore_routes /api/v[123]/proxy{,/**}, /grpcwp/**, /configtxlator/**, /api/v[123]/components/status, /api/v[123]/logs; 3 actions rules\n"; !strings.Contains(errOut.String(), want) {
+		t.Errorf("stderr lacks the rules line %q:\n%s", want, errOut.String())
+	}
 	status, id := corePost(t, "http://"+proxyAddr+"/api/v3/things", "{}")
 	if status != 201 {
 		t.Fatalf("POST: %d", status)
@@ -212,4 +218,17 @@ func TestServeExitCodes(t *testing.T) {
 			t.Error("a disabled tracker created its log dir")
 		}
 	})
+}
+
+// TestRulesLineForAnotherApp: examples/config/minimal.yaml (an app that is
+// not the console) runs configured rules, and says so at start.
+func TestRulesLineForAnotherApp(t *testing.T) {
+	cfg, err := sidecar.LoadConfig(filepath.Join("..", "..", "examples", "config", "minimal.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `[event tracker] rules (configured): service "myapp"; methods POST, PUT, PATCH, DELETE; statuses 400, 401, 403; always none; ignore_routes none; 0 actions rules`
+	if got := rulesLine(cfg); got != want {
+		t.Errorf("rules line\n got %s\nwant %s", got, want)
+	}
 }

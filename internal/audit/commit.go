@@ -47,9 +47,10 @@ func (r *record) add(line []byte, label uint8) {
 // it; a line goes to the record only once the write that holds it
 // succeeded.
 type chunker struct {
-	file  *retryingFile
-	limit int
-	rec   *record
+	file   *retryingFile
+	limit  int
+	rec    *record
+	reopen *reopening // nil: placeholders of reopens are passed over
 
 	chunk  []byte   // gathered, not yet written
 	lines  [][]byte // the chunk's lines
@@ -61,7 +62,20 @@ func (c *chunker) write(b batch) int {
 	c.reset()
 	start := 0
 	for i, l := range b.lines {
-		if !c.add(b.buf[start:l.end], l.label) {
+		line := b.buf[start:l.end]
+		if isReopen(l.label) {
+			if c.reopen.due(l.label) {
+				if !c.flush() {
+					return c.first(i)
+				}
+				if rec := c.reopen.record(line, nil); rec != nil && !c.writeAlone(rec, reopenedLabel()) {
+					return c.first(i)
+				}
+			}
+			start = l.end
+			continue
+		}
+		if !c.add(line, l.label) {
 			return c.first(i)
 		}
 		start = l.end
@@ -142,7 +156,9 @@ type noFile struct{ rec *record }
 func (s noFile) write(b batch) int {
 	start := 0
 	for _, l := range b.lines {
-		s.rec.add(b.buf[start:l.end], l.label)
+		if !isReopen(l.label) {
+			s.rec.add(b.buf[start:l.end], l.label)
+		}
 		start = l.end
 	}
 	return len(b.lines)

@@ -21,11 +21,18 @@ type batch struct {
 	// would keep a small queue full of its own lines and starve every
 	// request.
 	forced int
+	// upto is the ticket of the batch's last line.
+	upto uint64
 }
 
 type lineMeta struct {
 	end   int
 	label uint8
+	// slot is the line's place in id order, stamped with its time (unix
+	// ms << 12 | a counter): a line without an id gets the id of its
+	// slot, and a checkpoint cut in before it the odd one just below
+	// (idSlot).
+	slot uint64
 }
 
 // queue is the bounded queue between Emit and the writer goroutine, with
@@ -35,7 +42,9 @@ type lineMeta struct {
 // Invariants, all under mu:
 //   - every line is stamped as it is queued, never earlier than the line
 //     before it (last), so the file is in eventTime order even when the
-//     clock steps back;
+//     clock steps back; and with a slot after the one before it, from
+//     which the lines without an id get theirs, so that the writer's ids
+//     rise with eventTime in file order;
 //   - at most bound client lines wait; forced lines (the writer's own
 //     records) pass the bound and do not count against it;
 //   - once closed, only forced lines are queued, and take hands out what
@@ -55,6 +64,8 @@ type queue struct {
 	pending  batch      // queued, not yet taken
 	spare    batch      // the batch the writer gave back; empty while it holds one
 	last     time.Time  // stamped on the last line queued
+	tickets  uint64     // lines queued so far: the last line's ticket
+	slot     uint64     // the last line's slot (lineMeta.slot)
 	closed   bool
 	drops    dropTally
 }
@@ -66,12 +77,14 @@ func newQueue(bound int, drop bool, linger time.Duration, now func() time.Time, 
 	return q
 }
 
-// push queues line, one encoded event whose time it stamps, with its
-// events_total label, and returns the time stamped. When the queue is full
+// push queues line, one encoded event whose time it stamps (and, with
+// makeID, its id, from its slot), with its events_total label, and
+// returns the time stamped and the line's ticket (its place in the queue:
+// Writer.progress). When the queue is full
 // a client's line waits, or with when_full: drop (and always while the
 // disk refuses writes) is dropped: ErrDropped. A forced line never waits.
 // After close only forced lines are queued: ErrClosed.
-func (q *queue) push(line []byte, label uint8, force bool) (time.Time, error) {
+func (q *queue) push(line []byte, label uint8, force, makeID bool) (time.Time, uint64, error) {
 	q.mu.Lock()
 	for !force && !q.closed && len(q.pending.lines)-q.pending.forced >= q.bound {
 		if refusing := q.refusing(); q.drop || refusing {
@@ -82,42 +95,61 @@ func (q *queue) push(line []byte, label uint8, force bool) (time.Time, error) {
 			q.noteDropLocked(reason)
 			q.mu.Unlock()
 			q.drops.counters[reason].Inc()
-			return time.Time{}, ErrDropped
+			return time.Time{}, 0, ErrDropped
 		}
 		q.notFull.Wait()
 	}
 	if q.closed && !force {
 		q.mu.Unlock()
-		return time.Time{}, ErrClosed
+		return time.Time{}, 0, ErrClosed
 	}
-	t := q.stampLocked()
+	t, slot := q.stampLocked()
 	event.StampTime(line, t)
+	if makeID {
+		event.StampID(line, slot)
+	}
 	q.pending.buf = append(q.pending.buf, line...)
-	q.pending.lines = append(q.pending.lines, lineMeta{end: len(q.pending.buf), label: label})
+	q.pending.lines = append(q.pending.lines, lineMeta{end: len(q.pending.buf), label: label, slot: slot})
 	if force {
 		q.pending.forced++
 	}
+	q.tickets++
+	ticket := q.tickets
+	q.pending.upto = ticket
 	q.notEmpty.Signal()
 	q.mu.Unlock()
-	return t, nil
+	return t, ticket, nil
 }
 
-// stamp is a time no earlier than any line queued, as the next line's
+// stamp is a time and slot after every line queued, as the next line's
 // would be: the final checkpoint's.
-func (q *queue) stamp() time.Time {
+func (q *queue) stamp() (time.Time, uint64) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	return q.stampLocked()
 }
 
-func (q *queue) stampLocked() time.Time {
+func (q *queue) stampLocked() (time.Time, uint64) {
 	t := q.now()
 	if t.Before(q.last) {
 		t = q.last // keep lines in eventTime order if the clock steps back
 	}
 	q.last = t
-	return t
+	// Slots go by two: the odd one below a line's is for a checkpoint
+	// the writer may cut in before it. More than 2048 lines in one
+	// millisecond carry into the next: the order holds, the id runs up
+	// to a millisecond ahead of eventTime.
+	slot := uint64(t.UnixMilli()) << 12
+	if slot <= q.slot {
+		slot = q.slot + 2
+	}
+	q.slot = slot
+	return t, slot
 }
+
+// idSlot is the slot of the id of a checkpoint written just before a line
+// of slot: after every line before it, before it and every line after.
+func idSlot(slot uint64) uint64 { return slot - 1 }
 
 // take waits for work. It returns drops to report (dropped, non-zero)
 // when a report falls due, else done once the queue is closed and empty,

@@ -43,18 +43,23 @@ type handOff struct {
 }
 
 // due reports whether n more bytes, written now, would not leave room for
-// the checkpoint that must end the live file, while it has unsealed lines.
+// the checkpoint that must end the live file (Remaining is 0 once the file
+// is due by age: rotate_every). A file with no unsealed lines already
+// ends with its checkpoint and is rotated as it is.
 func (h handOff) due(n, unsealed int) bool {
-	return h.file != nil && unsealed > 0 && int64(n+checkpointReserve) > h.file.Remaining()
+	return h.file != nil && int64(n+checkpointReserve) > h.file.Remaining()
 }
 
-// rotate starts the next file, after the checkpoint that ended this one.
-// A failure is only logged: the lines that follow go on in this file,
-// which rotates by itself when a write would overfill it.
-func (h handOff) rotate() {
+// rotate starts the next file, after the checkpoint that ended this one,
+// and reports whether it did. A failure is only logged: the lines that
+// follow go on in this file, which rotates by itself when a write would
+// overfill it.
+func (h handOff) rotate() bool {
 	if err := h.file.Rotate(); err != nil {
 		h.log.Error("rotate audit file after its checkpoint", "err", err)
+		return false
 	}
+	return true
 }
 
 // watchReplacement makes the writer record system.audit.file_replaced

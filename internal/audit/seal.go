@@ -32,6 +32,7 @@ type sealer struct {
 	chain    *integrity.Sealer
 	chunks   *chunker
 	rotation handOff
+	reopen   *reopening // nil: placeholders of reopens are passed over
 	origin   origin
 	every    time.Duration
 	m        *metrics.Metrics
@@ -55,18 +56,38 @@ func (s *sealer) write(b batch) int {
 		line := b.buf[start:l.end]
 		start = l.end
 		if l.label == labelCheckpoint {
-			if !s.cut(line) {
+			if !s.cut(line, l.slot) { // the placeholder's own id
 				return c.first(i)
 			}
 			s.armed.Store(false)
 			continue
 		}
+		if isReopen(l.label) {
+			if s.reopen.due(l.label) {
+				// Seal the file still held (wherever it went), then start
+				// the new one with where the chain stands.
+				if !s.cut(line, idSlot(l.slot)) {
+					return c.first(i)
+				}
+				st := s.chain.State()
+				rec := s.reopen.record(line, &st)
+				if rec != nil {
+					if !c.writeAlone(rec, reopenedLabel()) {
+						return c.first(i)
+					}
+					s.chain.Line(rec)
+				}
+			}
+			continue
+		}
 		if s.rotation.due(c.buffered()+len(line), s.chain.Pending()) {
 			// The line goes to a new file: seal this one first.
-			if !s.cut(line) {
+			if !s.cut(line, idSlot(l.slot)) {
 				return c.first(i)
 			}
-			s.rotation.rotate()
+			if s.rotation.rotate() {
+				s.chain.Rotated() // the file, and its checkpoints, stay in the dir
+			}
 		}
 		if !c.add(line, l.label) {
 			return c.first(i)
@@ -81,29 +102,26 @@ func (s *sealer) write(b batch) int {
 
 // cut writes what is gathered, then the checkpoint of the segment (if it
 // has lines) with the time of next, the line or placeholder it comes
-// before: no line before it has a later time. false: Close gave up.
-func (s *sealer) cut(next []byte) bool {
+// before (no line before it has a later time), and the id of slot (made
+// in queue order: after every line before it, before next). false:
+// Close gave up.
+func (s *sealer) cut(next []byte, slot uint64) bool {
 	if !s.chunks.flush() {
 		return false
 	}
-	t := time.Now()
-	if text, ok := event.LineTime(next); ok {
-		if parsed, err := time.Parse(time.RFC3339Nano, string(text)); err == nil {
-			t = parsed
-		}
-	}
-	return s.checkpoint(t)
+	return s.checkpoint(placeholderTime(next), slot)
 }
 
 // checkpoint writes the checkpoint of the current segment, if it has
-// lines, stamped t; false: Close gave up. The chain's lock is held.
-func (s *sealer) checkpoint(t time.Time) bool {
+// lines, stamped t with the id of slot; false: Close gave up. The chain's
+// lock is held.
+func (s *sealer) checkpoint(t time.Time, slot uint64) bool {
 	if s.chain.Pending() == 0 {
 		return true
 	}
 	cp := s.chain.Checkpoint()
 	e := &event.Event{
-		Time: t, Type: integrity.CheckpointType, Level: event.LevelInfo, Outcome: event.OutcomeSuccess,
+		ID: event.IDAt(slot), Time: t, Type: integrity.CheckpointType, Level: event.LevelInfo, Outcome: event.OutcomeSuccess,
 		Message: fmt.Sprintf("checkpoint %d: %d lines sealed", cp.Seq, cp.Lines),
 		Details: cp.Details(),
 	}
@@ -141,11 +159,11 @@ func (s *sealer) arm() {
 	})
 }
 
-// final seals what Close leaves unsealed, stamped t: after every line
-// written.
-func (s *sealer) final(t time.Time) {
+// final seals what Close leaves unsealed, stamped t with the id of slot:
+// after every line written.
+func (s *sealer) final(t time.Time, slot uint64) {
 	s.chain.Lock()
 	defer s.chain.Unlock()
 	s.chunks.reset()
-	s.checkpoint(t)
+	s.checkpoint(t, slot)
 }

@@ -17,6 +17,8 @@
 //	rotation.go  the hand-off to the rotating file
 //	giveup.go    a disk that refuses writes: retries, health, Close giving up
 //	subscribe.go publishing what was written, waking followers
+//	reopen.go    the live file moved away, or SIGHUP: seal, reopen, record
+//	wait.go      waiting for a line to be written (EmitWritten, Reopen)
 package audit
 
 import (
@@ -59,8 +61,6 @@ type Options struct {
 	Service, Host string
 	// Metrics is required.
 	Metrics *metrics.Metrics
-	// IDs gives ids to events that have none; nil means a new event.IDs.
-	IDs *event.IDs
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 	// Logger; nil means slog.Default().
@@ -107,6 +107,9 @@ type Writer struct {
 	seal  *sealer // nil without integrity
 	rec   record  // what the last batch put in the file
 
+	reopen   *reopening // nil when the file cannot be reopened
+	progress progress   // the lines done with: EmitWritten, Reopen
+
 	publishTo func(line []byte)
 	writtenMu sync.Mutex
 	written   chan struct{} // closed at the next write; see Written
@@ -114,16 +117,17 @@ type Writer struct {
 	done chan struct{}
 }
 
-// origin stamps the events that have none with an id, service and host.
+// origin stamps the events that have none with a service and host (ids
+// are stamped with the time: queue.push).
 type origin struct {
-	ids           *event.IDs
 	service, host string
 }
 
+// unstampedID holds an id's place in an encoded line until the queue
+// stamps the line's own.
+const unstampedID = "00000000000000000000000000000000"
+
 func (o origin) fill(e *event.Event) {
-	if e.ID == "" {
-		e.ID = o.ids.New()
-	}
 	if e.Service == "" {
 		e.Service = o.service
 	}
@@ -136,7 +140,7 @@ func (o origin) fill(e *event.Event) {
 func New(opts Options) *Writer {
 	opts = withDefaults(opts)
 	w := &Writer{
-		origin:    origin{ids: opts.IDs, service: opts.Service, host: opts.Host},
+		origin:    origin{service: opts.Service, host: opts.Host},
 		log:       opts.Logger,
 		counts:    newEventCounters(opts.Metrics.Events),
 		publishTo: opts.Publish,
@@ -145,6 +149,9 @@ func New(opts Options) *Writer {
 	w.encoded.New = func() any { b := make([]byte, 0, 1024); return &b }
 	refusing := func() bool { return false }
 	w.sink = noFile{rec: &w.rec}
+	if r, ok := opts.File.(reopener); ok {
+		w.reopen = &reopening{file: r, origin: w.origin, log: opts.Logger}
+	}
 	if opts.File != nil {
 		w.file = &retryingFile{file: opts.File, retryMin: opts.RetryMin, retryMax: opts.RetryMax,
 			m: opts.Metrics, log: opts.Logger, report: w.reportWrite}
@@ -155,8 +162,11 @@ func New(opts Options) *Writer {
 	// Last: the file may report a replacement at once, from its own
 	// goroutine, and the record needs the queue.
 	w.watchReplacement(opts.File)
+	w.watchMoves(w.reopen)
 	opts.Metrics.GaugeFunc("audit_queue_length", "Events waiting to be written to the audit log.",
 		func() float64 { return float64(w.QueueLen()) })
+	opts.Metrics.GaugeFunc("audit_queue_capacity", "Events the audit queue holds before when_full applies (activity_tracker.queue).",
+		func() float64 { return float64(opts.Queue) })
 	go w.run()
 	return w
 }
@@ -164,9 +174,6 @@ func New(opts Options) *Writer {
 func withDefaults(opts Options) Options {
 	if opts.Queue <= 0 {
 		opts.Queue = 10000
-	}
-	if opts.IDs == nil {
-		opts.IDs = &event.IDs{}
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
@@ -192,7 +199,7 @@ func withDefaults(opts Options) Options {
 // fileSink is the chunker writing to the file, with the sealer in front
 // of it when the log is sealed.
 func (w *Writer) fileSink(opts Options) batchSink {
-	chunks := &chunker{file: w.file, limit: min(maxChunk, opts.File.MaxWrite()), rec: &w.rec}
+	chunks := &chunker{file: w.file, limit: min(maxChunk, opts.File.MaxWrite()), rec: &w.rec, reopen: w.reopen}
 	if opts.Seal == nil {
 		return chunks
 	}
@@ -201,9 +208,11 @@ func (w *Writer) fileSink(opts Options) batchSink {
 	if r, ok := opts.File.(Rotator); ok {
 		s.rotation = handOff{file: r, log: opts.Logger}
 	}
+	s.reopen = w.reopen
 	s.queuePlaceholder = func() error {
 		placeholder := &event.Event{Type: integrity.CheckpointType, Level: event.LevelInfo, Outcome: event.OutcomeSuccess}
-		return w.emitLabeled(placeholder, true, labelCheckpoint)
+		_, err := w.emitLabeled(placeholder, true, labelCheckpoint)
+		return err
 	}
 	w.seal = s
 	return s
@@ -215,20 +224,22 @@ func (w *Writer) Healthy() bool { return w.file == nil || w.file.healthy() }
 // QueueLen is the number of events waiting to be written.
 func (w *Writer) QueueLen() int { return w.queue.len() }
 
-// Emit queues e. It sets e.ID (when empty), e.Service and e.Host (when
-// empty) and e.Time (always: the moment it is queued, never before the
-// previous event's). When the queue is full it waits, or with Drop (and
+// Emit queues e. It sets e.ID (when empty: the id of the moment it is
+// queued, after the previous such id), e.Service and e.Host (when empty)
+// and e.Time (always: the moment it is queued, never before the previous
+// event's). When the queue is full it waits, or with Drop (and
 // always while the disk refuses writes, so a full disk cannot stall
 // requests) drops e and returns ErrDropped. Emit does not keep e.
 func (w *Writer) Emit(e *event.Event) error {
-	return w.emitLabeled(e, false, noLabel)
+	_, err := w.emitLabeled(e, false, noLabel)
+	return err
 }
 
 // emitSystem queues a system event even when the queue is full: it comes
 // from the writer itself (which must never wait on itself) or reports
 // trouble that must not be lost to it.
 func (w *Writer) emitSystem(typ, level, message string, details []byte) {
-	if err := w.emitLabeled(event.NewSystem(typ, level, message, details), true, noLabel); err != nil && !errors.Is(err, ErrClosed) {
+	if _, err := w.emitLabeled(event.NewSystem(typ, level, message, details), true, noLabel); err != nil && !errors.Is(err, ErrClosed) {
 		w.log.Error("queue system event", "type", typ, "err", err)
 	}
 }
@@ -237,28 +248,40 @@ func (w *Writer) emitSystem(typ, level, message string, details []byte) {
 func (w *Writer) reportWrite(typ, level, message string) { w.emitSystem(typ, level, message, nil) }
 
 // emitLabeled encodes e and queues it, forced past the bound or not, with
-// label, or the label of its counters when label is noLabel.
-func (w *Writer) emitLabeled(e *event.Event, force bool, label uint8) error {
+// label, or the label of its counters when label is noLabel. It returns
+// the line's ticket (progress).
+func (w *Writer) emitLabeled(e *event.Event, force bool, label uint8) (uint64, error) {
 	w.origin.fill(e)
+	makeID := e.ID == ""
+	if makeID {
+		e.ID = unstampedID
+	}
 	bp := w.encoded.Get().(*[]byte)
 	defer w.encoded.Put(bp)
 	line, err := event.AppendJSON((*bp)[:0], e)
-	if err != nil {
-		return fmt.Errorf("encode event: %w", err)
-	}
-	if len(line) > maxLine {
+	if err == nil && len(line) > maxLine {
 		line = shrink(line[:0], e)
+	}
+	if makeID {
+		e.ID = ""
+	}
+	if err != nil {
+		return 0, fmt.Errorf("encode event: %w", err)
 	}
 	*bp = line
 	if label == noLabel {
 		label = eventLabel(e)
 	}
-	t, err := w.queue.push(line, label, force)
+	t, ticket, err := w.queue.push(line, label, force, makeID)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	e.Time = t
-	return nil
+	if makeID {
+		id, _ := event.LineID(line)
+		e.ID = string(id)
+	}
+	return ticket, nil
 }
 
 // run is the writer goroutine.
@@ -279,6 +302,7 @@ func (w *Writer) run() {
 			w.file.lose(b.lines[n:])
 		}
 		w.commit()
+		w.progress.advance(b.upto)
 		if w.seal != nil {
 			w.seal.arm()
 		}
@@ -291,9 +315,9 @@ func (w *Writer) finish() {
 	if w.seal == nil {
 		return
 	}
-	t := w.queue.stamp()
+	t, slot := w.queue.stamp()
 	w.rec.reset()
-	w.seal.final(t)
+	w.seal.final(t, slot)
 	w.commit()
 }
 

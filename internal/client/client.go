@@ -293,9 +293,10 @@ func (c *Client) send(ctx context.Context, method, path string, q url.Values) (*
 }
 
 // Integrity returns the sidecar's verdict on its trail's chain (GET
-// /api/v3/integrity), on the files overlapping r (zero: all).
-func (c *Client) Integrity(ctx context.Context, r integrity.Range) (*integrity.Report, error) {
-	var rep integrity.Report
+// /api/v3/integrity), on the files overlapping r (zero: all): one pod's
+// report, or, from a pod with cluster peers unless scope is "local", every
+// pod's (cluster is then set, rep nil).
+func (c *Client) Integrity(ctx context.Context, r integrity.Range, scope string) (rep *integrity.Report, cluster *integrity.ClusterReport, err error) {
 	q := url.Values{}
 	if !r.Since.IsZero() {
 		q.Set("since", r.Since.UTC().Format(time.RFC3339Nano))
@@ -303,8 +304,23 @@ func (c *Client) Integrity(ctx context.Context, r integrity.Range) (*integrity.R
 	if !r.Before.IsZero() {
 		q.Set("before", r.Before.UTC().Format(time.RFC3339Nano))
 	}
-	if err := c.do(ctx, http.MethodGet, "/api/v3/integrity", q, &rep); err != nil {
-		return nil, err
+	if scope != "" {
+		q.Set("scope", scope)
 	}
-	return &rep, nil
+	var raw json.RawMessage
+	if err := c.do(ctx, http.MethodGet, "/api/v3/integrity", q, &raw); err != nil {
+		return nil, nil, err
+	}
+	var probe struct {
+		Pods json.RawMessage `json:"pods"`
+	}
+	if err := json.Unmarshal(raw, &probe); err != nil {
+		return nil, nil, err
+	}
+	if probe.Pods != nil {
+		cluster = &integrity.ClusterReport{}
+		return nil, cluster, json.Unmarshal(raw, cluster)
+	}
+	rep = &integrity.Report{}
+	return rep, nil, json.Unmarshal(raw, rep)
 }

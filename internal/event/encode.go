@@ -128,6 +128,27 @@ func appendRequest(buf []byte, r *Request) []byte {
 		buf = append(buf, `"query":`...)
 		buf = appendString(buf, r.Query)
 	}
+	if r.UserAgent != "" {
+		if len(buf) > n {
+			buf = append(buf, ',')
+		}
+		buf = append(buf, `"user_agent":`...)
+		buf = appendString(buf, r.UserAgent)
+	}
+	if r.TraceID != "" {
+		if len(buf) > n {
+			buf = append(buf, ',')
+		}
+		buf = append(buf, `"trace_id":`...)
+		buf = appendString(buf, r.TraceID)
+	}
+	if r.Bytes != 0 {
+		if len(buf) > n {
+			buf = append(buf, ',')
+		}
+		buf = append(buf, `"bytes":`...)
+		buf = strconv.AppendInt(buf, r.Bytes, 10)
+	}
 	return append(buf, '}')
 }
 

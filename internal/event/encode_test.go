@@ -15,17 +15,18 @@ var fixedTime = time.Date(2026, 11, 22, 8, 15, 30, 123456789, time.UTC)
 
 func sample() *event.Event {
 	return &event.Event{
-		ID:         "01937c4e5a2b7c3d8e9f0a1b2c3d4e5f",
-		Time:       fixedTime,
-		Type:       event.TypeHTTP,
-		Level:      event.LevelInfo,
-		Service:    "console",
-		Host:       "console-7d9f-abcde",
-		Outcome:    event.OutcomeSuccess,
-		Action:     "console.components.create",
-		Creds:      event.Creds{UUID: "u-1", Name: "alice", Type: "token"},
-		Address:    "10.1.2.3",
-		Req:        event.Request{Method: "POST", Path: "/api/v3/components"},
+		ID:      "01937c4e5a2b7c3d8e9f0a1b2c3d4e5f",
+		Time:    fixedTime,
+		Type:    event.TypeHTTP,
+		Level:   event.LevelInfo,
+		Service: "console",
+		Host:    "console-7d9f-abcde",
+		Outcome: event.OutcomeSuccess,
+		Action:  "console.components.create",
+		Creds:   event.Creds{UUID: "u-1", Name: "alice", Type: "token"},
+		Address: "10.1.2.3",
+		Req: event.Request{Method: "POST", Path: "/api/v3/components", UserAgent: "curl/8.5.0",
+			TraceID: "4bf92f3577b34da6a3ce929d0e0e4736", Bytes: 42},
 		Res:        event.Response{StatusCode: 201, Bytes: 512, ClientDetails: json.RawMessage(`{"a":1}`)},
 		DurationMS: 3.2174,
 		Resource:   event.Resource{Type: "channels", ID: "MyChannel"},
@@ -42,7 +43,7 @@ func TestAppendJSONGolden(t *testing.T) {
 		{
 			name: "full http event",
 			ev:   sample(),
-			want: `{"id":"01937c4e5a2b7c3d8e9f0a1b2c3d4e5f","eventTime":"2026-11-22T08:15:30.123456Z","type":"http","level":"info","service":"console","host":"console-7d9f-abcde","outcome":"success","action":"console.components.create","creds":{"uuid":"u-1","name":"alice","type":"token"},"address":"10.1.2.3","req":{"method":"POST","path":"/api/v3/components"},"res":{"statusCode":201,"bytes":512,"client_details":{"a":1}},"duration_ms":3.217,"resource":{"type":"channels","id":"MyChannel"},"details":{"k":"v"}}` + "\n",
+			want: `{"id":"01937c4e5a2b7c3d8e9f0a1b2c3d4e5f","eventTime":"2026-11-22T08:15:30.123456Z","type":"http","level":"info","service":"console","host":"console-7d9f-abcde","outcome":"success","action":"console.components.create","creds":{"uuid":"u-1","name":"alice","type":"token"},"address":"10.1.2.3","req":{"method":"POST","path":"/api/v3/components","user_agent":"curl/8.5.0","trace_id":"4bf92f3577b34da6a3ce929d0e0e4736","bytes":42},"res":{"statusCode":201,"bytes":512,"client_details":{"a":1}},"duration_ms":3.217,"resource":{"type":"channels","id":"MyChannel"},"details":{"k":"v"}}` + "\n",
 		},
 		{
 			name: "minimal system event keeps the first seven fields",
@@ -78,6 +79,7 @@ func TestAppendJSONHostileStrings(t *testing.T) {
 	for _, h := range hostile {
 		ev := sample()
 		ev.Req.Path = h
+		ev.Req.UserAgent = h
 		ev.Action = h
 		ev.Creds.Name = h
 		ev.Message = h

@@ -76,7 +76,18 @@ type Request struct {
 	Method string `json:"method,omitempty"`
 	Path   string `json:"path,omitempty"`
 	Query  string `json:"query,omitempty"`
+	// UserAgent is the client's User-Agent, cut to MaxUserAgent bytes.
+	UserAgent string `json:"user_agent,omitempty"`
+	// TraceID is the trace id (32 lowercase hex) of a valid W3C
+	// traceparent header: how the event joins the app's traces and logs.
+	TraceID string `json:"trace_id,omitempty"`
+	// Bytes is what the client sent after the head or the 101, on the
+	// final event of a long-running answer.
+	Bytes int64 `json:"bytes,omitempty"`
 }
+
+// MaxUserAgent bounds req.user_agent, in bytes.
+const MaxUserAgent = 512
 
 // Response is what was answered. Bytes counts the response body bytes sent
 // to the client.

@@ -31,8 +31,12 @@ type Filter struct {
 
 	typ, action, resource *glob.Pattern
 	resourceType          *glob.Pattern
-	statusExact           int
-	statusClass           int // 1-5 for "1xx".."5xx"
+	// resourcePath: the resource glob starts with "/" and is matched
+	// against req.path; resourceTyped: it holds a ":" and is matched
+	// against "TYPE:ID".
+	resourcePath, resourceTyped bool
+	statusExact                 int
+	statusClass                 int // 1-5 for "1xx".."5xx"
 }
 
 // FilterParams are the parameter (and CLI flag) names of a Filter, in the
@@ -201,6 +205,8 @@ func (f *Filter) Compile() error {
 	compile("action", f.Action, &f.action)
 	compile("resource", f.Resource, &f.resource)
 	compile("resource_type", f.ResourceType, &f.resourceType)
+	f.resourcePath = strings.HasPrefix(f.Resource, "/")
+	f.resourceTyped = !f.resourcePath && strings.Contains(f.Resource, ":")
 	if err != nil {
 		return err
 	}
@@ -248,9 +254,17 @@ func (f *Filter) Match(e *Event) bool {
 		return false
 	}
 	if f.resource != nil {
-		subject := e.Resource.ID
-		if subject == "" {
+		// docs/cli.md "Filters and times": a glob that starts with "/" is a path;
+		// any other names resource.id (TYPE:ID when it holds a ":"), or
+		// the path of an event without a resource.
+		var subject string
+		switch {
+		case f.resourcePath || e.Resource == (Resource{}):
 			subject = e.Req.Path
+		case f.resourceTyped:
+			subject = e.Resource.Type + ":" + e.Resource.ID
+		default:
+			subject = e.Resource.ID
 		}
 		if !f.resource.Match(subject) {
 			return false

@@ -57,7 +57,11 @@ func TestFilterMatch(t *testing.T) {
 		{"status=2xx", true},
 		{"status=4xx", false},
 		{"resource=My*", true},
-		{"resource=/api/**", false}, // resource.id wins over the path
+		{"resource=/api/**", true}, // a glob that starts with "/" is a path, resource or not
+		{"resource=/api/v3/widgets", false},
+		{"resource=channels:My*", true}, // with a ":": TYPE:ID
+		{"resource=widgets:My*", false},
+		{"resource=MyChannel:*", false},
 		{"resource_type=channels", true},
 		{"resource_type=chan*", true},
 		{"resource_type=components", false},

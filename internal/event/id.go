@@ -47,6 +47,26 @@ func (g *IDs) New() string {
 }
 
 func formatID(state, random uint64) string {
+	var s [IDLen]byte
+	putID(s[:], state, random)
+	return string(s[:])
+}
+
+// IDAt returns the id of state (unix ms << 12 | a 12-bit counter), with
+// random bits: the audit writer makes the ids of its own lines from the
+// slot it stamps them with, so that they rise with eventTime in file
+// order (docs/events.md "One event, one line").
+func IDAt(state uint64) string { return formatID(state, rand.Uint64()) }
+
+// StampID writes the id of state, with random bits, in place of the id of
+// an encoded line (AppendJSON's), as StampTime does for its time.
+func StampID(line []byte, state uint64) {
+	putID(line[idOffset:idOffset+IDLen], state, rand.Uint64())
+}
+
+// putID writes the 32 hex digits of the UUIDv7 of state and random to
+// dst.
+func putID(dst []byte, state, random uint64) {
 	var b [16]byte
 	ms := state >> 12
 	b[0], b[1], b[2], b[3], b[4], b[5] = byte(ms>>40), byte(ms>>32), byte(ms>>24), byte(ms>>16), byte(ms>>8), byte(ms)
@@ -54,11 +74,9 @@ func formatID(state, random uint64) string {
 	b[7] = byte(state)
 	b[8] = 0x80 | byte(random>>56)&0x3f // variant 10
 	b[9], b[10], b[11], b[12], b[13], b[14], b[15] = byte(random>>48), byte(random>>40), byte(random>>32), byte(random>>24), byte(random>>16), byte(random>>8), byte(random)
-	var s [IDLen]byte
 	for i, v := range b {
-		s[2*i], s[2*i+1] = hex[v>>4], hex[v&0xf]
+		dst[2*i], dst[2*i+1] = hex[v>>4], hex[v&0xf]
 	}
-	return string(s[:])
 }
 
 // ValidID reports whether id is 32 lowercase hex digits.

@@ -22,6 +22,7 @@ type LineFilter struct {
 	fields        Fields
 	ev            Event
 	decoded       bool
+	typed         []byte // "TYPE:ID" of the line, for a resource glob with a ":"
 }
 
 // NewLineFilter returns a LineFilter for f, which must be compiled.
@@ -105,10 +106,18 @@ func (lf *LineFilter) matchFields(fl *Fields) (match, sure bool) {
 		return false, true
 	}
 	if f.resource != nil {
-		// An escape decodes to at least one character, so emptiness is exact.
+		// As Filter.Match. An escape decodes to at least one character,
+		// so emptiness is exact.
 		subject, field := fl.ResourceID, fResourceID
-		if len(subject) == 0 {
+		switch {
+		case f.resourcePath || len(fl.ResourceID) == 0 && len(fl.ResourceType) == 0:
 			subject, field = fl.Path, fPath
+		case f.resourceTyped:
+			if fl.inexact&(fResourceType|fResourceID) != 0 {
+				return false, false // decode, then judge
+			}
+			lf.typed = append(append(append(lf.typed[:0], fl.ResourceType...), ':'), fl.ResourceID...)
+			subject = lf.typed
 		}
 		if fails(!globMatch(f.resource.Match, subject), field) {
 			return false, true

@@ -59,8 +59,8 @@ const (
 	fCredsName
 	fMethod
 	fPath
-	fResourceID
 	fResourceType
+	fResourceID
 )
 
 // ScanLine reads the fields of line (without its newline) in place. It
@@ -152,10 +152,13 @@ func (s *lineScanner) request(fl *Fields) bool {
 			return s.stringInto(&fl.Method, fMethod, &fl.inexact)
 		case &keys.path:
 			return s.stringInto(&fl.Path, fPath, &fl.inexact)
+		case &keys.bytes:
+			_, ok := s.integer()
+			return ok
 		default:
 			return s.stringInto(&scratch, 0, &fl.inexact)
 		}
-	}, &keys.method, &keys.path, &keys.query)
+	}, &keys.method, &keys.path, &keys.query, &keys.userAgent, &keys.traceID, &keys.bytes)
 }
 
 func (s *lineScanner) response(fl *Fields) bool {
@@ -175,15 +178,11 @@ func (s *lineScanner) response(fl *Fields) bool {
 }
 
 func (s *lineScanner) resource(fl *Fields) bool {
-	var scratch []byte
 	return s.object(func(k *key) bool {
-		switch k {
-		case &keys.subID:
+		if k == &keys.subID {
 			return s.stringInto(&fl.ResourceID, fResourceID, &fl.inexact)
-		case &keys.subType:
-			return s.stringInto(&fl.ResourceType, fResourceType, &fl.inexact)
 		}
-		return s.stringInto(&scratch, 0, &fl.inexact)
+		return s.stringInto(&fl.ResourceType, fResourceType, &fl.inexact)
 	}, &keys.subType, &keys.subID)
 }
 

@@ -26,6 +26,8 @@ var fuzzFilters = []string{
 	"resource_type=chan*",
 	"resource_type=comp*",
 	"resource=/api/**",
+	"resource=channels:My*",
+	"resource=t:*",
 	"since=2026-11-22T08:15:30.123456Z",
 	"before=2026-11-22T08:15:30.5Z",
 	"service=\u00e9&host=\ufffd",

@@ -28,7 +28,7 @@ var keys = struct {
 	id, eventTime, typ, level, service, host, outcome             key
 	action, creds, address, req, res, duration, message, resource key
 	details, uuid, name, subType, method, path, query, statusCode key
-	bytes, clientDetails, subID                                   key
+	bytes, clientDetails, subID, userAgent, traceID               key
 }{
 	id: mkKey(`{"id":`), eventTime: mkKey(`,"eventTime":`), typ: mkKey(`,"type":`), level: mkKey(`,"level":`),
 	service: mkKey(`,"service":`), host: mkKey(`,"host":`), outcome: mkKey(`,"outcome":`),
@@ -38,6 +38,7 @@ var keys = struct {
 	uuid: mkKey(`"uuid":`), name: mkKey(`"name":`), subType: mkKey(`"type":`), method: mkKey(`"method":`),
 	path: mkKey(`"path":`), query: mkKey(`"query":`), statusCode: mkKey(`"statusCode":`), bytes: mkKey(`"bytes":`),
 	clientDetails: mkKey(`"client_details":`), subID: mkKey(`"id":`),
+	userAgent: mkKey(`"user_agent":`), traceID: mkKey(`"trace_id":`),
 }
 
 // key consumes k if the line continues with it.

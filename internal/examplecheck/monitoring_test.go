@@ -143,7 +143,8 @@ func TestPrometheusExamples(t *testing.T) {
 	}
 	for _, want := range []string{
 		"trailcar_events_dropped_total", "trailcar_audit_write_errors_total", "trailcar_upstream_errors_total",
-		"trailcar_webhook_deliveries_total", "trailcar_audit_queue_length",
+		"trailcar_webhook_deliveries_total", "trailcar_audit_queue_length", "trailcar_audit_queue_capacity",
+		"trailcar_integrity_last_checkpoint_timestamp_seconds",
 	} {
 		if !covered[want] {
 			t.Errorf("no alert on %s", want)

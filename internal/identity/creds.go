@@ -9,6 +9,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"net/http"
+	"net/url"
 	"strings"
 
 	"github.com/trailcar/trailcar/internal/event"
@@ -33,13 +34,22 @@ const (
 func FromRequest(h http.Header) event.Creds { return (*Hasher)(nil).FromRequest(h) }
 
 // FromRequest is the package's FromRequest with the hashes of opaque
-// tokens and API keys made by hs (keyed when it has a key).
-func (hs *Hasher) FromRequest(h http.Header) event.Creds {
+// tokens and API keys made by hs (keyed when it has a key), and hs's key
+// headers. It sees no query string: FromHTTP does.
+func (hs *Hasher) FromRequest(h http.Header) event.Creds { return hs.from(h, "") }
+
+// FromHTTP is FromRequest that also takes a bearer token from one of
+// hs.QueryTokens() in r's query string, when no Authorization header or
+// API key header is sent (Jupyter's ?token=).
+func (hs *Hasher) FromHTTP(r *http.Request) event.Creds { return hs.from(r.Header, r.URL.RawQuery) }
+
+func (hs *Hasher) from(h http.Header, rawQuery string) event.Creds {
 	if auth := headerValue(h, "Authorization"); auth != "" {
 		scheme, cred, _ := strings.Cut(auth, " ")
 		cred = strings.TrimSpace(cred)
 		switch {
-		case strings.EqualFold(scheme, "Bearer") && cred != "":
+		case (strings.EqualFold(scheme, "Bearer") || strings.EqualFold(scheme, "Token")) && cred != "":
+			// "token" is the scheme of Jupyter, GitHub and Django REST.
 			return hs.bearer(cred)
 		case strings.EqualFold(scheme, "Basic") && cred != "":
 			return basic(cred)
@@ -48,6 +58,16 @@ func (hs *Hasher) FromRequest(h http.Header) event.Creds {
 	for _, name := range [...]string{"X-Api-Key", "Apikey"} {
 		if key := headerValue(h, name); key != "" {
 			return event.Creds{UUID: hs.Hash(key), Type: TypeAPIKey}
+		}
+	}
+	for _, name := range hs.moreKeyHeaders() {
+		if key := headerValue(h, name); key != "" {
+			return event.Creds{UUID: hs.Hash(key), Type: TypeAPIKey}
+		}
+	}
+	if headerValue(h, "Authorization") == "" && rawQuery != "" {
+		if tok := queryValue(rawQuery, hs.QueryTokens()); tok != "" {
+			return hs.bearer(tok)
 		}
 	}
 	if headerValue(h, "Cookie") != "" {
@@ -129,4 +149,26 @@ func Override(c event.Creds, userID, userName, authType string) event.Creds {
 		c.Type = authType
 	}
 	return c
+}
+
+// queryValue is the first non-empty value, unescaped, of a parameter of
+// rawQuery whose name is one of names (case-insensitively), without
+// parsing the whole query.
+func queryValue(rawQuery string, names []string) string {
+	for rest := rawQuery; rest != ""; {
+		var pair string
+		pair, rest, _ = strings.Cut(rest, "&")
+		name, value, _ := strings.Cut(pair, "=")
+		if value == "" {
+			continue
+		}
+		for _, n := range names {
+			if strings.EqualFold(name, n) {
+				if v, err := url.QueryUnescape(value); err == nil && v != "" {
+					return v
+				}
+			}
+		}
+	}
+	return ""
 }

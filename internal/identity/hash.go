@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"hash"
+	"net/http"
 	"os"
 	"strings"
 	"sync"
@@ -23,6 +24,12 @@ const MinHMACKey = 16
 // Vault's audit-hash). A nil *Hasher has no key. Safe for concurrent use.
 type Hasher struct {
 	key []byte
+	// Where credentials are looked for besides Authorization, X-API-Key
+	// and apikey (identity.query_tokens, identity.key_headers); set by
+	// New, else DefaultQueryTokens and no more headers.
+	sources     bool
+	queryTokens []string
+	keyHeaders  []string
 	// macs holds *macState keyed with key: making one allocates, and a
 	// request carrying a token is the common case.
 	macs sync.Pool
@@ -41,9 +48,41 @@ func NewHasher(key []byte) *Hasher {
 	if len(key) == 0 {
 		return nil
 	}
-	h := &Hasher{key: append([]byte(nil), key...)}
-	h.macs.New = func() any { return &macState{mac: hmac.New(sha256.New, h.key)} }
+	return New(key, DefaultQueryTokens, nil)
+}
+
+// DefaultQueryTokens are identity.query_tokens' default: the query
+// parameters that carry a bearer token.
+var DefaultQueryTokens = []string{"token", "access_token"}
+
+// New returns a Hasher keyed with key (nil: no key) that also takes a
+// bearer token from the query parameters queryTokens (names compared
+// case-insensitively) and an API key from the headers keyHeaders.
+func New(key []byte, queryTokens, keyHeaders []string) *Hasher {
+	h := &Hasher{sources: true, queryTokens: append([]string(nil), queryTokens...)}
+	for _, k := range keyHeaders {
+		h.keyHeaders = append(h.keyHeaders, http.CanonicalHeaderKey(k))
+	}
+	if len(key) > 0 {
+		h.key = append([]byte(nil), key...)
+		h.macs.New = func() any { return &macState{mac: hmac.New(sha256.New, h.key)} }
+	}
 	return h
+}
+
+// QueryTokens are the query parameters h takes a token from.
+func (h *Hasher) QueryTokens() []string {
+	if h == nil || !h.sources {
+		return DefaultQueryTokens
+	}
+	return h.queryTokens
+}
+
+func (h *Hasher) moreKeyHeaders() []string {
+	if h == nil {
+		return nil
+	}
+	return h.keyHeaders
 }
 
 // LoadHMACKey reads a key file: its content, without surrounding
@@ -63,7 +102,7 @@ func LoadHMACKey(path string) ([]byte, error) {
 
 // Hash is the creds.uuid of secret.
 func (h *Hasher) Hash(secret string) string {
-	if h == nil {
+	if h == nil || h.key == nil {
 		sum := sha256.Sum256([]byte(secret))
 		return hex.EncodeToString(sum[:6])
 	}

@@ -42,8 +42,12 @@ func TestFromRequest(t *testing.T) {
 		{"basic not base64", http.Header{"Authorization": {"Basic !!!"}}, event.Creds{Type: "basic"}},
 		{"bearer wins over api key", http.Header{"Authorization": {"Bearer tok"}, "X-Api-Key": {"k"}},
 			event.Creds{UUID: identity.ShortHash("tok"), Type: "token"}},
-		{"unknown scheme falls through to the cookie", http.Header{"Authorization": {"Token SECRET"}, "Cookie": {"s=1"}},
+		{"unknown scheme falls through to the cookie", http.Header{"Authorization": {"Negotiate SECRET"}, "Cookie": {"s=1"}},
 			event.Creds{Type: "user"}},
+		{"token scheme (Jupyter, GitHub, Django REST)", http.Header{"Authorization": {"token SECRET"}},
+			event.Creds{UUID: identity.ShortHash("SECRET"), Type: "token"}},
+		{"Token scheme with a JWT", http.Header{"Authorization": {"Token " + jwt(`{"sub":"u1","email":"a@b"}`)}},
+			event.Creds{UUID: "u1", Name: "a@b", Type: "token"}},
 		{"jwt without names", http.Header{"Authorization": {"Bearer " + jwt(`{"iat":1}`)}},
 			event.Creds{UUID: identity.ShortHash(jwt(`{"iat":1}`)), Type: "token"}},
 	}
@@ -104,5 +108,46 @@ func TestParseTrustedErrors(t *testing.T) {
 	}
 	if _, err := identity.ParseTrusted([]string{"10.0.0.0/8", "2001:db8::/32", "192.0.2.1"}); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestCredentialSources: a bearer token in a query parameter (names
+// compared case-insensitively, unescaped) when no Authorization header is
+// sent, and API keys in configured headers.
+func TestCredentialSources(t *testing.T) {
+	req := func(target string, h http.Header) *http.Request {
+		r, err := http.NewRequest("GET", "http://app"+target, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for k, v := range h {
+			r.Header[k] = v
+		}
+		return r
+	}
+	def := (*identity.Hasher)(nil)
+	custom := identity.New(nil, []string{"jwt_token"}, []string{"x-auth-token"})
+	tests := []struct {
+		name string
+		hs   *identity.Hasher
+		r    *http.Request
+		want event.Creds
+	}{
+		{"?token= by default", def, req("/api/kernels?token=abc%2B1", nil), event.Creds{UUID: identity.ShortHash("abc+1"), Type: "token"}},
+		{"?ACCESS_TOKEN= by default", def, req("/x?a=1&ACCESS_TOKEN=t2", nil), event.Creds{UUID: identity.ShortHash("t2"), Type: "token"}},
+		{"the header wins over the query", def, req("/x?token=q", http.Header{"Authorization": {"Bearer h"}}), event.Creds{UUID: identity.ShortHash("h"), Type: "token"}},
+		{"an empty value is no token", def, req("/x?token=&a=b", http.Header{"Cookie": {"s=1"}}), event.Creds{Type: "user"}},
+		{"another parameter is no token", def, req("/x?tokens=abc", nil), event.Creds{Type: "public-access"}},
+		{"configured parameters only", custom, req("/x?token=abc&jwt_token=j", nil), event.Creds{UUID: identity.ShortHash("j"), Type: "token"}},
+		{"configured key header", custom, req("/x", http.Header{"X-Auth-Token": {"k1"}}), event.Creds{UUID: identity.ShortHash("k1"), Type: "apikey"}},
+		{"no key header by default", def, req("/x", http.Header{"X-Auth-Token": {"k1"}}), event.Creds{Type: "public-access"}},
+		{"no query tokens when none are configured", identity.New(nil, nil, nil), req("/x?token=abc", nil), event.Creds{Type: "public-access"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := tt.hs.FromHTTP(tt.r); got != tt.want {
+				t.Errorf("got %+v, want %+v", got, tt.want)
+			}
+		})
 	}
 }

@@ -21,6 +21,12 @@ type State struct {
 	// The segment since the last checkpoint.
 	Lines           int
 	FirstID, LastID string
+	// Kept is the last checkpoint known to be in a file that stays in the
+	// log dir (one trailcar rotated itself): a file moved away from
+	// outside holds only later ones, and its reopen record says so, so
+	// verify tells a file moved away from one deleted before it
+	// (docs/integrity.md "Outside rotation"). 0: not known.
+	Kept uint64
 }
 
 // Add chains one line (an event, newline included) that is not a
@@ -118,16 +124,26 @@ func (s *Sealer) State() State {
 // SetState sets where the chain stands, after the live file was
 // rewritten and re-sealed.
 func (s *Sealer) SetState(st State) {
+	kept := s.st.Kept // a rewrite does not move files out of the dir
 	s.st, s.lastID = st, append(s.lastID[:0], st.LastID...)
 	s.st.LastID = ""
+	s.st.Kept = max(st.Kept, kept)
 }
 
+// Rotated records that the live file, ending with the last checkpoint,
+// was rotated by trailcar: it stays in the dir.
+func (s *Sealer) Rotated() { s.st.Kept = s.st.Seq }
+
 // Replay advances st over the lines of r (events, one per line), trusting
-// the checkpoints it meets: it is how a restart finds where the chain
+// the checkpoints it meets, and the reopen records that follow a file
+// moved away (State.Follow): it is how a restart finds where the chain
 // stands.
 func Replay(r io.Reader, st State) (State, error) {
 	var h Hasher
 	err := forEachLine(r, func(line []byte) error {
+		if rec, ok := ParseReopen(line); ok {
+			st.Follow(rec)
+		}
 		if IsCheckpoint(line) {
 			if c, _, err := ParseCheckpoint(line[:len(line)-1]); err == nil {
 				st.Chain, _ = ParseDigest(c.Chain) // trusted: the segment before it is not re-checked
@@ -142,14 +158,15 @@ func Replay(r io.Reader, st State) (State, error) {
 }
 
 // Recover finds where the chain of the files (newest first, as
-// Verify takes them) stands: from the newest file holding a checkpoint,
+// Verify takes them) stands: from the newest file holding a checkpoint
+// (or a reopen record, which says where the chain stood),
 // over the files written after it; from the start (a zero chain) over
 // every file when none holds one. A file removed meanwhile is passed
 // over.
 func Recover(files Files) (State, error) {
 	from := files.Len() - 1 // oldest
 	for i := range files.Len() {
-		has, err := holds(files, i, checkpointTypeText)
+		has, err := holdsChain(files, i)
 		if err != nil {
 			return State{}, err
 		}
@@ -159,6 +176,7 @@ func Recover(files Files) (State, error) {
 		}
 	}
 	var st State
+	var kept uint64
 	for i := from; i >= 0; i-- {
 		r, err := files.Text(i)
 		if errors.Is(err, fs.ErrNotExist) {
@@ -172,8 +190,62 @@ func Recover(files Files) (State, error) {
 		if err != nil {
 			return State{}, fmt.Errorf("%s: %w", files.Info(i).Name, err)
 		}
+		if !files.Info(i).Live {
+			kept = st.Seq
+		}
 	}
+	if kept == 0 && from == 0 && files.Len() > 1 {
+		// The chain was found in the live file: the last checkpoint of
+		// the newest rotated file holding one is what stays.
+		k, err := keptBefore(files)
+		if err != nil {
+			return State{}, err
+		}
+		kept = k
+	}
+	st.Kept = kept
 	return st, nil
+}
+
+// holdsChain reports whether file i holds a checkpoint or a reopen
+// record: where the chain stands can be found from it on.
+func holdsChain(files Files, i int) (bool, error) {
+	has, err := holds(files, i, checkpointTypeText)
+	if err == nil && !has {
+		has, err = holds(files, i, reopenedTypeText)
+	}
+	return has, err
+}
+
+// keptBefore is the last checkpoint seq of the newest rotated file that
+// holds one; 0 when none does.
+func keptBefore(files Files) (uint64, error) {
+	for i := 1; i < files.Len(); i++ {
+		r, err := files.Text(i)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return 0, err
+		}
+		var last uint64
+		err = forEachLine(r, func(line []byte) error {
+			if IsCheckpoint(line) {
+				if c, _, err := ParseCheckpoint(line[:len(line)-1]); err == nil {
+					last = c.Seq
+				}
+			}
+			return nil
+		})
+		r.Close()
+		if err != nil {
+			return 0, fmt.Errorf("%s: %w", files.Info(i).Name, err)
+		}
+		if last > 0 {
+			return last, nil
+		}
+	}
+	return 0, nil
 }
 
 // holds reports whether file i's text holds b.

@@ -16,6 +16,7 @@ import (
 // File statuses, best first.
 const (
 	StatusOK           = "ok"
+	StatusRotatedOut   = "rotated-out"   // checkpoints in a file moved away, as a reopen record says
 	StatusResealed     = "resealed"      // rewritten by an audited delete, and re-sealed
 	StatusUnsealed     = "unsealed"      // lines after the last checkpoint
 	StatusBadSignature = "bad-signature" // a checkpoint's signature is not the key's
@@ -23,7 +24,7 @@ const (
 	StatusMissing      = "missing"       // a file inside the chain is gone
 )
 
-var severity = map[string]int{StatusOK: 0, StatusResealed: 1, StatusUnsealed: 2, StatusBadSignature: 3, StatusBroken: 4, StatusMissing: 5}
+var severity = map[string]int{StatusOK: 0, StatusRotatedOut: 1, StatusResealed: 1, StatusUnsealed: 2, StatusBadSignature: 3, StatusBroken: 4, StatusMissing: 5}
 
 // FileReport is the verdict on one file.
 type FileReport struct {
@@ -57,7 +58,7 @@ type Report struct {
 // Tampered reports whether the file's status shows tampering.
 func (f *FileReport) Tampered() bool {
 	switch f.Status {
-	case StatusOK, StatusResealed:
+	case StatusOK, StatusResealed, StatusRotatedOut:
 		return false
 	case StatusUnsealed:
 		return !f.Live // the live file of a running sidecar is always a little ahead
@@ -132,13 +133,19 @@ type verifier struct {
 	cpHost    string
 	srcReport map[int]int
 	srcSeqs   map[int][2]uint64
+	// rotatedOut are the seq ranges (inclusive) of checkpoints in files
+	// moved away, as reopen records say: a witness seq there is not
+	// missing.
+	rotatedOut [][2]uint64
 }
 
-// fileCP is a checkpoint as the files hold it.
+// fileCP is a checkpoint as the files hold it, or as a reopen record
+// copies it (noPrev: the record carries its chain only).
 type fileCP struct {
 	src         int
 	prev, chain string
 	resealedBy  string
+	noPrev      bool
 }
 
 func (v *verifier) file(src int) error {
@@ -158,6 +165,22 @@ func (v *verifier) file(src int) error {
 	atStart := v.s // the chain this file starts from
 	err = forEachLine(r, func(line []byte) error {
 		n++
+		if rec, ok := ParseReopen(line); ok {
+			switch {
+			case v.haveCP && rec.Seq < v.lastSeq:
+				rep.set(StatusBroken, fmt.Sprintf("line %d: a reopen record of checkpoint seq %d after checkpoint %d", n, rec.Seq, v.lastSeq))
+			case v.followsGap(rec):
+				if segLines > 0 && n > 1 {
+					rep.set(StatusBroken, fmt.Sprintf("lines %d-%d: before a reopen record, sealed by no checkpoint", segStart, n-1))
+				}
+				idx += v.rotateOut(src, rec, line, info.Name)
+				segStart, segLines = n, 0
+			}
+		}
+		if hasType(line, replacedTypeText) {
+			v.lost(line, n, info.Name)
+			idx++
+		}
 		if !IsCheckpoint(line) {
 			v.s = v.h.Next(v.s, line)
 			segLines++
@@ -381,13 +404,7 @@ func (r Report) WriteTable(w io.Writer) {
 	for _, f := range r.Files {
 		width = max(width, len(f.Name))
 	}
-	for _, f := range r.Files {
-		detail := f.Detail
-		if f.Status == StatusUnsealed && f.Live {
-			detail += " (the live file: normal while trailcar runs)"
-		}
-		fmt.Fprintf(w, "%-*s  %-13s  %s\n", width, f.Name, f.Status, detail)
-	}
+	r.writeRows(w, width, "")
 	if r.Witness != nil {
 		fmt.Fprintf(w, "witness: %d checkpoints of host %q (%d lines without one skipped)\n", r.Witness.Checkpoints, r.Witness.Host, r.Witness.Skipped)
 	}
@@ -402,5 +419,17 @@ func (r Report) WriteTable(w io.Writer) {
 		fmt.Fprintf(w, "intact, signed by key %s\n", r.KeyID)
 	default:
 		fmt.Fprintln(w, "TAMPERED")
+	}
+}
+
+// writeRows writes one line per file, its name after prefix (a cluster's
+// pod: "host/"), in a column width wide.
+func (r Report) writeRows(w io.Writer, width int, prefix string) {
+	for _, f := range r.Files {
+		detail := f.Detail
+		if f.Status == StatusUnsealed && f.Live {
+			detail += " (the live file: normal while trailcar runs)"
+		}
+		fmt.Fprintf(w, "%-*s  %-13s  %s\n", width, prefix+f.Name, f.Status, detail)
 	}
 }

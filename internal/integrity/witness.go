@@ -135,12 +135,17 @@ func (v *verifier) noteCheckpoint(src int, c *Checkpoint, host string) {
 	if v.cpHost == "" {
 		v.cpHost = host
 	}
-	v.cps[c.Seq] = append(v.cps[c.Seq], fileCP{src: src, prev: c.Prev, chain: c.Chain, resealedBy: c.ResealedBy})
+	v.noteSeq(src, fileCP{src: src, prev: c.Prev, chain: c.Chain, resealedBy: c.ResealedBy}, c.Seq)
+}
+
+// noteSeq keeps a checkpoint of seq, as file src holds it or copies it.
+func (v *verifier) noteSeq(src int, f fileCP, seq uint64) {
+	v.cps[seq] = append(v.cps[seq], f)
 	r, ok := v.srcSeqs[src]
 	if !ok {
-		r[0] = c.Seq
+		r[0] = seq
 	}
-	r[1] = c.Seq
+	r[1] = seq
 	v.srcSeqs[src] = r
 }
 
@@ -216,7 +221,7 @@ func (v *verifier) inChecked(seq uint64, checked map[int]bool) []fileCP {
 // chain to the witness's, is fine; else the file is broken.
 func (v *verifier) compare(seq uint64, wcp witnessCP, fcps []fileCP) {
 	for _, f := range fcps {
-		if f.chain == wcp.chain && f.prev == wcp.prev {
+		if f.chain == wcp.chain && (f.noPrev || f.prev == wcp.prev) {
 			return
 		}
 		if f.resealedBy != "" && v.resealedFrom(seq, f.chain, wcp.chain) {
@@ -253,6 +258,11 @@ func (v *verifier) resealedFrom(seq uint64, now, was string) bool {
 // false when it is not missing: below the files' lowest (pruned by
 // retention, or before the range) or past the range.
 func (v *verifier) lacking(seq uint64, srcs []int, have bool, lo, hi uint64, newest bool) (int, bool) {
+	for _, r := range v.rotatedOut {
+		if r[0] <= seq && seq <= r[1] {
+			return 0, false // in a file moved away (outside rotation)
+		}
+	}
 	switch {
 	case have && seq < lo:
 		return 0, false

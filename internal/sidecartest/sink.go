@@ -1,6 +1,7 @@
 package sidecartest
 
 import (
+	"context"
 	"encoding/json"
 	"strings"
 	"sync"
@@ -46,6 +47,16 @@ func (s *Sink) Emit(e *event.Event) error {
 	}
 	s.events = append(s.events, *e)
 	return nil
+}
+
+// EmitWritten is Emit (a Sink keeps e at once, as an audit writer has
+// it in the file when EmitWritten returns), setting e.ID when empty, as
+// the writer does.
+func (s *Sink) EmitWritten(_ context.Context, e *event.Event) error {
+	if e.ID == "" {
+		e.ID = s.ids.New()
+	}
+	return s.Emit(e)
 }
 
 // Fail makes every later Emit return err (the audit writer's ErrDropped,

@@ -113,7 +113,7 @@ func (st *Store) rewriteSealed(ctx context.Context, rs *resealer, src *source, c
 	}
 	// Where the file's chain ended before: from its own checkpoints, as
 	// verify reads it.
-	oldEnd, err := integrity.Replay(bytes.NewReader(data), integrity.State{Chain: oldStart})
+	oldEnd, err := integrity.Replay(bytes.NewReader(data), integrity.State{Chain: oldStart, Seq: start.Seq})
 	if err != nil {
 		return 0, err
 	}
@@ -150,6 +150,9 @@ func (st *Store) rewriteSealed(ctx context.Context, rs *resealer, src *source, c
 		t, _ := event.LineTime(body)
 		if cut.drops(body, t) {
 			return
+		}
+		if rec, ok := integrity.ParseReopen(body); ok {
+			s.Follow(rec) // after a file moved away, the chain goes on from where the record says
 		}
 		s.Add(&h, line)
 		werr = rw.line(body)

@@ -2,6 +2,7 @@ package webhook_test
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -84,27 +85,36 @@ func BenchmarkPublish(b *testing.B) {
 }
 
 // BenchmarkDeliver measures delivery throughput to a local receiver
-// (4 workers, loopback, keep-alive): ns/op and allocs/op are per delivered
-// event.
+// (loopback, keep-alive): one event per POST by 4 workers, and batches of
+// 10 and 100 by one; ns/op and allocs/op are per delivered event, posts/op
+// is POSTs per event.
 func BenchmarkDeliver(b *testing.B) {
-	recv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		_, _ = io.Copy(io.Discard, r.Body)
-		w.WriteHeader(http.StatusNoContent)
-	}))
-	defer recv.Close()
-	cfg := webhook.DefaultConfig()
-	cfg.Enabled = true
-	cfg.Endpoints.EventLog.URL = recv.URL
-	cfg.Queue = b.N
-	d := newBenchDispatcher(b, cfg)
-	l := line(b, event.TypeHTTP, event.LevelInfo)
-	b.ReportAllocs()
-	b.ResetTimer()
-	for range b.N {
-		d.Publish(l)
-	}
-	if err := d.Close(context.Background()); err != nil {
-		b.Fatal(err)
+	for _, maxEvents := range []int{1, 10, 100} {
+		b.Run(fmt.Sprintf("max_events=%d", maxEvents), func(b *testing.B) {
+			var posts atomic.Int64
+			recv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				posts.Add(1)
+				_, _ = io.Copy(io.Discard, r.Body)
+				w.WriteHeader(http.StatusNoContent)
+			}))
+			defer recv.Close()
+			cfg := webhook.DefaultConfig()
+			cfg.Enabled = true
+			cfg.Endpoints.EventLog.URL = recv.URL
+			cfg.Queue = b.N
+			cfg.Batch.MaxEvents = maxEvents
+			d := newBenchDispatcher(b, cfg)
+			l := line(b, event.TypeHTTP, event.LevelInfo)
+			b.ReportAllocs()
+			b.ResetTimer()
+			for range b.N {
+				d.Publish(l)
+			}
+			if err := d.Close(context.Background()); err != nil {
+				b.Fatal(err)
+			}
+			b.ReportMetric(float64(posts.Load())/float64(b.N), "posts/op")
+		})
 	}
 }
 

@@ -1,6 +1,6 @@
 // Package webhook pushes audit events to an HTTP receiver (docs/webhooks.md): one
-// POST per event, retried with backoff, never slowing the code that
-// publishes them.
+// POST per event, or per batch of events (docs/webhooks.md "Batches"),
+// retried with backoff, never slowing the code that publishes them.
 package webhook
 
 import (
@@ -30,18 +30,35 @@ type Endpoint struct {
 	// URL receives the POSTs; "<notification_type>" in it becomes
 	// "event_log". Empty: this endpoint is not used.
 	URL  string `yaml:"url"`
-	User string `yaml:"user,omitempty"`
+	User string `yaml:"user"`
 	// PasswordFile holds the basic auth password, read at New and
 	// trimmed of surrounding white space. Basic auth is sent when User or
 	// PasswordFile is set.
-	PasswordFile string `yaml:"password_file,omitempty"`
+	PasswordFile string `yaml:"password_file"`
 	// TLSVerify false skips the verification of the receiver's
 	// certificate. Nil means true. It applies to the default transport
 	// only (see Options.Transport).
-	TLSVerify *bool `yaml:"tls_verify,omitempty"`
+	TLSVerify *bool `yaml:"tls_verify"`
 	// Headers are set on every request after the others (Content-Type,
 	// User-Agent, basic auth), so they may replace them.
-	Headers map[string]string `yaml:"headers,omitempty"`
+	Headers map[string]string `yaml:"headers"`
+}
+
+// MarshalYAML writes every key with its effective value, defaults
+// included, so that `trailcar config check` shows them: tls_verify true
+// when unset, headers {} when there are none.
+func (e Endpoint) MarshalYAML() (any, error) {
+	headers := e.Headers
+	if headers == nil {
+		headers = map[string]string{}
+	}
+	return struct {
+		URL          string            `yaml:"url"`
+		User         string            `yaml:"user"`
+		PasswordFile string            `yaml:"password_file"`
+		TLSVerify    bool              `yaml:"tls_verify"`
+		Headers      map[string]string `yaml:"headers"`
+	}{e.URL, e.User, e.PasswordFile, e.TLSVerify == nil || *e.TLSVerify, headers}, nil
 }
 
 // Endpoints are the receivers by role. EventLog is used when its URL is
@@ -70,15 +87,38 @@ type Config struct {
 	// Queue is how many events may wait for delivery; beyond that,
 	// published events are dropped.
 	Queue int `yaml:"queue"`
+	// Batch groups events into one POST (docs/webhooks.md "Batches").
+	Batch Batch `yaml:"batch"`
 }
 
+// MaxBatchEvents bounds batch.max_events: a batch is one request body
+// held in memory while it is retried, and one delivery_failed report
+// lists every id in it.
+const MaxBatchEvents = 1000
+
+// Batch is the webhooks.batch setting.
+type Batch struct {
+	// MaxEvents is the most events in one POST. 1 (the default): each
+	// body is one envelope object; more: each body is a JSON array of 1
+	// to MaxEvents envelopes.
+	MaxEvents int `yaml:"max_events"`
+	// MaxWait is how long after its first event a batch that is not full
+	// is sent anyway.
+	MaxWait time.Duration `yaml:"max_wait"`
+}
+
+// batched reports whether bodies are arrays.
+func (b Batch) batched() bool { return b.MaxEvents > 1 }
+
 // DefaultConfig returns the defaults of docs/configuration.md "Keys and defaults": disabled, every level and
-// type, 2 s per attempt, retried for 30 s, 10000 events queued.
+// type, 2 s per attempt, retried for 30 s, 10000 events queued, one event
+// per POST.
 func DefaultConfig() Config {
 	return Config{
 		Timeout:  2 * time.Second,
 		RetryFor: 30 * time.Second,
 		Queue:    10000,
+		Batch:    Batch{MaxEvents: 1, MaxWait: time.Second},
 	}
 }
 
@@ -127,6 +167,13 @@ func (c Config) Validate() error {
 	}
 	if c.Queue <= 0 {
 		return &FieldError{Key: "webhooks.queue", Value: strconv.Itoa(c.Queue), Err: errors.New("must be positive")}
+	}
+	if c.Batch.MaxEvents < 1 || c.Batch.MaxEvents > MaxBatchEvents {
+		return &FieldError{Key: "webhooks.batch.max_events", Value: strconv.Itoa(c.Batch.MaxEvents),
+			Err: fmt.Errorf("want 1 (one event per POST) to %d", MaxBatchEvents)}
+	}
+	if c.Batch.MaxWait <= 0 {
+		return &FieldError{Key: "webhooks.batch.max_wait", Value: c.Batch.MaxWait.String(), Err: errors.New("must be positive")}
 	}
 	return nil
 }

@@ -44,6 +44,13 @@ func TestValidate(t *testing.T) {
 		{"negative retry_for", func(c *webhook.Config) { c.RetryFor = -time.Second },
 			`webhooks.retry_for: "-1s": must not be negative`},
 		{"zero queue", func(c *webhook.Config) { c.Queue = 0 }, `webhooks.queue: "0": must be positive`},
+		{"batch of 1000", func(c *webhook.Config) { c.Batch.MaxEvents = 1000 }, ""},
+		{"batch of 0", func(c *webhook.Config) { c.Batch.MaxEvents = 0 },
+			`webhooks.batch.max_events: "0": want 1 (one event per POST) to 1000`},
+		{"batch of 1001", func(c *webhook.Config) { c.Batch.MaxEvents = 1001 },
+			`webhooks.batch.max_events: "1001": want 1 (one event per POST) to 1000`},
+		{"zero max_wait", func(c *webhook.Config) { c.Batch.MaxWait = 0 },
+			`webhooks.batch.max_wait: "0s": must be positive`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -3,6 +3,7 @@ package webhook
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -31,52 +32,60 @@ func (d *Dispatcher) work() {
 	defer d.wg.Done()
 	for line := range d.queue {
 		if d.ctx.Err() != nil {
-			d.abandon()
+			d.abandon(1)
 			continue
 		}
-		d.deliver(line)
+		lines := [][]byte{line}
+		d.deliver(lines, requestBody(line))
 	}
 }
 
-// deliver sends one event, retrying until it is delivered, retry_for has
-// passed since the first attempt, or Close cuts it short.
-func (d *Dispatcher) deliver(line []byte) {
-	body := requestBody(line)
+// deliver sends body, which holds the events lines, retrying until it is
+// delivered, retry_for has passed since the first attempt, or Close cuts
+// it short. The counters count events, so a batch moves each by its size.
+func (d *Dispatcher) deliver(lines [][]byte, body []byte) {
+	n := float64(len(lines))
 	giveUpAt := time.Now().Add(d.retryFor)
 	for attempt := 1; ; attempt++ {
 		err := d.post(body)
 		if err == nil {
-			d.delivered.Inc()
+			d.delivered.Add(n)
 			return
 		}
 		if d.ctx.Err() != nil {
-			d.abandon()
+			d.abandon(len(lines))
 			return
 		}
 		wait := d.backoff(attempt)
 		if time.Now().Add(wait).After(giveUpAt) {
-			d.giveUp(line, attempt, err)
+			d.giveUp(lines, attempt, err)
 			return
 		}
 		if d.log.Enabled(d.ctx, slog.LevelDebug) {
-			d.log.Debug("webhook delivery failed, will retry", "event_id", eventID(line),
-				"attempt", attempt, "wait", wait, "err", err)
+			d.log.Debug("webhook delivery failed, will retry", "event_id", eventID(lines[0]),
+				"events", len(lines), "attempt", attempt, "wait", wait, "err", err)
 		}
 		if !d.sleep(wait) {
-			d.abandon()
+			d.abandon(len(lines))
 			return
 		}
-		d.retried.Inc()
+		d.retried.Add(n)
 	}
 }
 
-// requestBody wraps the encoded event, spliced as is, in the notification.
+// envelopePrefix opens the notification an event is wrapped in.
+const envelopePrefix = `{"notification_type":"` + NotificationType + `","event":`
+
+// requestBody is the body of an unbatched POST: the notification around
+// the encoded event, spliced as is.
 func requestBody(line []byte) []byte {
-	const prefix = `{"notification_type":"` + NotificationType + `","event":`
-	line = bytes.TrimSuffix(line, []byte("\n"))
-	body := make([]byte, 0, len(prefix)+len(line)+1)
-	body = append(body, prefix...)
-	body = append(body, line...)
+	return appendEnvelope(make([]byte, 0, len(envelopePrefix)+len(line)+1), line)
+}
+
+// appendEnvelope appends the notification wrapping line (newline dropped).
+func appendEnvelope(body, line []byte) []byte {
+	body = append(body, envelopePrefix...)
+	body = append(body, bytes.TrimSuffix(line, []byte("\n"))...)
 	return append(body, '}')
 }
 
@@ -123,25 +132,38 @@ func (d *Dispatcher) sleep(wait time.Duration) bool {
 	}
 }
 
-// giveUp counts, logs and reports a delivery that ran out of retry_for.
-func (d *Dispatcher) giveUp(line []byte, attempts int, lastErr error) {
-	d.failed.Inc()
-	id := eventID(line)
-	d.log.Warn("webhook delivery given up", "event_id", id, "attempts", attempts, "err", lastErr)
+// giveUp counts, logs and reports a delivery that ran out of retry_for:
+// one report per POST given up, so a batch is reported as a whole, with
+// every id it held.
+func (d *Dispatcher) giveUp(lines [][]byte, attempts int, lastErr error) {
+	d.failed.Add(float64(len(lines)))
+	id := eventID(lines[0])
+	d.log.Warn("webhook delivery given up", "event_id", id, "events", len(lines), "attempts", attempts, "err", lastErr)
 	if d.report == nil {
 		return
 	}
-	details := (&event.Details{}).String("endpoint", d.endpoint).String("url", d.cleanURL).
-		String("event_id", id).Int("attempts", int64(attempts)).String("last_error", lastErr.Error()).Object()
-	d.report(event.NewSystem(TypeDeliveryFailed, event.LevelError,
-		fmt.Sprintf("webhook delivery to %s given up after %d attempts: %v", d.endpoint, attempts, lastErr), details))
+	details := (&event.Details{}).String("endpoint", d.endpoint).String("url", d.cleanURL).String("event_id", id)
+	message := fmt.Sprintf("webhook delivery to %s given up after %d attempts: %v", d.endpoint, attempts, lastErr)
+	if d.batch.batched() {
+		ids := make([]string, len(lines))
+		for i, line := range lines {
+			ids[i] = eventID(line)
+		}
+		encoded, _ := json.Marshal(ids) // strings always encode
+		details = details.Int("events", int64(len(lines))).JSON("event_ids", encoded)
+		message = fmt.Sprintf("webhook delivery of a batch of %d events to %s given up after %d attempts: %v",
+			len(lines), d.endpoint, attempts, lastErr)
+	}
+	details = details.Int("attempts", int64(attempts)).String("last_error", lastErr.Error())
+	d.report(event.NewSystem(TypeDeliveryFailed, event.LevelError, message, details.Object()))
 }
 
-// abandon counts a delivery cut short by Close as dropped. It is not
-// reported (the caller is shutting down); Close logs how many there were.
-func (d *Dispatcher) abandon() {
-	d.dropped.Inc()
-	d.abandoned.Add(1)
+// abandon counts n events whose delivery Close cut short as dropped. They
+// are not reported (the caller is shutting down); Close logs how many
+// there were.
+func (d *Dispatcher) abandon(n int) {
+	d.dropped.Add(float64(n))
+	d.abandoned.Add(int64(n))
 }
 
 // defaultBackoff is the schedule of docs/webhooks.md "Retries": 250 ms before the first retry,

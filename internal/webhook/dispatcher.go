@@ -65,11 +65,14 @@ type Options struct {
 // Dispatcher delivers published events to the configured endpoint. Its
 // methods are safe for concurrent use.
 //
-// Order: events leave the queue in the order they were published, but up
-// to 4 are delivered at once and an event being retried does not hold back
-// the ones behind it, so a receiver may see events out of order (by a few
-// places when it is healthy, more around retries). Receivers that care
-// should order by eventTime or id, which are time-ordered.
+// Order: events leave the queue in the order they were published. One
+// event per POST, up to 4 are delivered at once and an event being retried
+// does not hold back the ones behind it, so a receiver may see events out
+// of order (by a few places when it is healthy, more around retries);
+// receivers that care should order by eventTime or id, which are
+// time-ordered. In batches, one batch is in flight at a time, so batches
+// arrive in order and a batch being retried holds back the next
+// (docs/webhooks.md "Batches").
 type Dispatcher struct {
 	enabled  bool
 	levels   []string
@@ -82,6 +85,7 @@ type Dispatcher struct {
 	client   *http.Client
 	timeout  time.Duration
 	retryFor time.Duration
+	batch    Batch
 	backoff  func(int) time.Duration
 	report   func(*event.Event)
 	log      *slog.Logger
@@ -140,7 +144,7 @@ func New(cfg Config, opts Options) (*Dispatcher, error) {
 		// must not go where the configuration did not say.
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
-	d.timeout, d.retryFor = cfg.Timeout, cfg.RetryFor
+	d.timeout, d.retryFor, d.batch = cfg.Timeout, cfg.RetryFor, cfg.Batch
 	d.backoff = opts.Backoff
 	if d.backoff == nil {
 		d.backoff = defaultBackoff
@@ -154,9 +158,14 @@ func New(cfg Config, opts Options) (*Dispatcher, error) {
 	d.dropped = deliveries.WithLabelValues(name, "dropped")
 	d.registerGauge(opts.Metrics)
 	d.ctx, d.cancel = context.WithCancel(context.Background())
-	d.wg.Add(workers)
-	for range workers {
-		go d.work()
+	if d.batch.batched() {
+		d.wg.Add(1)
+		go d.workBatches()
+	} else {
+		d.wg.Add(workers)
+		for range workers {
+			go d.work()
+		}
 	}
 	go func() {
 		d.wg.Wait()
@@ -165,11 +174,15 @@ func New(cfg Config, opts Options) (*Dispatcher, error) {
 	return d, nil
 }
 
-// registerGauge registers trailcar_webhook_queue_length, once nothing can
-// fail any more: registering twice on one Metrics panics.
+// registerGauge registers trailcar_webhook_queue_length and
+// trailcar_webhook_queue_capacity (so an alert can be relative to the
+// configured queue), once nothing can fail any more: registering twice on
+// one Metrics panics.
 func (d *Dispatcher) registerGauge(m *metrics.Metrics) {
 	m.GaugeFunc("webhook_queue_length", "Events waiting to be delivered to the webhook.",
 		func() float64 { return float64(len(d.queue)) })
+	m.GaugeFunc("webhook_queue_capacity", "Events the webhook queue holds before it drops (webhooks.queue).",
+		func() float64 { return float64(cap(d.queue)) })
 }
 
 // requestHeader builds the headers every request carries.

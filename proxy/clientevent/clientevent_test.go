@@ -111,7 +111,7 @@ func TestClientEventRecorded(t *testing.T) {
 			want: event.Event{
 				ID: id, Type: event.TypeClient, Level: event.LevelInfo, Outcome: event.OutcomeSuccess,
 				Action: "console.channels.create", Creds: event.Creds{Name: "alice", Type: identity.TypeBasic},
-				Address: "127.0.0.1", Req: event.Request{Method: "POST", Path: "/api/v3/events/channels/MyChannel"},
+				Address: "127.0.0.1", Req: event.Request{Method: "POST", Path: "/api/v3/events/channels/MyChannel", UserAgent: "Go-http-client/1.1"},
 				Res: event.Response{StatusCode: 200}, Message: clientevent.Message,
 				Resource: event.Resource{Type: "channels", ID: "MyChannel"},
 			},
@@ -125,7 +125,7 @@ func TestClientEventRecorded(t *testing.T) {
 			want: event.Event{
 				Type: event.TypeClient, Level: event.LevelError, Outcome: event.OutcomeFailure,
 				Action: "console.peers.delete_all", Creds: event.Creds{Type: identity.TypePublicAccess},
-				Address: "203.0.113.9", Req: event.Request{Method: "POST", Path: "/api/v1/events/peers/p/1"},
+				Address: "203.0.113.9", Req: event.Request{Method: "POST", Path: "/api/v1/events/peers/p/1", UserAgent: "Go-http-client/1.1"},
 				Res: event.Response{StatusCode: 503}, Message: clientevent.Message,
 				Resource: event.Resource{Type: "peers", ID: "p/1"},
 			},
@@ -138,7 +138,7 @@ func TestClientEventRecorded(t *testing.T) {
 			want: event.Event{
 				Type: event.TypeClient, Level: event.LevelInfo, Outcome: event.OutcomeSuccess,
 				Action: "console.nodes.x-1", Creds: event.Creds{Type: identity.TypePublicAccess},
-				Address: "127.0.0.1", Req: event.Request{Method: "POST", Path: "/api/v2/events//nodes/n1/"},
+				Address: "127.0.0.1", Req: event.Request{Method: "POST", Path: "/api/v2/events//nodes/n1/", UserAgent: "Go-http-client/1.1"},
 				Res: event.Response{StatusCode: 302}, Message: clientevent.Message,
 				Resource: event.Resource{Type: "nodes", ID: "n1"},
 			},

@@ -40,8 +40,11 @@ type Handler struct {
 	Wake func() <-chan struct{}
 	// AllowDelete: when false, both DELETE routes answer 403.
 	AllowDelete bool
-	// Record receives the system.events.deleted event of each delete.
-	Record func(*event.Event)
+	// Record receives the system.events.deleted event of each delete,
+	// and returns once its line is in the file (or ctx ends, or a bound
+	// of its own passes): the answer comes after, so a list right after it
+	// shows the record (docs/guarantees.md "Read your writes").
+	Record func(ctx context.Context, e *event.Event)
 	// IDs makes the records' ids (they are known before the delete, which
 	// marks the files it re-seals with them); nil: the writer makes them.
 	IDs *event.IDs

@@ -181,6 +181,6 @@ func (h *Handler) AuditedDelete(r *http.Request, filter string, del func(recordI
 	}
 	e.Message = fmt.Sprintf("%d events deleted (%s)", d.Count, filter)
 	e.Details = details.Object()
-	h.Record(e)
+	h.Record(r.Context(), e)
 	return d.Count, nil
 }

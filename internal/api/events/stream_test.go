@@ -39,7 +39,7 @@ func newFixture(t *testing.T, configure func(*eventsapi.Handler)) *fixture {
 	fx := &fixture{w: w, done: make(chan struct{})}
 	h := &eventsapi.Handler{
 		Store: store.New(store.Options{Dir: dir, Lock: f}), Wake: w.Written, AllowDelete: true,
-		Record: func(e *event.Event) { w.Emit(e) }, Done: fx.done,
+		Record: func(ctx context.Context, e *event.Event) { w.EmitWritten(ctx, e) }, Done: fx.done,
 	}
 	if configure != nil {
 		configure(h)

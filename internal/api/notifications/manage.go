@@ -219,11 +219,10 @@ func (h *Handler) recordArchive(r *http.Request, ids []string) error {
 	list, _ := json.Marshal(ids) // ids are hex: nothing to escape
 	e := event.NewSystem(TypeArchived, event.LevelInfo, fmt.Sprintf("%d notification(s) archived", len(ids)),
 		(&event.Details{}).JSON("notification_ids", list).Int("count", int64(len(ids))).Object())
-	e.ID = h.opts.IDs.New()
 	if h.opts.Who != nil {
 		e.Creds, e.Address = h.opts.Who(r)
 	}
-	return h.opts.Sink.Emit(e)
+	return h.opts.Sink.EmitWritten(r.Context(), e)
 }
 
 // Purge answers DELETE /api/v3/notifications/purge: it deletes every

@@ -46,9 +46,14 @@ const (
 	StatusError   = "error"
 )
 
-// Sink takes finished events. Emit must not keep e after it returns.
+// Sink takes finished events. EmitWritten queues e and returns once its
+// line is in the file (or ctx ends, or a bound of its own passes: then
+// nil, the line being queued), so that the answer after it is read back
+// by the next list (docs/guarantees.md "Read your writes"). It sets e.ID
+// when it is empty (the audit writer: from the moment e is queued), and
+// must not keep e after it returns.
 type Sink interface {
-	Emit(e *event.Event) error
+	EmitWritten(ctx context.Context, e *event.Event) error
 }
 
 // Store is what managing notifications needs of the trail (*store.Store).
@@ -69,10 +74,6 @@ type Options struct {
 	AuditedDelete func(r *http.Request, filter string, del func(recordID string) (store.Deletion, error)) (int, error)
 	// Who says who made a request, for the archive record.
 	Who func(*http.Request) (event.Creds, string)
-	// IDs makes the event id, which the answer returns; nil means a new
-	// event.IDs. Pass the one the rest of trailcar uses, so that ids stay
-	// in order.
-	IDs *event.IDs
 	// Trusted are the proxies whose X-Forwarded-For is believed, for the
 	// event's address.
 	Trusted identity.Trusted
@@ -91,9 +92,6 @@ type Handler struct {
 func New(opts Options) (*Handler, error) {
 	if opts.Sink == nil {
 		return nil, errors.New("notification: Options.Sink is required")
-	}
-	if opts.IDs == nil {
-		opts.IDs = &event.IDs{}
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
@@ -124,10 +122,9 @@ func (h *Handler) Create(w http.ResponseWriter, r *http.Request) {
 		jsonhttp.Error(w, http.StatusBadRequest, err.Error())
 		return
 	}
-	e := n.Event()
-	e.ID = h.opts.IDs.New()
+	e := n.Event() // its id is the sink's to make, stamped with its time
 	e.Address = h.opts.Trusted.ClientIP(r.RemoteAddr, r.Header["X-Forwarded-For"])
-	if err := h.opts.Sink.Emit(e); err != nil {
+	if err := h.opts.Sink.EmitWritten(r.Context(), e); err != nil {
 		h.log.Warn("notification not recorded", "err", err)
 		jsonhttp.Error(w, http.StatusServiceUnavailable, "notification not recorded: "+err.Error())
 		return
