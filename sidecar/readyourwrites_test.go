@@ -20,14 +20,14 @@ func TestReadYourWrites(t *testing.T) {
 	s := sidecartest.Start(t, sidecartest.WithToken(t, sidecartest.Config(t, up.URL), "tok"))
 	auth := []string{"Authorization", "Bearer tok"}
 	notes := s.AdminURL() + "/api/v3/notifications"
-	total := func(query string) int {
+	matching := func(query string) int { // the notifications that pass the filter
 		t.Helper()
 		var l notificationList
 		code, _, out := sidecartest.Do(t, "GET", notes+"?"+query, "", auth...)
 		if code != 200 || json.Unmarshal([]byte(out), &l) != nil {
 			t.Fatalf("list %s: %d %s", query, code, out)
 		}
-		return l.Total
+		return l.Returning
 	}
 	const rounds = 50
 	seen := map[string]int{}
@@ -38,14 +38,14 @@ func TestReadYourWrites(t *testing.T) {
 		if json.Unmarshal([]byte(out), &created); code != 201 || created.ID == "" {
 			t.Fatalf("create %d: %d %s", i, code, out)
 		}
-		if total("component_id="+component) == 1 {
+		if matching("component_id="+component) == 1 {
 			seen["create"]++
 		}
 		code, _, out = sidecartest.Do(t, "POST", notes+"/bulk", fmt.Sprintf(`{"notification_ids":[%q]}`, created.ID), auth...)
 		if code != 200 {
 			t.Fatalf("archive %d: %d %s", i, code, out)
 		}
-		if total("component_id="+component) == 0 && total("archived=true&component_id="+component) == 1 {
+		if matching("component_id="+component) == 0 && matching("archived=true&component_id="+component) == 1 {
 			seen["archive"]++
 		}
 

@@ -32,12 +32,16 @@ func (s *Sidecar) mountNotifications(mux *http.ServeMux, trail *store.Store, eve
 		return fmt.Errorf("notifications: %w", err)
 	}
 	route := func(action string, h http.Handler) http.Handler { return s.guarded(action, nil, h) }
-	mux.Handle("POST /api/v3/notifications", route(ActionNotificationsCreate, http.HandlerFunc(h.Create)))
-	mux.Handle("GET /api/v3/notifications", route(ActionNotificationsRead, http.HandlerFunc(h.ListNotifications)))
-	mux.Handle("/api/v3/notifications", route(ActionNotificationsCreate, eventsapi.MethodNotAllowed("GET, POST")))
-	mux.Handle("POST /api/v3/notifications/bulk", route(ActionNotificationsArchive, http.HandlerFunc(h.Archive)))
-	mux.Handle("/api/v3/notifications/bulk", route(ActionNotificationsArchive, eventsapi.MethodNotAllowed("POST")))
-	mux.Handle("DELETE /api/v3/notifications/purge", route(ActionNotificationsPurge, http.HandlerFunc(h.Purge)))
-	mux.Handle("/api/v3/notifications/purge", route(ActionNotificationsPurge, eventsapi.MethodNotAllowed("DELETE")))
+	// athena serves them under every API version: /api/v1, v2 and v3.
+	for _, v := range [...]string{"v1", "v2", "v3"} {
+		base := "/api/" + v + "/notifications"
+		mux.Handle("POST "+base, route(ActionNotificationsCreate, http.HandlerFunc(h.Create)))
+		mux.Handle("GET "+base, route(ActionNotificationsRead, http.HandlerFunc(h.ListNotifications)))
+		mux.Handle(base, route(ActionNotificationsCreate, eventsapi.MethodNotAllowed("GET, POST")))
+		mux.Handle("POST "+base+"/bulk", route(ActionNotificationsArchive, http.HandlerFunc(h.Archive)))
+		mux.Handle(base+"/bulk", route(ActionNotificationsArchive, eventsapi.MethodNotAllowed("POST")))
+		mux.Handle("DELETE "+base+"/purge", route(ActionNotificationsPurge, http.HandlerFunc(h.Purge)))
+		mux.Handle(base+"/purge", route(ActionNotificationsPurge, eventsapi.MethodNotAllowed("DELETE")))
+	}
 	return nil
 }

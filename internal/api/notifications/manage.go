@@ -120,7 +120,9 @@ func archivedIDs(details json.RawMessage) []string {
 
 // ListNotifications answers GET /api/v3/notifications?limit=&skip=&component_id=&archived=:
 // {"total":N,"returning":M,"notifications":[…]}, newest first, archived
-// ones left out unless archived=true.
+// ones left out unless archived=true. total is every notification in the
+// trail before the filters, as athena's ("number of notifications in db
+// (pre filter)"); skip and limit page through the ones that pass them.
 func (h *Handler) ListNotifications(w http.ResponseWriter, r *http.Request) {
 	lq, err := parseListQuery(r.URL.Query())
 	if err != nil {
@@ -128,12 +130,14 @@ func (h *Handler) ListNotifications(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	out := List{Notifications: []Item{}}
+	matched := 0
 	err = h.walk(r.Context(), func(e *event.Event, archived bool) {
+		out.Total++
 		if archived && !lq.includeArchived || lq.componentID != "" && e.Resource.ID != lq.componentID {
 			return
 		}
-		out.Total++
-		if out.Total > lq.skip && len(out.Notifications) < lq.limit {
+		matched++
+		if matched > lq.skip && len(out.Notifications) < lq.limit {
 			out.Notifications = append(out.Notifications, item(e))
 		}
 	})
