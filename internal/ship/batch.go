@@ -14,7 +14,11 @@ type batch struct {
 	ends  []int  // end of each line in data (without its newline)
 	first time.Time
 
+	// The last event line added, and the ids of the others added (in
+	// this batch or before) at its eventTime. They outlive reset: the
+	// next batch goes on from them.
 	lastTime, lastID string
+	ties             []string
 	lastFile         string
 	lastEnd          int64
 }
@@ -29,6 +33,12 @@ func (b *batch) add(line []byte, file string, end int64) {
 	b.n++
 	if t, ok := event.LineTime(line); ok {
 		if id, ok := event.LineID(line); ok {
+			switch {
+			case string(t) == b.lastTime:
+				b.ties = append(b.ties, b.lastID)
+			default:
+				b.ties = b.ties[:0]
+			}
 			b.lastTime, b.lastID = string(t), string(id)
 		}
 	}
@@ -45,5 +55,6 @@ func (b *batch) line(i int) []byte {
 }
 
 func (b *batch) reset() {
-	*b = batch{data: b.data[:0], ends: b.ends[:0]}
+	*b = batch{data: b.data[:0], ends: b.ends[:0],
+		lastTime: b.lastTime, lastID: b.lastID, ties: b.ties, lastFile: b.lastFile, lastEnd: b.lastEnd}
 }

@@ -21,12 +21,15 @@ const LockFile = ".ship-lock"
 // Position is the last line the store has: its eventTime and id (what a
 // resume goes by), and the file and byte offset just after it (the live
 // file's name, or a rotated file's without .gz; uncompressed bytes), for
-// people and for the lag in bytes.
+// people and for the lag in bytes. Lines written in the same microsecond
+// share an eventTime: Ties holds the ids of the others shipped at that
+// time, so a resume skips them too.
 type Position struct {
-	EventTime string `json:"eventTime"`
-	ID        string `json:"id"`
-	File      string `json:"file"`
-	Offset    int64  `json:"offset"`
+	EventTime string   `json:"eventTime"`
+	ID        string   `json:"id"`
+	Ties      []string `json:"ties,omitempty"`
+	File      string   `json:"file"`
+	Offset    int64    `json:"offset"`
 }
 
 // LoadPosition reads a position file; a missing one is the zero Position

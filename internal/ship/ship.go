@@ -85,6 +85,8 @@ type Shipper struct {
 	seenTime string // eventTime of the newest line read
 	placeF   string // where the line being added ends
 	placeEnd int64
+	// lagListed is when the files were last listed for the lag in bytes.
+	lagListed time.Time
 }
 
 // errStopped ends the follow at Stop.
@@ -213,13 +215,15 @@ func (s *Shipper) Run(ctx context.Context) error {
 	}
 	s.pos = pos
 	s.seenTime = pos.EventTime
+	s.batch.lastTime, s.batch.lastID, s.batch.ties = pos.EventTime, pos.ID, append([]string(nil), pos.Ties...)
+	s.batch.lastFile, s.batch.lastEnd = pos.File, pos.Offset
 	st := store.New(store.Options{Dir: s.opts.Dir, Filename: s.opts.Filename, Logger: s.log})
 	fo := store.FollowOptions{
 		Poll: s.opts.Poll, Wake: s.opts.Wake, Tick: func() error { return s.tick(ctx) },
 		Place: func(file string, end int64) { s.placeF, s.placeEnd = file, end },
 	}
 	if pos.EventTime != "" {
-		fo.AfterTime, fo.AfterID = pos.EventTime, pos.ID
+		fo.AfterTime, fo.AfterIDs = pos.EventTime, append([]string{pos.ID}, pos.Ties...)
 	} else {
 		fo.Since = time.Unix(0, 0).UTC() // no position: from the oldest line in the dir
 	}
@@ -286,36 +290,51 @@ func (s *Shipper) tick(ctx context.Context) error {
 // setLag sets the lag gauges against newest, the eventTime of the newest
 // line written.
 func (s *Shipper) setLag(newest string) {
-	if newest != "" && s.pos.EventTime != "" && newest > s.pos.EventTime {
-		a, err1 := time.Parse(time.RFC3339Nano, newest)
-		b, err2 := time.Parse(time.RFC3339Nano, s.pos.EventTime)
-		if err1 == nil && err2 == nil {
-			s.m.LagSeconds.Set(a.Sub(b).Seconds())
-		}
+	if newest == "" || newest <= s.pos.EventTime {
+		s.m.LagSeconds.Set(0)
+		s.m.LagBytes.Set(0)
+		return
 	}
-	s.m.LagBytes.Set(float64(s.lagBytes()))
+	a, err1 := time.Parse(time.RFC3339Nano, newest)
+	b, err2 := time.Parse(time.RFC3339Nano, s.pos.EventTime)
+	if err1 == nil && err2 == nil {
+		s.m.LagSeconds.Set(a.Sub(b).Seconds())
+	}
+	if time.Since(s.lagListed) >= time.Second { // a directory read; not once per batch during a catch-up
+		s.lagListed = time.Now()
+		s.m.LagBytes.Set(float64(s.lagBytes()))
+	}
 }
 
-// lagBytes is the size of the files after the position: the rest of its
-// file, and every newer file (compressed ones at their size on disk).
+// lagBytes is the size of the files after the position: the files
+// rotated after its line was written, whole (compressed ones at their
+// size on disk), and the live file, from the position's offset when the
+// position is in it, else whole. Near enough for an alert on a store
+// that has been away: a rotated file is counted from its start.
 func (s *Shipper) lagBytes() int64 {
 	infos, err := rotate.List(s.opts.Dir, s.opts.Filename)
 	if err != nil {
 		return 0
 	}
+	at, err := time.Parse(time.RFC3339Nano, s.pos.EventTime)
+	if err != nil {
+		at = time.Time{} // no position: everything is to ship
+	}
 	var n int64
+	newer := false
 	for _, in := range infos {
-		name := strings.TrimSuffix(in.Name, ".gz")
-		switch {
-		case s.pos.File == "":
+		if !in.Live && in.Rotated.After(at) {
 			n += in.Size
-		case name == s.pos.File:
-			if !in.Compressed && in.Size > s.pos.Offset {
+			newer = true
+		}
+	}
+	for _, in := range infos {
+		if in.Live {
+			if !newer && s.pos.File == s.opts.Filename && in.Size >= s.pos.Offset {
 				n += in.Size - s.pos.Offset
+			} else {
+				n += in.Size
 			}
-			return n
-		default:
-			n += in.Size
 		}
 	}
 	return n
@@ -378,7 +397,8 @@ func (s *Shipper) delivered(rejected []rejection) {
 	}
 	s.m.Lines.WithLabelValues("shipped").Add(float64(n))
 	if s.batch.lastTime != "" {
-		s.pos = Position{EventTime: s.batch.lastTime, ID: s.batch.lastID, File: s.batch.lastFile, Offset: s.batch.lastEnd}
+		s.pos = Position{EventTime: s.batch.lastTime, ID: s.batch.lastID, Ties: append([]string(nil), s.batch.ties...),
+			File: s.batch.lastFile, Offset: s.batch.lastEnd}
 		if err := SavePosition(s.posPath, s.pos); err != nil {
 			// The store has the lines; a restart before the next save
 			// sends them again (a store that keeps _id keeps one copy).
@@ -386,6 +406,7 @@ func (s *Shipper) delivered(rejected []rejection) {
 		}
 	}
 	s.batch.reset()
+	s.setLag(s.seenTime)
 }
 
 // send makes one request. An error means the whole batch is sent again.

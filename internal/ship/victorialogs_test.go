@@ -42,7 +42,8 @@ func TestShipEveryLineOnceToVictoriaLogs(t *testing.T) {
 	}
 	r.stopClean(t)
 	if c.IDs != lines || c.Docs != lines {
-		t.Fatalf("store: %d documents, %d distinct ids; files: %d lines (want all, each once)", c.Docs, c.IDs, lines)
+		dups, _ := vl.Query(`* | stats by (id) count() c | filter c:>1 | limit 5`)
+		t.Fatalf("store: %d documents, %d distinct ids; files: %d lines (want all, each once); ids more than once: %v", c.Docs, c.IDs, lines, dups)
 	}
 	rotated, _ := filesCount(dir)
 	t.Logf("%d lines in %d files (gzip), %d documents and ids in VictoriaLogs", lines, rotated, c.Docs)
@@ -55,4 +56,77 @@ func TestShipEveryLineOnceToVictoriaLogs(t *testing.T) {
 func filesCount(dir string) (int, error) {
 	infos, err := rotateList(dir)
 	return len(infos), err
+}
+
+// TestShipCatchUpAfterStoreOutage: the store is down while lines are
+// written (and rotated, and compressed); the shipper retries, then
+// catches up when it is back, with nothing lost and nothing twice.
+func TestShipCatchUpAfterStoreOutage(t *testing.T) {
+	vl := victorialogs.Start(t)
+	dir := t.TempDir()
+	tr := openTrail(t, dir, true)
+	reg := prometheus.NewRegistry()
+	m := ship.NewMetrics(reg)
+	r := startShipper(t, ship.Options{Config: shipConfig(vlURL(vl.URL), ship.Elasticsearch), Dir: dir, Poll: 20 * time.Millisecond, Metrics: m})
+	tr.write(t, 1000)
+	waitFor(t, func() bool { return testutil.ToFloat64(m.Lines.WithLabelValues("shipped")) >= 1000 })
+
+	vl.Stop()
+	tr.write(t, 8000) // ~5 MiB: rotated and compressed while the store is down
+	waitFor(t, func() bool { return testutil.ToFloat64(m.Up) == 0 })
+	time.Sleep(500 * time.Millisecond)
+	// Compressed files count at their size on disk: these lines compress
+	// well, so the bytes are far fewer than the 5 MiB written.
+	if lag, secs := testutil.ToFloat64(m.LagBytes), testutil.ToFloat64(m.LagSeconds); lag < 100<<10 || secs <= 0 {
+		t.Errorf("lag %v bytes, %v s while the store is down and 8000 lines wait", lag, secs)
+	}
+	vl.Restart()
+	start := time.Now()
+	tr.close(t)
+	lines, _ := filesLines(t, dir)
+	waitFor(t, func() bool { return testutil.ToFloat64(m.Lines.WithLabelValues("shipped")) >= float64(lines) })
+	caughtUp := time.Since(start)
+	r.stopClean(t)
+	c, err := vl.WaitCount(lines, 60*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.IDs != lines || c.Docs != lines {
+		t.Fatalf("store: %d documents, %d distinct ids; files: %d lines", c.Docs, c.IDs, lines)
+	}
+	if testutil.ToFloat64(m.Up) != 1 || testutil.ToFloat64(m.LagSeconds) != 0 {
+		t.Errorf("after catch-up: up %v, lag %v s", testutil.ToFloat64(m.Up), testutil.ToFloat64(m.LagSeconds))
+	}
+	t.Logf("%d lines; caught up %v after the store came back; %v failed requests meanwhile", lines, caughtUp.Round(time.Millisecond), testutil.ToFloat64(m.Requests.WithLabelValues("error")))
+}
+
+// TestShipOTLPToVictoriaLogs: the same trail over OTLP/HTTP protobuf;
+// VictoriaLogs keeps the attributes as fields, so event.id is counted.
+func TestShipOTLPToVictoriaLogs(t *testing.T) {
+	vl := victorialogs.Start(t)
+	dir := t.TempDir()
+	tr := openTrail(t, dir, true)
+	reg := prometheus.NewRegistry()
+	m := ship.NewMetrics(reg)
+	r := startShipper(t, ship.Options{Config: shipConfig(vl.URL+"/insert/opentelemetry", ship.OTLP), Dir: dir, Service: "shiptest", Host: "h1", Poll: 20 * time.Millisecond, Metrics: m})
+	tr.write(t, 3000)
+	tr.close(t)
+	lines, _ := filesLines(t, dir)
+	waitFor(t, func() bool { return testutil.ToFloat64(m.Lines.WithLabelValues("shipped")) >= float64(lines) })
+	r.stopClean(t)
+	c, err := vl.WaitCountField("event.id", lines, 60*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.IDs != lines || c.Docs != lines {
+		t.Fatalf("store: %d documents, %d distinct event.id; files: %d lines", c.Docs, c.IDs, lines)
+	}
+	rows, err := vl.Query(`event.action:"shiptest.things.create" | limit 1`)
+	if err != nil || len(rows) != 1 {
+		t.Fatalf("query: %v %v", rows, err)
+	}
+	row := rows[0]
+	if row["service.name"] != "shiptest" || row["http.request.method"] != "POST" || row["http.response.status_code"] != "201" || row["severity_text"] != "INFO" || row["_time"] == "" {
+		t.Errorf("record fields: %v", row)
+	}
 }

@@ -45,13 +45,15 @@ type FollowOptions struct {
 	Whole bool
 	Tail  int
 	Since time.Time
-	// AfterTime and AfterID resume a follow right after the line with
-	// that eventTime (text, as written) and id, wherever it is now: every
-	// line later than AfterTime is new, and one at AfterTime is new unless
-	// its id is AfterID. A shipper resumes from its saved position this
-	// way (docs/shipping.md "Position and resume"). AfterTime excludes
-	// the other starts.
-	AfterTime, AfterID string
+	// AfterTime and AfterIDs resume a follow right after the lines with
+	// that eventTime (text, as written) and those ids, wherever they are
+	// now: every line later than AfterTime is new, and one at AfterTime is
+	// new unless its id is in AfterIDs (lines written in the same
+	// microsecond share an eventTime). A shipper resumes from its saved
+	// position this way (docs/shipping.md "Position and resume").
+	// AfterTime excludes the other starts.
+	AfterTime string
+	AfterIDs  []string
 	// Place, if set, is told the file and the byte offset just after each
 	// line, before fn gets it: the live file's name, or a rotated file's
 	// name without .gz, and the offset in its uncompressed bytes.
@@ -172,7 +174,10 @@ func (fl *follower) start() error {
 	o := fl.opts
 	fl.passing = true
 	if o.AfterTime != "" {
-		fl.lastTime, fl.lastIDs = o.AfterTime, map[string]bool{o.AfterID: true}
+		fl.lastTime, fl.lastIDs = o.AfterTime, map[string]bool{}
+		for _, id := range o.AfterIDs {
+			fl.lastIDs[id] = true
+		}
 		return fl.switchTo(nil)
 	}
 	if !o.Since.IsZero() {

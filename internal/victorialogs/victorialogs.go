@@ -263,9 +263,14 @@ func (n *Node) Query(query string) ([]map[string]string, error) {
 // Counts are what the store holds: documents, and distinct event ids.
 type Counts struct{ Docs, IDs int }
 
-// Count counts the documents and their distinct ids.
-func (n *Node) Count() (Counts, error) {
-	rows, err := n.Query("* | stats count() docs, count_uniq(id) ids")
+// Count counts the documents and their distinct ids (the id field, as
+// the Elasticsearch bulk API stores the line).
+func (n *Node) Count() (Counts, error) { return n.CountField("id") }
+
+// CountField counts the documents and the distinct values of field
+// (event.id for OTLP's attributes).
+func (n *Node) CountField(field string) (Counts, error) {
+	rows, err := n.Query(fmt.Sprintf("* | stats count() docs, count_uniq(%q) ids", field))
 	if err != nil {
 		return Counts{}, err
 	}
@@ -284,15 +289,20 @@ func (n *Node) Count() (Counts, error) {
 // lines searchable about a second after it takes them) or timeout
 // passes, and returns the last count.
 func (n *Node) WaitCount(want int, timeout time.Duration) (Counts, error) {
+	return n.WaitCountField("id", want, timeout)
+}
+
+// WaitCountField is WaitCount with CountField.
+func (n *Node) WaitCountField(field string, want int, timeout time.Duration) (Counts, error) {
 	deadline := time.Now().Add(timeout)
 	for {
-		c, err := n.Count()
+		c, err := n.CountField(field)
 		if err == nil && c.Docs >= want || time.Now().After(deadline) {
 			if err == nil && c.Docs >= want {
 				// Let anything still in flight land: a duplicate would show
 				// a moment later.
 				time.Sleep(1500 * time.Millisecond)
-				c, err = n.Count()
+				c, err = n.CountField(field)
 			}
 			return c, err
 		}
