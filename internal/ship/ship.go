@@ -68,17 +68,21 @@ type Report struct {
 
 // Shipper ships one log dir. Run it once.
 type Shipper struct {
-	opts     Options
-	cfg      Config
-	posPath  string
-	client   *http.Client
-	auth     string // the Authorization header, or ""
-	target   string // the URL requests go to
-	proto    protocol
-	log      *slog.Logger
-	m        *Metrics
-	stopOnce sync.Once
-	stop     chan struct{}
+	opts       Options
+	cfg        Config
+	posPath    string
+	client     *http.Client
+	auth       string // the Authorization header, or ""
+	target     string // the URL requests go to
+	proto      protocol
+	log        *slog.Logger
+	m          *Metrics
+	stopOnce   sync.Once
+	stop       chan struct{}
+	finishOnce sync.Once
+	finish     chan struct{}
+	// finishPassed: a pass ended after Finish; the next one began after it.
+	finishPassed bool
 
 	pos      Position // the last line the store has
 	batch    batch
@@ -105,7 +109,7 @@ func New(opts Options) (*Shipper, error) {
 	}
 	s := &Shipper{
 		opts: opts, cfg: opts.Config, log: opts.Logger, m: opts.Metrics,
-		posPath: opts.Position, stop: make(chan struct{}),
+		posPath: opts.Position, stop: make(chan struct{}), finish: make(chan struct{}),
 	}
 	if s.posPath == "" {
 		s.posPath = filepath.Join(opts.Dir, PositionFile)
@@ -196,6 +200,21 @@ func clientFor(cfg Config) (*http.Client, error) {
 // return nil. It does not wait.
 func (s *Shipper) Stop() { s.stopOnce.Do(func() { close(s.stop) }) }
 
+// Finish asks Run to stop after the pass over the files in progress:
+// every line written before Finish is shipped first. The sidecar calls it
+// once its writer has closed, so its last records reach the store. It
+// does not wait.
+func (s *Shipper) Finish() { s.finishOnce.Do(func() { close(s.finish) }) }
+
+func (s *Shipper) finishing() bool {
+	select {
+	case <-s.finish:
+		return true
+	default:
+		return s.stopping()
+	}
+}
+
 func (s *Shipper) stopping() bool {
 	select {
 	case <-s.stop:
@@ -270,7 +289,15 @@ func (s *Shipper) add(ctx context.Context, line []byte) error {
 // max_wait, and updates the lag.
 func (s *Shipper) tick(ctx context.Context) error {
 	if s.stopping() {
-		return errStopped
+		return errStopped // Run sends the batch
+	}
+	if s.finishing() {
+		// The pass that just ended may have begun before Finish: one more,
+		// begun after it, reads every line written before it.
+		if s.finishPassed {
+			return errStopped
+		}
+		s.finishPassed = true
 	}
 	if s.batch.n > 0 && time.Since(s.batch.first) >= s.cfg.Batch.MaxWait {
 		if err := s.flush(ctx); err != nil {

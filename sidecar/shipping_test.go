@@ -1,0 +1,116 @@
+package sidecar_test
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/trailcar/trailcar/internal/ship"
+	"github.com/trailcar/trailcar/internal/sidecartest"
+	"github.com/trailcar/trailcar/internal/victorialogs"
+	"github.com/trailcar/trailcar/sidecar"
+)
+
+// TestShipToVictoriaLogs: a real sidecar under load, rotating 1 MiB
+// files with gzip and sealing them, ships every line to a real
+// VictoriaLogs; stopped and started again on the same dir, it sends
+// nothing twice. Distinct ids in the store = documents = lines in the
+// files, the sidecar's own records and checkpoints included.
+func TestShipToVictoriaLogs(t *testing.T) {
+	vl := victorialogs.Start(t)
+	message := strings.Repeat("m", 1<<10) // ~1.5 KB lines: a rotation every ~700 requests
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Audit-Message", message)
+		w.WriteHeader(201)
+	}))
+	defer up.Close()
+	cfg := sidecartest.Config(t, up.URL)
+	cfg.ActivityTracker.MaxSizeMB = 1
+	cfg.ActivityTracker.Compress = true
+	cfg.Ship.Enabled = true
+	cfg.Ship.URL = vl.URL + "/insert/elasticsearch?_msg_field=message&_time_field=eventTime&_stream_fields=service,host"
+	cfg.Ship.Batch.MaxWait = 100 * time.Millisecond
+
+	load := func(c *sidecartest.Sidecar, clients, perClient int) {
+		var wg sync.WaitGroup
+		for i := range clients {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				client := &http.Client{Timeout: sidecartest.Wait}
+				for j := range perClient {
+					resp, err := client.Post(fmt.Sprintf("%s/api/v3/things/%d-%d", c.ProxyURL(), i, j), "text/plain", nil)
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+				}
+			}()
+		}
+		wg.Wait()
+	}
+
+	c := sidecartest.Start(t, cfg)
+	load(c, 4, 800)
+	if err := c.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	first := len(c.Lines())
+	pos, err := ship.LoadPosition(filepath.Join(cfg.ActivityTracker.Dir, ship.PositionFile))
+	if err != nil || pos.ID == "" {
+		t.Fatalf("no position after a clean stop: %+v %v", pos, err)
+	}
+	got, err := vl.WaitCount(first, 60*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Docs != first || got.IDs != first {
+		t.Fatalf("after the first run: store %d documents, %d ids; files %d lines", got.Docs, got.IDs, first)
+	}
+
+	c = sidecartest.Start(t, cfg) // the same dir: resumes from .ship-position
+	load(c, 4, 400)
+	if err := c.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	lines := c.Lines()
+	got, err = vl.WaitCount(len(lines), 60*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := map[string]bool{}
+	for _, l := range lines {
+		ids[l.Event.ID] = true
+	}
+	files, _ := filepath.Glob(filepath.Join(cfg.ActivityTracker.Dir, "*.gz"))
+	if got.Docs != len(lines) || got.IDs != len(ids) || len(ids) != len(lines) || len(files) < 3 {
+		dups, _ := vl.Query(`* | stats by (id) count() c | filter c:>1 | limit 5`)
+		t.Fatalf("store %d documents, %d ids; files %d lines, %d ids, %d gzip files; more than once: %v", got.Docs, got.IDs, len(lines), len(ids), len(files), dups)
+	}
+	t.Logf("%d lines (%d gzip files), all in VictoriaLogs once, across a clean restart", len(lines), len(files))
+	checkpoints, err := vl.Query(`type:"system.audit.checkpoint" | stats count() n`)
+	if err != nil || len(checkpoints) != 1 || checkpoints[0]["n"] == "0" {
+		t.Errorf("no checkpoint shipped: %v %v", checkpoints, err)
+	}
+}
+
+// TestShipConfigRefusedAtStart: credentials that cannot be read stop
+// the sidecar at New, not in the middle of the night.
+func TestShipConfigRefusedAtStart(t *testing.T) {
+	cfg := sidecartest.Config(t, "http://127.0.0.1:1")
+	cfg.Ship.Enabled, cfg.Ship.URL = true, "http://127.0.0.1:1/insert/elasticsearch"
+	cfg.Ship.TokenFile = filepath.Join(t.TempDir(), "missing")
+	_, err := sidecar.New(cfg, sidecar.Options{})
+	if err == nil || !strings.Contains(err.Error(), "ship.token_file") {
+		t.Fatalf("New: %v, want the missing token file named", err)
+	}
+}
