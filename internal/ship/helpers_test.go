@@ -57,7 +57,7 @@ func (tr *trail) write(t *testing.T, n int) {
 	for i := range n {
 		e := &event.Event{
 			Type: event.TypeHTTP, Level: event.LevelInfo, Outcome: event.OutcomeSuccess,
-			Action: "shiptest.things.create", Creds: event.Creds{UUID: "u1", Name: "alice", Type: "user"},
+			Action: "shiptest.things.create", Creds: event.Creds{UUID: "u1", Name: fmt.Sprintf("user%d", i%8), Type: "user"},
 			Req: event.Request{Method: "POST", Path: fmt.Sprintf("/api/v3/things/%d", i)},
 			Res: event.Response{StatusCode: 201}, Message: pad,
 		}

@@ -130,3 +130,59 @@ func TestShipOTLPToVictoriaLogs(t *testing.T) {
 		t.Errorf("record fields: %v", row)
 	}
 }
+
+// TestShipToVictoriaLogsCluster: two storage nodes behind an insert and
+// select front (-storageNode), the lines spread over them by stream. The
+// front is stopped while lines are written, and then one storage node;
+// both come back and every line is there once.
+//
+// The front acknowledges a batch before its storage nodes have it, and
+// stopping it drops what it still holds (its log: "dropping 1064038
+// bytes of data, since there are no available storage nodes"): 2,000
+// acknowledged lines were lost that way when the front was stopped at
+// once. So the test stops it once what it took is searchable; see
+// docs/shipping.md "Tested against VictoriaLogs".
+func TestShipToVictoriaLogsCluster(t *testing.T) {
+	front, storage := victorialogs.StartCluster(t, 2)
+	dir := t.TempDir()
+	tr := openTrail(t, dir, true)
+	m := ship.NewMetrics(prometheus.NewRegistry())
+	url := front.URL + "/insert/elasticsearch?_msg_field=message&_time_field=eventTime&_stream_fields=service,host,creds.name"
+	r := startShipper(t, ship.Options{Config: shipConfig(url, ship.Elasticsearch), Dir: dir, Poll: 20 * time.Millisecond, Metrics: m})
+	shipped := func(n int) func() bool {
+		return func() bool { return testutil.ToFloat64(m.Lines.WithLabelValues("shipped")) >= float64(n) }
+	}
+	tr.write(t, 2000)
+	waitFor(t, shipped(2000))
+	if _, err := front.WaitCount(2000, 30*time.Second); err != nil {
+		t.Fatal(err)
+	}
+
+	front.Stop()
+	tr.write(t, 3000)
+	waitFor(t, func() bool { return testutil.ToFloat64(m.Up) == 0 })
+	front.Restart()
+	waitFor(t, shipped(5000))
+	storage[1].Stop()
+	tr.write(t, 3000)
+	waitFor(t, shipped(8000))
+	storage[1].Restart()
+	tr.close(t)
+	lines, _ := filesLines(t, dir)
+	waitFor(t, shipped(lines))
+	r.stopClean(t)
+	c, err := front.WaitCount(lines, 60*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, _ := storage[0].Count()
+	b, _ := storage[1].Count()
+	if c.IDs != lines || c.Docs != lines {
+		t.Fatalf("cluster: %d documents, %d distinct ids; files: %d lines; storage nodes %+v %+v\n%s", c.Docs, c.IDs, lines, a, b, front.Log())
+	}
+	if a.Docs == 0 || b.Docs == 0 {
+		t.Errorf("storage nodes hold %+v and %+v: the front did not spread the lines", a, b)
+	}
+	t.Logf("%d lines over 2 storage nodes (%d and %d), each once, through a stopped front and a stopped storage node; %v requests sent again",
+		lines, a.Docs, b.Docs, testutil.ToFloat64(m.Requests.WithLabelValues("error")))
+}
