@@ -114,3 +114,69 @@ func TestShipConfigRefusedAtStart(t *testing.T) {
 		t.Fatalf("New: %v, want the missing token file named", err)
 	}
 }
+
+// TestShipAcrossAuditedDelete: lines shipped, then an audited delete
+// rewrites the files that hold matching events (the live file among
+// them) while the shipper runs: no kept line is sent again, the deleted
+// lines stay in the store, and the delete record is shipped.
+func TestShipAcrossAuditedDelete(t *testing.T) {
+	vl := victorialogs.Start(t)
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Audit-Message", strings.Repeat("d", 800))
+		w.WriteHeader(201)
+	}))
+	defer up.Close()
+	cfg := sidecartest.Config(t, up.URL)
+	cfg.ActivityTracker.MaxSizeMB = 1
+	cfg.ActivityTracker.Compress = true
+	cfg.Ship.Enabled = true
+	cfg.Ship.URL = vl.URL + "/insert/elasticsearch?_msg_field=message&_time_field=eventTime&_stream_fields=service,host"
+	cfg.Ship.Batch.MaxWait = 50 * time.Millisecond
+	c := sidecartest.Start(t, cfg)
+	post := func(kind string, n int) {
+		client := &http.Client{Timeout: sidecartest.Wait}
+		for i := range n {
+			resp, err := client.Post(fmt.Sprintf("%s/api/v3/%s/%d", c.ProxyURL(), kind, i), "text/plain", nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+		}
+	}
+	post("widgets", 300)
+	post("things", 1200) // the widgets are in rotated files and the live one
+	post("widgets", 300)
+	before := len(c.Lines())
+	if _, err := vl.WaitCount(before, 60*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	req, _ := http.NewRequest(http.MethodDelete, c.AdminURL()+"/api/v3/events?action=console.widgets.*", nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(body), `"deleted":600`) {
+		t.Fatalf("delete: %d %s", resp.StatusCode, body)
+	}
+	post("things", 200)
+	if err := c.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	lines := c.Lines()
+	want := len(lines) + 600 // the deleted lines were shipped before the delete, and stay
+	got, err := vl.WaitCount(want, 60*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Docs != want || got.IDs != want {
+		dups, _ := vl.Query(`* | stats by (id) count() c | filter c:>1 | limit 5`)
+		t.Fatalf("store %d documents, %d ids; want %d (%d lines kept + 600 deleted); more than once: %v", got.Docs, got.IDs, want, len(lines), dups)
+	}
+	recs, err := vl.Query(`type:"system.events.deleted" | stats count() n`)
+	if err != nil || len(recs) != 1 || recs[0]["n"] != "1" {
+		t.Errorf("delete record in the store: %v %v", recs, err)
+	}
+}
