@@ -32,15 +32,21 @@ func (s *Sidecar) newShipper() error {
 	return nil
 }
 
-// shipReport records lines the store will never have as a system event,
-// which is shipped in turn.
+// shipReport records lines the store will never have as a system event
+// (system.ship.rejected, system.ship.lost), which is shipped in turn.
 func (s *Sidecar) shipReport(r ship.Report) {
-	d := (&event.Details{}).Int("count", int64(r.Count)).String("reason", r.Reason)
-	if ids, err := json.Marshal(r.IDs); err == nil {
-		d.JSON("ids", ids)
+	d := (&event.Details{}).Int("count", int64(r.Count))
+	msg := fmt.Sprintf("the log store rejected %d lines; they are not sent again", r.Count)
+	if r.Kind == "lost" {
+		d.String("from", r.From).String("to", r.To)
+		msg = fmt.Sprintf("%d lines were pruned by retention before they were shipped; the log store will not have them", r.Count)
+	} else {
+		d.String("reason", r.Reason)
+		if ids, err := json.Marshal(r.IDs); err == nil {
+			d.JSON("ids", ids)
+		}
 	}
-	s.emitSystem("system.ship."+r.Kind, event.LevelError,
-		fmt.Sprintf("the log store %s %d lines; they are not sent again", r.Kind, r.Count), d.Object())
+	s.emitSystem("system.ship."+r.Kind, event.LevelError, msg, d.Object())
 }
 
 // shipFinish bounds how long shutdown waits for the shipper to send the

@@ -49,8 +49,9 @@ type Options struct {
 	// Poll is how often the files are checked; 0 means 250ms.
 	Poll    time.Duration
 	Metrics *Metrics
-	// Report is told of rejected lines (the sidecar records a
-	// system.ship.rejected event; trailcar ship prints JSON on stderr).
+	// Report is told of rejected and lost lines (the sidecar records a
+	// system.ship.rejected or system.ship.lost event; trailcar ship
+	// prints JSON on stderr).
 	Report func(Report)
 	Logger *slog.Logger
 	// Client sends the requests; nil means one built from Config (ca_file,
@@ -60,10 +61,13 @@ type Options struct {
 
 // Report is lines the store will never have.
 type Report struct {
-	Kind   string   `json:"kind"` // "rejected"
+	Kind   string   `json:"kind"` // "rejected" or "lost"
 	Count  int      `json:"count"`
-	IDs    []string `json:"ids,omitempty"`
-	Reason string   `json:"reason,omitempty"`
+	IDs    []string `json:"ids,omitempty"`    // rejected
+	Reason string   `json:"reason,omitempty"` // rejected: the store's
+	// From and To are the eventTimes of the first and last line lost.
+	From string `json:"from,omitempty"`
+	To   string `json:"to,omitempty"`
 }
 
 // Shipper ships one log dir. Run it once.
@@ -91,6 +95,9 @@ type Shipper struct {
 	placeEnd int64
 	// lagListed is when the files were last listed for the lag in bytes.
 	lagListed time.Time
+	// The rotated files not passed yet, for counting lost lines (lost.go).
+	inv      inventory
+	invTaken time.Time
 }
 
 // errStopped ends the follow at Stop.
@@ -378,6 +385,7 @@ func (s *Shipper) flush(ctx context.Context) error {
 		return err
 	}
 	for attempt := 0; ; attempt++ {
+		s.takeInventory()
 		rejected, err := s.send(ctx, body, ctype)
 		if err == nil {
 			s.m.Requests.WithLabelValues("ok").Inc()
@@ -395,12 +403,28 @@ func (s *Shipper) flush(ctx context.Context) error {
 			s.log.Warn("log store request failed; sending the batch again", "err", err, "lines", s.batch.n, "attempt", attempt+1, "retry_in", wait.Round(time.Millisecond))
 		}
 		s.setLag(s.newestWritten())
-		t := time.NewTimer(wait)
+		if err := s.wait(ctx, wait); err != nil {
+			return err
+		}
+	}
+}
+
+// wait waits d before the batch is sent again, taking the inventory of
+// the files rotated meanwhile (lost.go) as it goes: retention may prune
+// them before the store is back.
+func (s *Shipper) wait(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	tick := time.NewTicker(inventoryEvery)
+	defer tick.Stop()
+	for {
 		select {
 		case <-ctx.Done():
-			t.Stop()
 			return ctx.Err()
 		case <-t.C:
+			return nil
+		case <-tick.C:
+			s.takeInventory()
 		}
 	}
 }
@@ -431,6 +455,15 @@ func (s *Shipper) delivered(rejected []rejection) {
 			// sends them again (a store that keeps _id keeps one copy).
 			s.log.Error("save ship position", "path", s.posPath, "err", err)
 		}
+	}
+	if len(s.inv) > 0 {
+		ids := make(map[string]bool, s.batch.n)
+		for i := range s.batch.n {
+			if id, ok := event.LineID(s.batch.line(i)); ok {
+				ids[string(id)] = true
+			}
+		}
+		s.settleInventory(ids)
 	}
 	s.batch.reset()
 	s.setLag(s.seenTime)
