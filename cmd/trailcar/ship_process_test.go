@@ -143,6 +143,34 @@ ship:
 	if err != nil || got.Docs != want || got.IDs != want {
 		t.Fatalf("after a restart: store %+v (%v), files %d lines\n%s", got, err, want, p.stderr)
 	}
+
+	// SIGKILL in the middle of a catch-up, twice: at most the batch in
+	// flight (max_lines, 1000) is sent twice per kill, and nothing is lost.
+	write(20000)
+	before := got.Docs
+	for range 2 {
+		p = start()
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			c, _ := vl.Count()
+			if c.Docs > before+2000 || time.Now().After(deadline) {
+				break
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		p.cmd.Process.Kill()
+		p.cmd.Wait()
+		c, _ := vl.Count()
+		before = c.Docs
+	}
+	p = start()
+	want = lines()
+	got, err = vl.WaitCount(want, 60*time.Second)
+	stop(p)
+	if err != nil || got.IDs != want || got.Docs-got.IDs > 2*1000 {
+		t.Fatalf("after two SIGKILLs: store %+v (%v), files %d lines; want every id, at most 2000 twice", got, err, want)
+	}
+	t.Logf("two SIGKILLs during a catch-up of 20,000 lines: %d lines, %d ids in the store, %d sent twice", want, got.IDs, got.Docs-got.IDs)
 }
 
 func exitCodeOf(err error) int {
