@@ -327,6 +327,7 @@ func (s *Shipper) setLag(newest string) {
 	if newest == "" || newest <= s.pos.EventTime {
 		s.m.LagSeconds.Set(0)
 		s.m.LagBytes.Set(0)
+		s.lagListed = time.Time{} // the next lag is listed at once, not up to a second later
 		return
 	}
 	a, err1 := time.Parse(time.RFC3339Nano, newest)
