@@ -180,3 +180,67 @@ func TestShipAcrossAuditedDelete(t *testing.T) {
 		t.Errorf("delete record in the store: %v %v", recs, err)
 	}
 }
+
+// TestShipRejectedRecorded: a line the store refuses for good becomes a
+// system.ship.rejected event in the trail, naming it, and that event is
+// shipped in turn.
+func TestShipRejectedRecorded(t *testing.T) {
+	var mu sync.Mutex
+	var docs []string
+	rejected := ""
+	store := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		defer mu.Unlock()
+		var items []string
+		errs := false
+		parts := strings.Split(strings.TrimSpace(string(body)), "\n")
+		for i := 1; i < len(parts); i += 2 {
+			doc := parts[i]
+			if rejected == "" && strings.Contains(doc, `"path":"/api/v3/things/bad"`) {
+				rejected, errs = doc[len(`{"id":"`):len(`{"id":"`)+32], true
+				items = append(items, `{"create":{"status":400,"error":{"type":"document_parsing_exception","reason":"no"}}}`)
+				continue
+			}
+			docs = append(docs, doc)
+			items = append(items, `{"create":{"status":201}}`)
+		}
+		fmt.Fprintf(w, `{"errors":%v,"items":[%s]}`, errs, strings.Join(items, ","))
+	}))
+	defer store.Close()
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(201) }))
+	defer up.Close()
+	cfg := sidecartest.Config(t, up.URL)
+	cfg.Ship.Enabled, cfg.Ship.URL = true, store.URL
+	cfg.Ship.Batch.MaxWait = 20 * time.Millisecond
+	c := sidecartest.Start(t, cfg)
+	resp, err := http.Post(c.ProxyURL()+"/api/v3/things/bad", "text/plain", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	deadline := time.Now().Add(sidecartest.Wait)
+	for {
+		mu.Lock()
+		shipped := false
+		for _, d := range docs {
+			if strings.Contains(d, `"type":"system.ship.rejected"`) && rejected != "" && strings.Contains(d, rejected) && strings.Contains(d, `document_parsing_exception`) {
+				shipped = true
+			}
+		}
+		mu.Unlock()
+		if shipped {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no system.ship.rejected naming %q shipped; store got %d documents", rejected, len(docs))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err := c.Stop(); err != nil { // before the deferred Closes, which wait for the shipper's connections
+		t.Fatal(err)
+	}
+	if n := len(sidecartest.OfType(c.Lines(), "system.ship.rejected")); n != 1 {
+		t.Errorf("%d system.ship.rejected events in the trail, want 1", n)
+	}
+}
