@@ -17,8 +17,8 @@ import (
 // ExportLogsServiceRequest's (both are field 1, repeated ResourceLogs; the
 // OTLP proto keeps them in step): the collector package that declares the
 // request also carries the gRPC service and its gateway, which would put
-// gRPC in the binary for one message. A test decodes the body as an
-// ExportLogsServiceRequest.
+// gRPC in the binary for one message. TestShipOTLPToVictoriaLogs has a
+// real OTLP endpoint decode the body as the request.
 type otlpLogs struct {
 	service, host string
 }
