@@ -7,6 +7,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+
+	"github.com/trailcar/trailcar/internal/event"
 )
 
 // PositionFile is the shipper's position in the log dir
@@ -43,8 +45,14 @@ func LoadPosition(path string) (Position, error) {
 	if err != nil {
 		return p, err
 	}
-	if err := json.Unmarshal(b, &p); err != nil {
-		return p, fmt.Errorf("%s: %w", path, err)
+	err = json.Unmarshal(b, &p)
+	if err == nil && p.EventTime != "" && !event.ValidTimeText([]byte(p.EventTime)) {
+		err = fmt.Errorf("eventTime %q", p.EventTime)
+	}
+	if err != nil {
+		// Never torn (it is renamed into place): edited or damaged. Not
+		// guessed at: removing it ships the dir again from its oldest line.
+		return Position{}, fmt.Errorf("%s is not a ship position (remove it to ship the dir from its oldest line): %w", path, err)
 	}
 	return p, nil
 }

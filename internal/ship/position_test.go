@@ -3,6 +3,7 @@ package ship_test
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -63,5 +64,18 @@ func TestShipResumeTies(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestShipBadPosition: a position file that is not one stops New, and
+// says how to go on.
+func TestShipBadPosition(t *testing.T) {
+	for _, body := range []string{"{", `{"eventTime":"yesterday","id":"x"}`} {
+		dir := t.TempDir()
+		os.WriteFile(filepath.Join(dir, ship.PositionFile), []byte(body), 0o600)
+		_, err := ship.New(ship.Options{Config: shipConfig("http://127.0.0.1:1", ship.Elasticsearch), Dir: dir})
+		if err == nil || !strings.Contains(err.Error(), "remove it to ship the dir from its oldest line") {
+			t.Errorf("%q: New: %v", body, err)
+		}
 	}
 }

@@ -130,6 +130,13 @@ func New(opts Options) (*Shipper, error) {
 		return nil, fmt.Errorf("ship.protocol %q: want elasticsearch or otlp", s.cfg.Protocol)
 	}
 	s.target = joinURL(s.cfg.URL, s.proto.path())
+	// Read at once, so that a position that cannot be read stops the
+	// start rather than shipping quietly.
+	pos, err := LoadPosition(s.posPath)
+	if err != nil {
+		return nil, fmt.Errorf("ship position: %w", err)
+	}
+	s.pos = pos
 	if err := s.loadAuth(); err != nil {
 		return nil, err
 	}
@@ -235,15 +242,12 @@ func (s *Shipper) stopping() bool {
 // position saved) or until ctx ends (ctx.Err(): a batch still being
 // retried is given up and will be sent again at the next start).
 func (s *Shipper) Run(ctx context.Context) error {
-	pos, err := LoadPosition(s.posPath)
-	if err != nil {
-		return fmt.Errorf("ship position: %w", err)
-	}
-	s.pos = pos
+	pos := s.pos
 	s.seenTime = pos.EventTime
 	s.batch.lastTime, s.batch.lastID, s.batch.ties = pos.EventTime, pos.ID, append([]string(nil), pos.Ties...)
 	s.batch.lastFile, s.batch.lastEnd = pos.File, pos.Offset
 	st := store.New(store.Options{Dir: s.opts.Dir, Filename: s.opts.Filename, Logger: s.log})
+	var err error
 	fo := store.FollowOptions{
 		Poll: s.opts.Poll, Wake: s.opts.Wake, Tick: func() error { return s.tick(ctx) },
 		Place: func(file string, end int64) { s.placeF, s.placeEnd = file, end },
