@@ -20,6 +20,7 @@ import (
 	"github.com/trailcar/trailcar/internal/audit"
 	"github.com/trailcar/trailcar/internal/event"
 	"github.com/trailcar/trailcar/internal/metrics"
+	"github.com/trailcar/trailcar/internal/sidecartest"
 	"github.com/trailcar/trailcar/internal/victorialogs"
 	"github.com/trailcar/trailcar/rotate"
 )
@@ -63,17 +64,17 @@ ship:
 
 	type proc struct {
 		cmd    *exec.Cmd
-		stderr *bytes.Buffer
+		stderr *sidecartest.Buffer // written by the process's copier while the test reads it
 	}
 	start := func(args ...string) proc {
-		var stderr bytes.Buffer
+		stderr := &sidecartest.Buffer{}
 		cmd := exec.Command(bin, append([]string{"ship", "--config", config}, args...)...)
-		cmd.Stderr = &stderr
+		cmd.Stderr = stderr
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-		return proc{cmd, &stderr}
+		return proc{cmd, stderr}
 	}
 	stop := func(p proc) {
 		p.cmd.Process.Signal(syscall.SIGTERM)
