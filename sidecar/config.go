@@ -19,6 +19,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/trailcar/trailcar/internal/identity"
+	"github.com/trailcar/trailcar/internal/ship"
 	"github.com/trailcar/trailcar/internal/webhook"
 	"github.com/trailcar/trailcar/rules"
 )
@@ -44,6 +45,7 @@ type Config struct {
 	Integrity       IntegrityConfig    `yaml:"integrity"`
 	ClientEvents    ClientEventsConfig `yaml:"client_events"`
 	Webhooks        webhook.Config     `yaml:"webhooks"`
+	Ship            ship.Config        `yaml:"ship"`
 }
 
 // AdminConfig is the admin port.
@@ -277,6 +279,7 @@ func DefaultConfig() Config {
 		Cluster:      ClusterConfig{Timeout: 2 * time.Second},
 		ClientEvents: ClientEventsConfig{Enabled: true, Path: "/api/v[123]/events/*/*", Rate: 20, Burst: 40},
 		Webhooks:     webhook.DefaultConfig(),
+		Ship:         ship.DefaultConfig(),
 	}
 }
 
@@ -407,6 +410,7 @@ func (c *Config) Validate() error {
 		c.Integrity.validate,
 		c.ClientEvents.validate,
 		func() error { return asConfigError(c.Webhooks.Validate()) },
+		c.validateShip,
 		func() error { _, err := c.Rules(); return err },
 	}
 	for _, check := range checks {

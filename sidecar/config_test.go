@@ -12,6 +12,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/trailcar/trailcar/internal/ship"
 	"github.com/trailcar/trailcar/internal/webhook"
 	"github.com/trailcar/trailcar/rules"
 	"github.com/trailcar/trailcar/sidecar"
@@ -94,6 +95,18 @@ webhooks:
   retry_for: 1m
   queue: 50
   batch: { max_events: 100, max_wait: 250ms }
+ship:
+  enabled: false
+  url: "http://victorialogs:9428/insert/elasticsearch?_msg_field=message"
+  protocol: otlp
+  index: audit
+  headers: { AccountID: "12" }
+  user: shipper
+  password_file: /run/secrets/ship-pw
+  ca_file: ""
+  tls_verify: false
+  batch: { max_lines: 500, max_bytes: 256KiB, max_wait: 2s }
+  timeout: 30s
 `
 
 func TestParseConfigEveryKey(t *testing.T) {
@@ -143,6 +156,12 @@ func TestParseConfigEveryKey(t *testing.T) {
 		},
 		Timeout: 5 * time.Second, RetryFor: time.Minute, Queue: 50,
 		Batch: webhook.Batch{MaxEvents: 100, MaxWait: 250 * time.Millisecond},
+	}
+	want.Ship = ship.Config{
+		URL: "http://victorialogs:9428/insert/elasticsearch?_msg_field=message", Protocol: "otlp", Index: "audit",
+		Headers: map[string]string{"AccountID": "12"}, User: "shipper", PasswordFile: "/run/secrets/ship-pw",
+		Batch:   ship.BatchConfig{MaxLines: 500, MaxBytes: 256 << 10, MaxWait: 2 * time.Second},
+		Timeout: 30 * time.Second,
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("got\n%+v\nwant\n%+v", got, want)

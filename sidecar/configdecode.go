@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/trailcar/trailcar/internal/ship"
 )
 
 // The config file is decoded here, from the YAML node tree, rather than by
@@ -64,6 +66,9 @@ func (d *configDecoder) decode(n *yaml.Node, key string, v reflect.Value) error 
 	}
 	if v.Type() == reflect.TypeFor[time.Duration]() {
 		return d.duration(n, key, v)
+	}
+	if v.Type() == reflect.TypeFor[ship.ByteSize]() {
+		return d.byteSize(n, key, v)
 	}
 	switch v.Kind() {
 	case reflect.Struct:
@@ -175,6 +180,18 @@ func (d *configDecoder) duration(n *yaml.Node, key string, v reflect.Value) erro
 		return &ConfigError{Key: key, Line: n.Line, Value: scalarValue(n), Err: errors.New(`want a duration like "2s"`)}
 	}
 	v.SetInt(int64(dur))
+	return nil
+}
+
+func (d *configDecoder) byteSize(n *yaml.Node, key string, v reflect.Value) error {
+	if n.Kind != yaml.ScalarNode {
+		return &ConfigError{Key: key, Line: n.Line, Value: scalarValue(n), Err: errors.New(`want a size like "1MiB"`)}
+	}
+	size, err := ship.ParseByteSize(n.Value)
+	if err != nil {
+		return &ConfigError{Key: key, Line: n.Line, Value: scalarValue(n), Err: err}
+	}
+	v.SetInt(int64(size))
 	return nil
 }
 

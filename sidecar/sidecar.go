@@ -30,6 +30,7 @@ import (
 	"github.com/trailcar/trailcar/internal/identity"
 	"github.com/trailcar/trailcar/internal/integrity"
 	"github.com/trailcar/trailcar/internal/metrics"
+	"github.com/trailcar/trailcar/internal/ship"
 	"github.com/trailcar/trailcar/internal/store"
 	"github.com/trailcar/trailcar/internal/webhook"
 	"github.com/trailcar/trailcar/proxy"
@@ -91,6 +92,7 @@ type Sidecar struct {
 	streams     *proxy.Streams
 	proxy       *proxy.Proxy
 	webhooks    *webhook.Dispatcher // nil when disabled
+	shipper     *ship.Shipper       // nil unless ship.enabled
 	token       []byte              // admin bearer token; nil: none needed
 	deleteToken []byte              // the token deletes need; nil: the read token
 	streamSlots chan struct{}       // one per open follow or SSE stream
@@ -157,6 +159,9 @@ func New(cfg Config, opts Options) (_ *Sidecar, err error) {
 		return nil, err
 	}
 	s.trail = s.trailStore()
+	if err = s.newShipper(); err != nil {
+		return nil, err
+	}
 	if err = s.buildProxy(); err != nil {
 		return nil, err
 	}
@@ -463,6 +468,8 @@ func (s *Sidecar) Run(ctx context.Context) error {
 		s.prober.Run(probeCtx)
 	}()
 
+	shipped := s.runShipper()
+
 	errc := make(chan error, 2)
 	go func() { errc <- serve(s.proxySrv, s.proxyLn) }()
 	go func() { errc <- serve(s.adminSrv, s.adminLn) }()
@@ -474,7 +481,8 @@ func (s *Sidecar) Run(ctx context.Context) error {
 	}
 	stopProbe()
 	<-probing // a probe ending now must not report after stopped
-	return errors.Join(runErr, s.shutdown())
+	err := s.shutdown()
+	return errors.Join(runErr, err, shipped())
 }
 
 func serve(srv *http.Server, ln net.Listener) error {

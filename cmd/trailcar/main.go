@@ -76,7 +76,7 @@ func newRootCmd(s streams) *cobra.Command {
 		},
 	}
 	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error { return usageError{err} })
-	root.AddCommand(newServeCmd(s), newDemoCmd(s), newConfigCmd(s), newVersionCmd(s), newEventsCmd(s), newKeygenCmd(s), newVerifyCmd(s), newHashCmd(s))
+	root.AddCommand(newServeCmd(s), newDemoCmd(s), newConfigCmd(s), newVersionCmd(s), newEventsCmd(s), newKeygenCmd(s), newVerifyCmd(s), newHashCmd(s), newShipCmd(s))
 	return root
 }
 

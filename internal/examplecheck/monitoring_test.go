@@ -17,6 +17,7 @@ import (
 
 	"github.com/trailcar/trailcar/internal/audit"
 	"github.com/trailcar/trailcar/internal/metrics"
+	"github.com/trailcar/trailcar/internal/ship"
 	"github.com/trailcar/trailcar/internal/webhook"
 )
 
@@ -62,6 +63,7 @@ func metricNames(t *testing.T) map[string]bool {
 		t.Fatal(err)
 	}
 	defer d.Close(context.Background())
+	ship.NewMetrics(rec) // registered with shipping on
 	for _, h := range []string{"trailcar_http_request_duration_seconds"} {
 		for _, suffix := range []string{"_bucket", "_sum", "_count"} {
 			rec.names[h+suffix] = true
@@ -145,6 +147,7 @@ func TestPrometheusExamples(t *testing.T) {
 		"trailcar_events_dropped_total", "trailcar_audit_write_errors_total", "trailcar_upstream_errors_total",
 		"trailcar_webhook_deliveries_total", "trailcar_audit_queue_length", "trailcar_audit_queue_capacity",
 		"trailcar_integrity_last_checkpoint_timestamp_seconds",
+		"trailcar_ship_up", "trailcar_ship_lag_seconds", "trailcar_ship_lines_total",
 	} {
 		if !covered[want] {
 			t.Errorf("no alert on %s", want)

@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/trailcar/trailcar/internal/event"
@@ -44,6 +45,19 @@ type FollowOptions struct {
 	Whole bool
 	Tail  int
 	Since time.Time
+	// AfterTime and AfterIDs resume a follow right after the lines with
+	// that eventTime (text, as written) and those ids, wherever they are
+	// now: every line later than AfterTime is new, and one at AfterTime is
+	// new unless its id is in AfterIDs (lines written in the same
+	// microsecond share an eventTime). A shipper resumes from its saved
+	// position this way (docs/shipping.md "Position and resume").
+	// AfterTime excludes the other starts.
+	AfterTime string
+	AfterIDs  []string
+	// Place, if set, is told the file and the byte offset just after each
+	// line, before fn gets it: the live file's name, or a rotated file's
+	// name without .gz, and the offset in its uncompressed bytes.
+	Place func(file string, end int64)
 	// Until, if set, ends the follow (nil) once every line written
 	// before it has been read: at the first pass a second after it.
 	Until time.Time
@@ -149,12 +163,23 @@ type follower struct {
 	// passing says whether a line that is not an event is passed: it
 	// follows the verdict on the event before it.
 	passing bool
+
+	// Where the line being passed ends, for opts.Place.
+	atFile string
+	atEnd  int64
 }
 
 // start opens the live file and positions the follow.
 func (fl *follower) start() error {
 	o := fl.opts
 	fl.passing = true
+	if o.AfterTime != "" {
+		fl.lastTime, fl.lastIDs = o.AfterTime, map[string]bool{}
+		for _, id := range o.AfterIDs {
+			fl.lastIDs[id] = true
+		}
+		return fl.switchTo(nil)
+	}
 	if !o.Since.IsZero() {
 		// Replay: every line at or after Since is new, wherever it is.
 		fl.lastTime = event.TimeText(o.Since)
@@ -318,7 +343,11 @@ func (fl *follower) readRotated(info rotate.Info) error {
 	}
 	defer r.Close()
 	fl.passing = false
-	err = forwardLines(r, fl.line)
+	fl.atFile, fl.atEnd = strings.TrimSuffix(info.Name, ".gz"), 0
+	err = forwardLines(r, func(line []byte) error {
+		fl.atEnd += int64(len(line)) + 1 // an overlong line, skipped, is not counted: Place is for people, resuming goes by place in time
+		return fl.line(line)
+	})
 	fl.passing = true
 	return err
 }
@@ -358,6 +387,7 @@ func (fl *follower) drain() error {
 // overlong "line" (not an event: the writer bounds those) is dropped
 // rather than held.
 func (fl *follower) feed(data []byte) error {
+	fl.atFile, fl.atEnd = fl.st.opts.Filename, fl.off
 	for {
 		i := bytes.IndexByte(data, '\n')
 		if i < 0 {
@@ -374,6 +404,7 @@ func (fl *follower) feed(data []byte) error {
 			line = fl.partial
 		}
 		data = data[i+1:]
+		fl.atEnd += int64(i) + 1
 		var err error
 		if len(line) == 0 || line[0] != 0 {
 			err = fl.line(line)
@@ -392,6 +423,9 @@ func (fl *follower) line(line []byte) error {
 		if !fl.passing {
 			return nil
 		}
+		if fl.opts.Place != nil {
+			fl.opts.Place(fl.atFile, fl.atEnd)
+		}
 		return fl.fn(line)
 	}
 	switch {
@@ -407,6 +441,9 @@ func (fl *follower) line(line []byte) error {
 	}
 	fl.lastIDs[id] = true
 	fl.passing = true
+	if fl.opts.Place != nil {
+		fl.opts.Place(fl.atFile, fl.atEnd)
+	}
 	return fl.fn(line)
 }
 
