@@ -118,7 +118,14 @@ func TestOutsideRotation(t *testing.T) {
 			return strings.Contains(string(data), integrity.ReopenedType)
 		})
 		send(20)
-		time.Sleep(1200 * time.Millisecond) // an interval checkpoint, which the delete re-seals
+		// An interval checkpoint in the new file, which the delete then
+		// re-seals (waited for: under load it may take longer than the
+		// interval).
+		sidecartest.Eventually(t, "a checkpoint in the new file", func() bool {
+			data, _ := os.ReadFile(live(dir))
+			_, after, _ := strings.Cut(string(data), integrity.ReopenedType)
+			return strings.Contains(after, integrity.CheckpointType)
+		})
 		// An audited delete rewrites the new file, whose chain starts
 		// from the reopen record.
 		if code, out, errOut := evRun(t, "", "events", "delete", "--server", s.AdminURL(), "/api/v3/widgets/1/*"); code != 0 || out != "Deleted 1 events\n" { // the other is in the file moved away
