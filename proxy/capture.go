@@ -72,8 +72,12 @@ func (x *exchange) startCapture(r *http.Request, c rules.Capture) {
 }
 
 // captured sets the bodies of the final event that the capture rule asks
-// for.
+// for. A request trailcar refused (fail_closed, a body too slow) keeps
+// nothing of its body: it never reached the app.
 func (p *Proxy) captured(e *event.Event, x *exchange, r *http.Request) {
+	if x.refused || x.reqBody.timedOut {
+		return
+	}
 	if x.reqCopy.on {
 		e.Req.Body, e.Req.BodyTruncated = p.fields.Body(x.reqCopy.kept(r.ContentLength, r.Header), x.capture.MaxBytes)
 	}

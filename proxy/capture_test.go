@@ -205,3 +205,23 @@ func TestCaptureSSEFirstByte(t *testing.T) {
 		})
 	}
 }
+
+// TestCaptureRefused: a request refused before it reached the app
+// (fail_closed) keeps nothing of its body, whatever the rule.
+func TestCaptureRefused(t *testing.T) {
+	ho := capturing(rules.CaptureRule{Path: "/**", Request: true, Response: true})
+	configure := ho.configure
+	ho.configure = func(o *proxy.Options) { configure(o); o.FailClosed = func() bool { return true } }
+	h := newHarness(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		t.Error("a refused request reached the app")
+	}), ho)
+	resp, err := h.client().Post(h.front.URL+"/api/v3/components", "application/json", strings.NewReader(`{"name":"c1"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	e := onlyEvent(t, h)
+	if e.Res.StatusCode != http.StatusServiceUnavailable || len(e.Req.Body) != 0 || len(e.Res.Body) != 0 {
+		t.Errorf("event %d req.body %s res.body %s: want 503 and no bodies", e.Res.StatusCode, e.Req.Body, e.Res.Body)
+	}
+}
