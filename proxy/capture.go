@@ -51,6 +51,7 @@ func (c *bodyCopy) write(p []byte, end bool) {
 func (c *bodyCopy) kept(size int64, h http.Header) capture.Kept {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.limit = 0 // a read still in flight adds nothing to what the event reads
 	k := capture.Kept{Head: c.buf, Size: c.size, ContentType: h.Get("Content-Type"), ContentEncoding: h.Get("Content-Encoding")}
 	if size >= 0 {
 		k.Size = size

@@ -78,7 +78,7 @@ func (f *Fields) Body(k Kept, maxBytes int) (value []byte, truncated bool) {
 func (f *Fields) jsonBody(text []byte, complete bool, maxBytes int, k Kept, media string) ([]byte, bool) {
 	out, err := f.redactJSON(text, complete, maxBytes)
 	if err != nil {
-		return event.AppendString(nil, "<"+sizeText(k)+" of "+media+", not valid JSON>"), false
+		return event.AppendString(nil, "<"+sizeText(k)+" of "+media[:min(len(media), 64)]+", not valid JSON>"), false
 	}
 	return keep(out, complete, maxBytes)
 }
@@ -156,15 +156,21 @@ func kind(media string) bodyKind {
 	return kindOther
 }
 
-// sniff names the type of a body sent without Content-Type.
+// sniff names the type of a body sent without Content-Type: JSON when it
+// opens as an object or array does (so that it is redacted), else what
+// net/http's sniffing says.
 func sniff(text []byte) string {
+	if t := bytes.TrimLeft(text, " \t\r\n"); len(t) > 0 && (t[0] == '{' || t[0] == '[') {
+		return "application/json"
+	}
 	media, _, _ := mime.ParseMediaType(http.DetectContentType(text))
 	return media
 }
 
 // isText reports whether b reads as text: UTF-8 (but for a rune the cut
-// split) without control characters beyond tab, line feed, form feed and
-// carriage return.
+// split) without control characters beyond tab, line feed and carriage
+// return. (Each of those is escaped in two bytes: a kept text is at most
+// twice max_bytes in the line.)
 func isText(b []byte, complete bool) bool {
 	if !complete {
 		for i := 0; i < utf8.UTFMax-1 && len(b) > 0 && !utf8.Valid(b); i++ {
@@ -175,7 +181,7 @@ func isText(b []byte, complete bool) bool {
 		return false
 	}
 	for _, c := range b {
-		if c < 0x20 && c != '\t' && c != '\n' && c != '\f' && c != '\r' || c == 0x7f {
+		if c < 0x20 && c != '\t' && c != '\n' && c != '\r' || c == 0x7f {
 			return false
 		}
 	}
@@ -188,6 +194,7 @@ func placeholder(k Kept, media, encoding string) []byte {
 	if media == "" {
 		media = "unknown type"
 	}
+	media, encoding = media[:min(len(media), 64)], encoding[:min(len(encoding), 16)] // the client's words: bounded
 	s := "<" + sizeText(k) + " of " + media
 	if encoding != "" {
 		s += " (" + encoding + ")"
