@@ -115,6 +115,29 @@ func TestObject(t *testing.T) {
 	}
 }
 
+// unredacted names a key of redact_fields whose value in v is not
+// REDACTED, at any depth.
+func unredacted(v any) string {
+	switch v := v.(type) {
+	case map[string]any:
+		for k, val := range v {
+			if defaultFields.Has(k) && val != capture.Redacted {
+				return k
+			}
+			if leak := unredacted(val); leak != "" {
+				return leak
+			}
+		}
+	case []any:
+		for _, el := range v {
+			if leak := unredacted(el); leak != "" {
+				return leak
+			}
+		}
+	}
+	return ""
+}
+
 // FuzzBody: whatever the body, the value is one valid JSON value, within
 // about max bytes, and no redacted key's value survives in a JSON body.
 func FuzzBody(f *testing.F) {
@@ -133,6 +156,12 @@ func FuzzBody(f *testing.F) {
 			}
 			if len(got) > 2*max+160 {
 				t.Fatalf("%d bytes for max %d", len(got), max)
+			}
+			var v any
+			if json.Unmarshal(got, &v) == nil {
+				if leak := unredacted(v); leak != "" {
+					t.Fatalf("%s kept its value: %s", leak, got)
+				}
 			}
 		}
 	})
