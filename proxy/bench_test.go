@@ -36,7 +36,15 @@ func BenchmarkProxy(b *testing.B) {
 		rp.Transport = proxy.DefaultTransport()
 		runProxyBench(b, rp)
 	})
-	b.Run("trailcar", func(b *testing.B) {
+	b.Run("trailcar", func(b *testing.B) { benchTrailcar(b, target, nil) })
+	// A capture rule on every POST: GETs must cost what they did.
+	b.Run("trailcar-capture-posts", func(b *testing.B) {
+		benchTrailcar(b, target, []rules.CaptureRule{{Path: "/**", Methods: []string{"POST"}, Request: true, Response: true}})
+	})
+}
+
+func benchTrailcar(b *testing.B, target *url.URL, capture []rules.CaptureRule) {
+	{
 		m := metrics.Discard()
 		f, err := rotate.Open(rotate.Options{Dir: b.TempDir(), Filename: "audit.log", MaxSizeMB: 2, MaxFiles: 5})
 		if err != nil {
@@ -45,17 +53,17 @@ func BenchmarkProxy(b *testing.B) {
 		defer f.Close()
 		w := audit.New(audit.Options{File: f, Metrics: m, Service: "console", Host: "bench"})
 		defer w.Close(context.Background())
-		r, err := rules.Compile(rules.Policy{Service: "console", Always: []string{"/**"}, ActionTemplate: "{service}.{resource}.{verb}"})
+		r, err := rules.Compile(rules.Policy{Service: "console", Always: []string{"/**"}, ActionTemplate: "{service}.{resource}.{verb}", Capture: capture})
 		if err != nil {
 			b.Fatal(err)
 		}
 		trusted, _ := identity.ParseTrusted([]string{"loopback"})
-		p, err := proxy.New(proxy.Options{Upstream: target, Rules: r, Sink: w, Metrics: m, Trusted: trusted})
+		p, err := proxy.New(proxy.Options{Upstream: target, Rules: r, Sink: w, Metrics: m, Trusted: trusted, RedactFields: []string{"password"}})
 		if err != nil {
 			b.Fatal(err)
 		}
 		runProxyBench(b, p)
-	})
+	}
 }
 
 func runProxyBench(b *testing.B, h http.Handler) {

@@ -216,7 +216,11 @@ func (b *sentBody) Read(p []byte) (int, error) {
 	if b.closed.Load() {
 		return 0, errBodyClosed
 	}
-	return b.src.Read(p)
+	n, err := b.src.Read(p)
+	if b.x.reqCopy.on {
+		b.x.reqCopy.write(p[:n], err == io.EOF)
+	}
+	return n, err
 }
 
 // Close ends the body for good and reports whether its exchange may be

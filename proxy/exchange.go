@@ -126,6 +126,9 @@ type exchange struct {
 	long            longRun       // a long-running answer\'s state
 	sent            *sentBody     // the body as the transport reads it; closed before the exchange is reused
 	clientGone      bool          // the client left while sending its body
+	capture         rules.Capture // what a capture rule asks of the request
+	reqCopy         bodyCopy      // the request body's head, when captured
+	resCopy         bodyCopy      // the response body's head, when captured
 }
 
 // upstreamBody is the upstream's response body as ReverseProxy copies it:
@@ -207,6 +210,9 @@ func (x *exchange) Write(b []byte) (int, error) {
 	}
 	n, err := x.rw.Write(b)
 	x.bytes += int64(n)
+	if x.resCopy.on {
+		x.resCopy.write(b[:n], false)
+	}
 	return n, err
 }
 

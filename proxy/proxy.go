@@ -24,6 +24,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/trailcar/trailcar/internal/capture"
 	"github.com/trailcar/trailcar/internal/event"
 	"github.com/trailcar/trailcar/internal/identity"
 	"github.com/trailcar/trailcar/internal/metrics"
@@ -67,6 +68,10 @@ type Options struct {
 	// keys replaced by REDACTED.
 	LogQuery    bool
 	RedactQuery []string
+	// RedactFields are the JSON keys (any depth, any case) whose values
+	// are REDACTED in captured bodies and client_details (redact_fields);
+	// nil redacts none.
+	RedactFields []string
 	// FailClosed, if set and returning true, makes tracked requests
 	// answer 503 instead of going unaudited (on_write_error: fail_closed
 	// while the audit log cannot be written).
@@ -105,6 +110,7 @@ type Proxy struct {
 	now             func() time.Time
 	log             *slog.Logger
 	redact          *identity.Redactor
+	fields          *capture.Fields                                            // nil when redact_fields is empty
 	counters        sync.Map                                                   // requestKey -> prometheus.Counter
 	durations       [len(knownMethods) + 1]atomic.Pointer[prometheus.Observer] // made on first use: no empty buckets
 	events          sync.Pool                                                  // *event.Event
@@ -134,6 +140,9 @@ func New(opts Options) (*Proxy, error) {
 		opts: opts, ids: opts.IDs, now: opts.Now, log: opts.Logger,
 		requestIDHeader: http.CanonicalHeaderKey(opts.RequestIDHeader),
 		redact:          identity.NewRedactor(opts.RedactQuery),
+	}
+	if len(opts.RedactFields) > 0 {
+		p.fields = capture.NewFields(opts.RedactFields)
 	}
 	for _, reason := range upstreamReasons {
 		opts.Metrics.UpstreamErrors.WithLabelValues(reason) // exported at 0: increase() sees the first burst
@@ -277,6 +286,9 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err := x.prefetch(r); err != nil {
 		p.refuseBody(x, err)
 		return
+	}
+	if c := x.route.Capture(); c.Request || c.Response {
+		x.startCapture(r, c)
 	}
 	if r.Body != nil && r.Body != http.NoBody {
 		x.sent = &sentBody{src: r.Body, x: x}

@@ -3,6 +3,7 @@ package proxy_test
 import (
 	"bytes"
 	"compress/gzip"
+	"fmt"
 	"io"
 	"net/http"
 	"strconv"
@@ -97,7 +98,7 @@ func TestEvent(t *testing.T) {
 				{"outcome", e.Outcome, tt.wantOutcome},
 				{"creds", e.Creds, event.Creds{Name: "alice", Type: "basic"}},
 				{"address", e.Address, "127.0.0.1"},
-				{"req", e.Req, event.Request{Method: tt.method, Path: tt.path, UserAgent: "Go-http-client/1.1"}},
+				{"req", fmt.Sprintf("%+v", e.Req), fmt.Sprintf("%+v", event.Request{Method: tt.method, Path: tt.path, UserAgent: "Go-http-client/1.1"})},
 				{"res.statusCode", e.Res.StatusCode, tt.status},
 				{"res.bytes", e.Res.Bytes, int64(len(body))},
 			}

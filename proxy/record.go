@@ -280,13 +280,16 @@ func (p *Proxy) emit(x *exchange, r *http.Request, status int, elapsed time.Dura
 		// json.Compact passes invalid UTF-8 inside strings through; a line
 		// must be UTF-8, so such details are kept as a (repaired) string.
 		if obj, err := event.CompactObject([]byte(a.details)); err == nil && utf8.ValidString(a.details) {
-			e.Res.ClientDetails = obj
+			e.Res.ClientDetails = p.redactDetails(obj)
 		} else {
 			details.String("invalid_audit_details", a.details)
 		}
 	}
 	if a.level != "" && !strings.EqualFold(a.level, event.LevelInfo) && !strings.EqualFold(a.level, event.LevelError) {
 		details.String("invalid_audit_level", a.level) // the computed level stays
+	}
+	if !started {
+		p.captured(e, x, r)
 	}
 	switch {
 	case started:
@@ -301,6 +304,18 @@ func (p *Proxy) emit(x *exchange, r *http.Request, status int, elapsed time.Dura
 	if err := p.opts.Sink.Emit(e); err != nil {
 		p.log.Warn("audit event not recorded", "id", e.ID, "err", err)
 	}
+}
+
+// redactDetails is X-Audit-Details with the values of redact_fields
+// REDACTED, at any depth.
+func (p *Proxy) redactDetails(obj []byte) []byte {
+	if p.fields == nil {
+		return obj
+	}
+	if redacted, err := p.fields.Object(obj); err == nil {
+		return redacted
+	}
+	return nil // not reached (CompactObject found one JSON object); never the values unredacted
 }
 
 // whatWentWrong adds to details (and to e's outcome and level) what the

@@ -79,6 +79,7 @@ type Route struct {
 	method   string // normalized
 	ignored  bool   // in ignore_routes
 	whatever bool   // not ignored, and in track.always or track.methods
+	capture  *captureRule
 }
 
 // Route matches a request's method and path (url.URL.Path) against the
@@ -88,6 +89,9 @@ func (r *Rules) Route(method, path, sent string) Route {
 	rt := Route{p: p, method: normalizeMethod(method), ignored: Canonical(cmp.Or(sent, path)) && r.ignored(p)}
 	// The cheap check first: a tracked method spares the matching.
 	rt.whatever = !rt.ignored && (containsFold(r.methods, rt.method) || r.inAlways(p))
+	if len(r.captures) > 0 {
+		rt.capture = r.matchCapture(rt.method, p)
+	}
 	return rt
 }
 

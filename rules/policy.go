@@ -22,6 +22,8 @@ type Policy struct {
 	// ResourceTemplate is resource_template: the resource of an event no
 	// actions rule and no X-Audit-Resource gave one; "" for none.
 	ResourceTemplate string
+	// Capture are the capture rules: first match wins.
+	Capture []CaptureRule
 }
 
 // ActionRule is one entry of activity_tracker.actions; it is embedded as is in
@@ -71,6 +73,7 @@ type Rules struct {
 	actions  []actionRule
 	template *template
 	resource *resourceTemplate // nil: resource_template is off
+	captures []captureRule
 }
 
 // actionRule is a compiled ActionRule.
@@ -123,6 +126,9 @@ func Compile(p Policy) (*Rules, error) {
 		if r.resource, err = compileResource(p.ResourceTemplate, true); err != nil {
 			return nil, &FieldError{Key: "resource_template", Value: p.ResourceTemplate, Err: err}
 		}
+	}
+	if r.captures, err = compileCaptures(p.Capture); err != nil {
+		return nil, err
 	}
 	return r, nil
 }

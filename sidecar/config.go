@@ -97,9 +97,15 @@ type TrackerConfig struct {
 	ActionTemplate string             `yaml:"action_template"`
 	// ResourceTemplate is the resource of a proxied event that no actions
 	// rule or X-Audit-Resource names; "" for none.
-	ResourceTemplate string   `yaml:"resource_template"`
-	LogQuery         bool     `yaml:"log_query"`
-	RedactQuery      []string `yaml:"redact_query"`
+	ResourceTemplate string `yaml:"resource_template"`
+	// Capture keeps the request or response bodies of the routes it
+	// names in their events (docs/events.md "Bodies"); first match wins.
+	Capture []rules.CaptureRule `yaml:"capture"`
+	// RedactFields are the JSON keys (any depth, any case) whose values
+	// are REDACTED in captured bodies and client_details.
+	RedactFields []string `yaml:"redact_fields"`
+	LogQuery     bool     `yaml:"log_query"`
+	RedactQuery  []string `yaml:"redact_query"`
 
 	// RotateEvery also rotates the live file once its first line is this
 	// old (docs/configuration.md "Rotation by age"); 0: by size only.
@@ -272,6 +278,7 @@ func DefaultConfig() Config {
 			Actions:          policy.Actions,
 			ActionTemplate:   policy.ActionTemplate,
 			ResourceTemplate: policy.ResourceTemplate,
+			RedactFields:     []string{"password", "secret", "token", "access_token", "refresh_token", "private_key", "client_secret", "apikey", "api_key"},
 			RedactQuery:      []string{"token", "access_token", "apikey", "api_key", "password", "secret"},
 		},
 		Identity:     IdentityConfig{QueryTokens: []string{"token", "access_token"}},
@@ -481,6 +488,11 @@ func (t *TrackerConfig) validate() error {
 	if err := checkFileMode(t); err != nil {
 		return err
 	}
+	for i, k := range t.RedactFields {
+		if k == "" {
+			return &ConfigError{Key: fmt.Sprintf("%sredact_fields[%d]", at, i), Value: k, Err: errors.New("empty key")}
+		}
+	}
 	for i, k := range t.RedactQuery {
 		if k == "" {
 			return &ConfigError{Key: fmt.Sprintf("%sredact_query[%d]", at, i), Value: k, Err: errors.New("empty key")}
@@ -523,6 +535,7 @@ func (c *Config) Rules() (*rules.Rules, error) {
 		Actions:          t.Actions,
 		ActionTemplate:   t.ActionTemplate,
 		ResourceTemplate: t.ResourceTemplate,
+		Capture:          t.Capture,
 	})
 	return r, asConfigError(err)
 }

@@ -18,7 +18,8 @@ func (s *Sidecar) interceptClientEvents() (func(r *http.Request) http.Handler, e
 	h, err := clientevent.New(clientevent.Options{
 		Path: c.Path, Service: s.cfg.Service, Rate: c.Rate, Burst: c.Burst,
 		Sink: s.writer, Trusted: s.trusted, Identity: s.creds, RequestIDHeader: s.cfg.RequestIDHeader,
-		Logger: s.log,
+		RedactFields: s.cfg.ActivityTracker.RedactFields,
+		Logger:       s.log,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("client_events: %w", err)

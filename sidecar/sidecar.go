@@ -344,6 +344,7 @@ func (s *Sidecar) buildProxy() error {
 		RequestIDHeader: s.cfg.RequestIDHeader,
 		LogQuery:        s.cfg.ActivityTracker.LogQuery,
 		RedactQuery:     slices.Concat(s.cfg.ActivityTracker.RedactQuery, s.creds.QueryTokens()), // a query token is a secret too
+		RedactFields:    s.cfg.ActivityTracker.RedactFields,
 		FailClosed:      failClosed,
 		UpstreamFailed:  func(error) { s.prober.Kick() },
 		Intercept:       intercept,

@@ -193,13 +193,14 @@ func configKeys(typ reflect.Type, prefix string) []string {
 }
 
 // hasKey reports whether the mapping n holds the key path; "[]" needs
-// every element of a list to hold the rest.
+// every element of a list to hold the rest (an empty list, as capture's
+// default, is printed whole as []).
 func hasKey(n *yaml.Node, path []string) bool {
 	if len(path) == 0 {
 		return true
 	}
 	if path[0] == "[]" {
-		if n.Kind != yaml.SequenceNode || len(n.Content) == 0 {
+		if n.Kind != yaml.SequenceNode {
 			return false
 		}
 		for _, el := range n.Content {

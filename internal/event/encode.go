@@ -52,10 +52,10 @@ func AppendJSON(buf []byte, e *Event) ([]byte, error) {
 	if e.Address != "" {
 		buf = appendKV(buf, "address", e.Address)
 	}
-	if e.Req != (Request{}) {
+	if !e.Req.empty() {
 		buf = appendRequest(buf, &e.Req)
 	}
-	if e.Res.StatusCode != 0 || e.Res.Bytes != 0 || len(e.Res.ClientDetails) > 0 {
+	if e.Res.StatusCode != 0 || e.Res.Bytes != 0 || len(e.Res.ClientDetails) > 0 || len(e.Res.Body) > 0 {
 		buf = appendResponse(buf, &e.Res)
 	}
 	if e.DurationMS != 0 {
@@ -149,7 +149,29 @@ func appendRequest(buf []byte, r *Request) []byte {
 		buf = append(buf, `"bytes":`...)
 		buf = strconv.AppendInt(buf, r.Bytes, 10)
 	}
-	return append(buf, '}')
+	return append(appendBody(buf, len(buf) > n, r.Body, r.BodyTruncated), '}')
+}
+
+func (r *Request) empty() bool {
+	return r.Method == "" && r.Path == "" && r.Query == "" && r.UserAgent == "" && r.TraceID == "" &&
+		r.Bytes == 0 && len(r.Body) == 0
+}
+
+// appendBody appends a captured body and, when it is cut, body_truncated;
+// comma says a member came before.
+func appendBody(buf []byte, comma bool, body []byte, truncated bool) []byte {
+	if len(body) == 0 {
+		return buf
+	}
+	if comma {
+		buf = append(buf, ',')
+	}
+	buf = append(buf, `"body":`...)
+	buf = append(buf, body...)
+	if truncated {
+		buf = append(buf, `,"body_truncated":true`...)
+	}
+	return buf
 }
 
 func appendResponse(buf []byte, r *Response) []byte {
@@ -173,7 +195,7 @@ func appendResponse(buf []byte, r *Response) []byte {
 		buf = append(buf, `"client_details":`...)
 		buf = append(buf, r.ClientDetails...)
 	}
-	return append(buf, '}')
+	return append(appendBody(buf, len(buf) > n, r.Body, r.BodyTruncated), '}')
 }
 
 // OrUnknown is s, or Unknown ("-") when s is empty: how an unknown creds
@@ -184,6 +206,10 @@ func OrUnknown(s string) string {
 	}
 	return s
 }
+
+// AppendString appends s as a quoted JSON string, as every string of a
+// line is written: for a value built elsewhere, such as a captured body.
+func AppendString(buf []byte, s string) []byte { return appendString(buf, s) }
 
 // appendString appends s as a quoted JSON string.
 func appendString(buf []byte, s string) []byte {

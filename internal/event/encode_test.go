@@ -34,6 +34,17 @@ func sample() *event.Event {
 	}
 }
 
+// sampleBodies has a captured request body kept as JSON and a response
+// body cut to a string.
+func sampleBodies() *event.Event {
+	e := sample()
+	e.ID = "01937c4e5a2b7c3d8e9f0a1b2c3d4e62"
+	e.Req.Body = json.RawMessage(`{"name":"c1","auth":{"password":"REDACTED"}}`)
+	e.Res.Body = event.AppendString(nil, `{"id":"c1","not`)
+	e.Res.BodyTruncated = true
+	return e
+}
+
 func TestAppendJSONGolden(t *testing.T) {
 	tests := []struct {
 		name string
@@ -44,6 +55,17 @@ func TestAppendJSONGolden(t *testing.T) {
 			name: "full http event",
 			ev:   sample(),
 			want: `{"id":"01937c4e5a2b7c3d8e9f0a1b2c3d4e5f","eventTime":"2026-11-22T08:15:30.123456Z","type":"http","level":"info","service":"console","host":"console-7d9f-abcde","outcome":"success","action":"console.components.create","creds":{"uuid":"u-1","name":"alice","type":"token"},"address":"10.1.2.3","req":{"method":"POST","path":"/api/v3/components","user_agent":"curl/8.5.0","trace_id":"4bf92f3577b34da6a3ce929d0e0e4736","bytes":42},"res":{"statusCode":201,"bytes":512,"client_details":{"a":1}},"duration_ms":3.217,"resource":{"type":"channels","id":"MyChannel"},"details":{"k":"v"}}` + "\n",
+		},
+		{
+			name: "captured bodies come last in req and res",
+			ev:   sampleBodies(),
+			want: `{"id":"01937c4e5a2b7c3d8e9f0a1b2c3d4e62","eventTime":"2026-11-22T08:15:30.123456Z","type":"http","level":"info","service":"console","host":"console-7d9f-abcde","outcome":"success","action":"console.components.create","creds":{"uuid":"u-1","name":"alice","type":"token"},"address":"10.1.2.3","req":{"method":"POST","path":"/api/v3/components","user_agent":"curl/8.5.0","trace_id":"4bf92f3577b34da6a3ce929d0e0e4736","bytes":42,"body":{"name":"c1","auth":{"password":"REDACTED"}}},"res":{"statusCode":201,"bytes":512,"client_details":{"a":1},"body":"{\"id\":\"c1\",\"not","body_truncated":true},"duration_ms":3.217,"resource":{"type":"channels","id":"MyChannel"},"details":{"k":"v"}}` + "\n",
+		},
+		{
+			name: "a body alone makes req",
+			ev: &event.Event{ID: "01937c4e5a2b7c3d8e9f0a1b2c3d4e5f", Time: fixedTime, Type: "http",
+				Level: "info", Service: "s", Host: "h", Outcome: "success", Req: event.Request{Body: json.RawMessage(`"x"`)}},
+			want: `{"id":"01937c4e5a2b7c3d8e9f0a1b2c3d4e5f","eventTime":"2026-11-22T08:15:30.123456Z","type":"http","level":"info","service":"s","host":"h","outcome":"success","req":{"body":"x"}}` + "\n",
 		},
 		{
 			name: "minimal system event keeps the first seven fields",
@@ -104,7 +126,12 @@ func TestAppendJSONHostileStrings(t *testing.T) {
 }
 
 func TestRoundTrip(t *testing.T) {
-	ev := sample()
+	for _, ev := range []*event.Event{sample(), sampleBodies()} {
+		roundTrip(t, ev)
+	}
+}
+
+func roundTrip(t *testing.T, ev *event.Event) {
 	line, err := event.AppendJSON(nil, ev)
 	if err != nil {
 		t.Fatal(err)

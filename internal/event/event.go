@@ -84,6 +84,11 @@ type Request struct {
 	// Bytes is what the client sent after the head or the 101, on the
 	// final event of a long-running answer.
 	Bytes int64 `json:"bytes,omitempty"`
+	// Body is the request body a capture rule kept: a JSON value, valid
+	// and compact (a redacted JSON or form body, or a string).
+	Body json.RawMessage `json:"body,omitempty"`
+	// BodyTruncated says Body holds only the first max_bytes of it.
+	BodyTruncated bool `json:"body_truncated,omitempty"`
 }
 
 // MaxUserAgent bounds req.user_agent, in bytes.
@@ -96,6 +101,9 @@ type Response struct {
 	Bytes      int64 `json:"bytes,omitempty"`
 	// ClientDetails is a JSON object, already valid and compact.
 	ClientDetails json.RawMessage `json:"client_details,omitempty"`
+	// Body and BodyTruncated are as Request's, for the response body.
+	Body          json.RawMessage `json:"body,omitempty"`
+	BodyTruncated bool            `json:"body_truncated,omitempty"`
 }
 
 // Resource names the object the event is about.

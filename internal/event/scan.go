@@ -155,10 +155,14 @@ func (s *lineScanner) request(fl *Fields) bool {
 		case &keys.bytes:
 			_, ok := s.integer()
 			return ok
+		case &keys.body:
+			return s.value(0)
+		case &keys.bodyTruncated:
+			return s.lit("true")
 		default:
 			return s.stringInto(&scratch, 0, &fl.inexact)
 		}
-	}, &keys.method, &keys.path, &keys.query, &keys.userAgent, &keys.traceID, &keys.bytes)
+	}, &keys.method, &keys.path, &keys.query, &keys.userAgent, &keys.traceID, &keys.bytes, &keys.body, &keys.bodyTruncated)
 }
 
 func (s *lineScanner) response(fl *Fields) bool {
@@ -171,10 +175,12 @@ func (s *lineScanner) response(fl *Fields) bool {
 		case &keys.bytes:
 			_, ok := s.integer()
 			return ok
+		case &keys.bodyTruncated:
+			return s.lit("true")
 		default:
 			return s.value(0)
 		}
-	}, &keys.statusCode, &keys.bytes, &keys.clientDetails)
+	}, &keys.statusCode, &keys.bytes, &keys.clientDetails, &keys.body, &keys.bodyTruncated)
 }
 
 func (s *lineScanner) resource(fl *Fields) bool {

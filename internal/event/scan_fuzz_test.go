@@ -36,7 +36,7 @@ var fuzzFilters = []string{
 }
 
 func fuzzSeeds(f *testing.F) {
-	for _, e := range []*event.Event{sample(), sampleSystem(), sampleEscaped()} {
+	for _, e := range []*event.Event{sample(), sampleSystem(), sampleEscaped(), sampleBodies()} {
 		line, err := event.AppendJSON(nil, e)
 		if err != nil {
 			f.Fatal(err)

@@ -38,7 +38,7 @@ func encodeLine(t testing.TB, e *event.Event) []byte {
 }
 
 func TestScanLineReadsWhatDecodeReads(t *testing.T) {
-	for _, e := range []*event.Event{sample(), sampleSystem(), sampleEscaped()} {
+	for _, e := range []*event.Event{sample(), sampleSystem(), sampleEscaped(), sampleBodies()} {
 		t.Run(e.Type+"/"+e.ID[28:], func(t *testing.T) {
 			line := encodeLine(t, e)
 			var fl event.Fields
@@ -73,6 +73,8 @@ func TestScanLineRefusesOtherLayouts(t *testing.T) {
 		{"number with exponent", strings.Replace(good, `"outcome":"success"`, `"outcome":"success","duration_ms":1e3`, 1)},
 		{"status not an integer", strings.Replace(good, `"outcome":"success"`, `"outcome":"success","res":{"statusCode":2.5}`, 1)},
 		{"status with leading zero", strings.Replace(good, `"outcome":"success"`, `"outcome":"success","res":{"statusCode":0201}`, 1)},
+		{"body_truncated not true", strings.Replace(good, `"outcome":"success"`, `"outcome":"success","res":{"statusCode":200,"body":"x","body_truncated":false}`, 1)},
+		{"body after body_truncated", strings.Replace(good, `"outcome":"success"`, `"outcome":"success","req":{"body_truncated":true,"body":"x"}`, 1)},
 		{"details not closed", strings.Replace(good, `"count":3,`, `"count":[3,`, 1)},
 	}
 	for _, tt := range tests {

@@ -29,6 +29,7 @@ var keys = struct {
 	action, creds, address, req, res, duration, message, resource key
 	details, uuid, name, subType, method, path, query, statusCode key
 	bytes, clientDetails, subID, userAgent, traceID               key
+	body, bodyTruncated                                           key
 }{
 	id: mkKey(`{"id":`), eventTime: mkKey(`,"eventTime":`), typ: mkKey(`,"type":`), level: mkKey(`,"level":`),
 	service: mkKey(`,"service":`), host: mkKey(`,"host":`), outcome: mkKey(`,"outcome":`),
@@ -39,6 +40,7 @@ var keys = struct {
 	path: mkKey(`"path":`), query: mkKey(`"query":`), statusCode: mkKey(`"statusCode":`), bytes: mkKey(`"bytes":`),
 	clientDetails: mkKey(`"client_details":`), subID: mkKey(`"id":`),
 	userAgent: mkKey(`"user_agent":`), traceID: mkKey(`"trace_id":`),
+	body: mkKey(`"body":`), bodyTruncated: mkKey(`"body_truncated":`),
 }
 
 // key consumes k if the line continues with it.

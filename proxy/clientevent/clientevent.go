@@ -25,6 +25,7 @@ import (
 	"github.com/trailcar/trailcar/internal/jsonhttp"
 	"github.com/trailcar/trailcar/rules"
 
+	"github.com/trailcar/trailcar/internal/capture"
 	"github.com/trailcar/trailcar/internal/event"
 	"github.com/trailcar/trailcar/internal/identity"
 )
@@ -67,6 +68,9 @@ type Options struct {
 	// id the proxy made for this request; when it holds a valid id, the
 	// event gets it, so the id the client got back names its event.
 	RequestIDHeader string
+	// RedactFields are the keys (any depth, any case) whose values are
+	// REDACTED in client_details (redact_fields); nil redacts none.
+	RedactFields []string
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 	// Logger; nil means slog.Default().
@@ -80,6 +84,7 @@ type Handler struct {
 	now     func() time.Time
 	limiter *Limiter
 	log     *slog.Logger
+	fields  *capture.Fields // nil when redact_fields is empty
 }
 
 // New checks opts and returns a Handler.
@@ -102,8 +107,12 @@ func New(opts Options) (*Handler, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
+	var fields *capture.Fields
+	if len(opts.RedactFields) > 0 {
+		fields = capture.NewFields(opts.RedactFields)
+	}
 	return &Handler{
-		opts: opts, path: g,
+		opts: opts, path: g, fields: fields,
 		limiter: NewLimiter(opts.Rate, opts.Burst, opts.MaxClients),
 		now:     opts.Now, log: opts.Logger,
 	}, nil
@@ -162,6 +171,18 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	jsonhttp.Write(w, http.StatusAccepted, map[string]string{"message": "ok"})
 }
 
+// redact is client_details with the values of redact_fields REDACTED.
+func (h *Handler) redact(details []byte) []byte {
+	if h.fields == nil || len(details) == 0 {
+		return details
+	}
+	out, err := h.fields.Object(details)
+	if err != nil {
+		return nil // not reached: the body was decoded as JSON; never the values unredacted
+	}
+	return out
+}
+
 // event builds the client event of r.
 func (h *Handler) event(r *http.Request, addr string, in input) *event.Event {
 	typ, id := lastTwo(rules.CleanPath(r.URL.EscapedPath()))
@@ -173,7 +194,7 @@ func (h *Handler) event(r *http.Request, addr string, in input) *event.Event {
 		Creds:    h.opts.Identity.FromHTTP(r),
 		Address:  addr,
 		Req:      event.Request{Method: r.Method, Path: r.URL.Path, UserAgent: identity.UserAgent(r.Header), TraceID: identity.TraceID(r.Header)},
-		Res:      event.Response{StatusCode: in.httpCode, ClientDetails: in.clientDetails},
+		Res:      event.Response{StatusCode: in.httpCode, ClientDetails: h.redact(in.clientDetails)},
 		Message:  Message,
 		Resource: event.Resource{Type: typ, ID: id},
 	}
