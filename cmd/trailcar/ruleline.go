@@ -32,8 +32,12 @@ func rulesLine(cfg sidecar.Config) string {
 		slices.Equal(t.IgnoreRoutes, def.IgnoreRoutes) && slices.EqualFunc(t.Actions, def.Actions, sameRule) {
 		whose = "the IBM console's defaults: set service, activity_tracker.track, ignore_routes and actions for another app"
 	}
-	return fmt.Sprintf("[event tracker] rules (%s): service %q; methods %s; statuses %s; always %s; ignore_routes %s; %d actions rules",
-		whose, cfg.Service, list(t.Track.Methods), list(statuses), list(t.Track.Always), list(t.IgnoreRoutes), len(t.Actions))
+	captures := make([]string, len(t.Capture))
+	for i, c := range t.Capture {
+		captures[i] = c.Path // a body kept is worth seeing at start: it may hold credentials
+	}
+	return fmt.Sprintf("[event tracker] rules (%s): service %q; methods %s; statuses %s; always %s; ignore_routes %s; %d actions rules; bodies captured on %s",
+		whose, cfg.Service, list(t.Track.Methods), list(statuses), list(t.Track.Always), list(t.IgnoreRoutes), len(t.Actions), list(captures))
 }
 
 func sameRule(a, b rules.ActionRule) bool {

@@ -125,7 +125,7 @@ func TestServe(t *testing.T) {
 	}
 	if want := "[event tracker] rules (the IBM console's defaults: set service, activity_tracker.track, ignore_routes and actions for another app): " +
 		`service "console"; methods POST, PUT, PATCH, DELETE; statuses 400, 401, 403; always /ak/api/**, /auth/login, /auth/logout, /api/v[123]/logs/**; ` +
-		"ignore_routes /api/v[123]/proxy{,/**}, /grpcwp/**, /configtxlator/**, /api/v[123]/components/status, /api/v[123]/logs; 3 actions rules\n"; !strings.Contains(errOut.String(), want) {
+		"ignore_routes /api/v[123]/proxy{,/**}, /grpcwp/**, /configtxlator/**, /api/v[123]/components/status, /api/v[123]/logs; 3 actions rules; bodies captured on none\n"; !strings.Contains(errOut.String(), want) {
 		t.Errorf("stderr lacks the rules line %q:\n%s", want, errOut.String())
 	}
 	status, id := corePost(t, "http://"+proxyAddr+"/api/v3/things", "{}")
@@ -227,7 +227,7 @@ func TestRulesLineForAnotherApp(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := `[event tracker] rules (configured): service "myapp"; methods POST, PUT, PATCH, DELETE; statuses 400, 401, 403; always none; ignore_routes none; 0 actions rules`
+	want := `[event tracker] rules (configured): service "myapp"; methods POST, PUT, PATCH, DELETE; statuses 400, 401, 403; always none; ignore_routes none; 0 actions rules; bodies captured on none`
 	if got := rulesLine(cfg); got != want {
 		t.Errorf("rules line\n got %s\nwant %s", got, want)
 	}
