@@ -107,6 +107,10 @@ type TrackerConfig struct {
 	LogQuery     bool     `yaml:"log_query"`
 	RedactQuery  []string `yaml:"redact_query"`
 
+	// Stdout also writes every line, byte for byte and in file order, to
+	// the process's stdout (docs/configuration.md "Keys and defaults").
+	Stdout bool `yaml:"stdout"`
+
 	// RotateEvery also rotates the live file once its first line is this
 	// old (docs/configuration.md "Rotation by age"); 0: by size only.
 	RotateEvery time.Duration `yaml:"rotate_every"`

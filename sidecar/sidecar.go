@@ -12,6 +12,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -43,6 +44,9 @@ const ShutdownGrace = 25 * time.Second
 
 // Options are what the process gives the sidecar besides its Config.
 type Options struct {
+	// Stdout gets every audit line with activity_tracker.stdout; nil: the
+	// key is ignored (a sidecar embedded in a test has no stdout of its own).
+	Stdout io.Writer
 	// Logger; nil means slog.Default().
 	Logger *slog.Logger
 	// Registry for metrics; nil means a new one.
@@ -247,6 +251,9 @@ func (s *Sidecar) openAudit() error {
 	}
 	if s.webhooks != nil {
 		opts.Publish = s.webhooks.Publish // never blocks: queues, or drops and counts
+	}
+	if t.Stdout {
+		opts.Stdout = s.opts.Stdout
 	}
 	if s.seal != nil {
 		opts.Seal, opts.CheckpointEvery = s.seal, s.cfg.Integrity.Interval

@@ -49,7 +49,7 @@ func newDemoCmd(s streams) *cobra.Command {
 			cfg.Service = "demo"
 			cfg.ActivityTracker.Dir = filepath.Join(dir, "logs")
 			started := false
-			err = runSidecar(cmd.Context(), cfg, s.err, func(sc *sidecar.Sidecar) {
+			err = runSidecar(cmd.Context(), cfg, nil, s.err, func(sc *sidecar.Sidecar) {
 				started = true
 				fmt.Fprintf(s.out, "proxy: %s\n", sc.ProxyURL())
 				fmt.Fprintf(s.out, "admin: %s\n", sc.AdminURL())

@@ -30,7 +30,7 @@ func newServeCmd(s streams) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return serve(cmd.Context(), cfg, s.err)
+			return serve(cmd.Context(), cfg, s.out, s.err)
 		},
 	}
 	fl := cmd.Flags()
@@ -65,16 +65,17 @@ func (f serveFlags) load() (sidecar.Config, error) {
 
 // serve runs the sidecar until ctx ends (SIGINT, SIGTERM); SIGHUP reopens
 // the audit log.
-func serve(ctx context.Context, cfg sidecar.Config, stderr io.Writer) error {
-	return runSidecar(ctx, cfg, stderr, nil)
+func serve(ctx context.Context, cfg sidecar.Config, stdout, stderr io.Writer) error {
+	return runSidecar(ctx, cfg, stdout, stderr, nil)
 }
 
 // runSidecar starts a sidecar, calls started (if set) once it listens, and
-// serves until ctx ends.
-func runSidecar(ctx context.Context, cfg sidecar.Config, stderr io.Writer, started func(*sidecar.Sidecar)) error {
+// serves until ctx ends. stdout gets the audit lines with
+// activity_tracker.stdout, and nothing else: every message goes to stderr.
+func runSidecar(ctx context.Context, cfg sidecar.Config, stdout, stderr io.Writer, started func(*sidecar.Sidecar)) error {
 	tuneGC()
 	logger := slog.New(slog.NewJSONHandler(stderr, nil))
-	sc, err := sidecar.New(cfg, sidecar.Options{Logger: logger, Version: version})
+	sc, err := sidecar.New(cfg, sidecar.Options{Logger: logger, Version: version, Stdout: stdout})
 	if err != nil {
 		return err
 	}

@@ -25,6 +25,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"sync"
 	"time"
@@ -52,6 +53,12 @@ type Options struct {
 	// webhook dispatcher queues, or drops and counts); the line is its to
 	// keep and must not be modified.
 	Publish func(line []byte)
+	// Stdout, if set, gets every line the file gets, byte for byte and in
+	// file order, checkpoints included, once they are written
+	// (activity_tracker.stdout: for kubectl logs and node agents). It is
+	// written from the writer's goroutine: a reader that stops reading
+	// holds the writer, as the file would.
+	Stdout io.Writer
 	// Queue is how many events may wait to be written; 0 means 10000.
 	Queue int
 	// Drop, when the queue is full, drops the event (counted) instead of
@@ -111,6 +118,9 @@ type Writer struct {
 	progress progress   // the lines done with: EmitWritten, Reopen
 
 	publishTo func(line []byte)
+	stdout    io.Writer
+	outBuf    []byte // a batch's lines for stdout, reused
+	outErr    bool   // the last write to stdout failed (logged once)
 	writtenMu sync.Mutex
 	written   chan struct{} // closed at the next write; see Written
 
@@ -144,6 +154,7 @@ func New(opts Options) *Writer {
 		log:       opts.Logger,
 		counts:    newEventCounters(opts.Metrics.Events),
 		publishTo: opts.Publish,
+		stdout:    opts.Stdout,
 		done:      make(chan struct{}),
 	}
 	w.encoded.New = func() any { b := make([]byte, 0, 1024); return &b }
@@ -323,6 +334,7 @@ func (w *Writer) finish() {
 
 // commit publishes and counts the record of what reached the file.
 func (w *Writer) commit() {
+	w.toStdout(w.rec.lines)
 	w.publish(w.rec.lines)
 	for _, l := range w.rec.labels {
 		w.counts.inc(l)
@@ -348,4 +360,25 @@ func (w *Writer) Close(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// toStdout writes what the last batch put in the file to Stdout, in one
+// write. A failed write is logged once (until one works again) and never
+// stops the file's: stdout is a copy.
+func (w *Writer) toStdout(lines [][]byte) {
+	if w.stdout == nil || len(lines) == 0 {
+		return
+	}
+	w.outBuf = w.outBuf[:0]
+	for _, l := range lines {
+		w.outBuf = append(w.outBuf, l...)
+	}
+	_, err := w.stdout.Write(w.outBuf)
+	if err != nil && !w.outErr {
+		w.log.Warn("audit lines not written to stdout", "err", err)
+	}
+	w.outErr = err != nil
+	if cap(w.outBuf) > 4<<20 {
+		w.outBuf = nil // an odd huge batch is not kept
+	}
 }
