@@ -39,8 +39,7 @@ type Capture struct {
 
 // captureRule is a compiled CaptureRule.
 type captureRule struct {
-	path    pattern
-	methods []string // upper case; empty matches every method
+	ruleRoute
 	capture Capture
 }
 
@@ -53,10 +52,7 @@ func compileCaptures(rules []CaptureRule) ([]captureRule, error) {
 		key := indexKey("capture", i)
 		c := &compiled[i]
 		var err error
-		if c.path, err = compilePattern(rule.Path); err != nil {
-			return nil, &FieldError{Key: key + ".path", Value: rule.Path, Err: err}
-		}
-		if c.methods, err = compileMethods(key+".methods", rule.Methods); err != nil {
+		if c.ruleRoute, err = compileRoute(key, rule.Path, rule.Methods); err != nil {
 			return nil, err
 		}
 		if rule.MaxBytes < 0 || rule.MaxBytes > MaxCaptureBytes {
@@ -81,7 +77,7 @@ func (r *Rules) matchCapture(method string, p requestPath) *captureRule {
 	}
 	for i := range r.captures {
 		rule := &r.captures[i]
-		if (len(rule.methods) == 0 || containsFold(rule.methods, method)) && rule.path.match(p.clean) {
+		if rule.matches(method, p) {
 			return rule
 		}
 	}

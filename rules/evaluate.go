@@ -168,7 +168,7 @@ func (r *Rules) matchRule(method string, p requestPath) *actionRule {
 	}
 	for i := range r.actions {
 		rule := &r.actions[i]
-		if (len(rule.methods) == 0 || containsFold(rule.methods, method)) && rule.path.match(p.clean) {
+		if rule.matches(method, p) {
 			return rule
 		}
 	}

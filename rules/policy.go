@@ -76,10 +76,31 @@ type Rules struct {
 	captures []captureRule
 }
 
+// ruleRoute is the part an actions or capture rule matches a request on:
+// a path glob (on the cleaned path) and, when not empty, methods.
+type ruleRoute struct {
+	path    pattern
+	methods []string // upper case; empty matches every method
+}
+
+// compileRoute compiles a rule's path and methods; key names the rule.
+func compileRoute(key, path string, methods []string) (ruleRoute, error) {
+	var rt ruleRoute
+	var err error
+	if rt.path, err = compilePattern(path); err != nil {
+		return rt, &FieldError{Key: key + ".path", Value: path, Err: err}
+	}
+	rt.methods, err = compileMethods(key+".methods", methods)
+	return rt, err
+}
+
+func (rt *ruleRoute) matches(method string, p requestPath) bool {
+	return (len(rt.methods) == 0 || containsFold(rt.methods, method)) && rt.path.match(p.clean)
+}
+
 // actionRule is a compiled ActionRule.
 type actionRule struct {
-	path     pattern
-	methods  []string // upper case; empty matches every method
+	ruleRoute
 	action   *template
 	level    string            // "" when the rule does not set one
 	resource *resourceTemplate // nil when the rule does not set one
@@ -161,10 +182,7 @@ func compileActions(service string, rules []ActionRule) ([]actionRule, error) {
 		key := indexKey("actions", i)
 		c := &compiled[i]
 		var err error
-		if c.path, err = compilePattern(rule.Path); err != nil {
-			return nil, &FieldError{Key: key + ".path", Value: rule.Path, Err: err}
-		}
-		if c.methods, err = compileMethods(key+".methods", rule.Methods); err != nil {
+		if c.ruleRoute, err = compileRoute(key, rule.Path, rule.Methods); err != nil {
 			return nil, err
 		}
 		if c.action, err = compileTemplate(service, rule.Action); err != nil {
