@@ -295,7 +295,7 @@ func TestConformanceWithStockReverseProxy(t *testing.T) {
 				}
 			case tBad.summary() != sBad.summary():
 				t.Errorf("/bad: trailcar gave %q, stock %q", tBad.summary(), sBad.summary())
-			case tBad.byApp && tBad.header != sBad.header:
+			case tBad.byApp && sBad.byApp && tBad.header != sBad.header: // both got a head (a broken answer may have none: the flush race above)
 				t.Errorf("/bad headers differ:\ntrailcar:\n%s\nstock:\n%s", tBad.header, sBad.header)
 			}
 			for i := 1; i < len(tResults); i++ {
