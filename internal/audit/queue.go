@@ -130,9 +130,13 @@ func (q *queue) stamp() (time.Time, uint64) {
 }
 
 func (q *queue) stampLocked() (time.Time, uint64) {
-	t := q.now()
-	if t.Before(q.last) {
-		t = q.last // keep lines in eventTime order if the clock steps back
+	// eventTime is written to the microsecond. Each line's is strictly
+	// after the previous one's (a tie, or a clock stepping back, moves it
+	// on by 1 µs), so (eventTime) alone orders a dir's lines and a reader
+	// resuming "after eventTime T" (the shipper, after a delete) is exact.
+	t := q.now().Truncate(time.Microsecond)
+	if !t.After(q.last) && !q.last.IsZero() {
+		t = q.last.Add(time.Microsecond)
 	}
 	q.last = t
 	// Slots go by two: the odd one below a line's is for a checkpoint
