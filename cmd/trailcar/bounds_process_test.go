@@ -214,8 +214,11 @@ cluster: { peers: %s, timeout: %s }
 					continue
 				case a.code != 200:
 					t.Errorf("%s: request %d answered %d", what, i, a.code)
-				case wall(a) > timeout+500*time.Millisecond:
-					t.Errorf("%s: request %d took %v (head %v); want at most %v + 500ms", what, i, a.took, a.head, timeout)
+				case wall(a) > timeout+time.Second:
+					// 1 s of slack: the box's 2 cores are shared with the
+					// fake peers and the client; without the one deadline
+					// such an answer took 18 s.
+					t.Errorf("%s: request %d took %v (head %v); want at most %v + 1s", what, i, a.took, a.head, timeout)
 				case !a.partial || a.errs[slow.URL] != "timeout" || a.errs[padded.URL] == "" || a.results == 0:
 					t.Errorf("%s: request %d: partial %v, %d results, failed peers %v", what, i, a.partial, a.results, a.errs)
 				}
