@@ -180,7 +180,14 @@ func testViewerFlow(t *testing.T, browser context.Context) {
 	tb.waitFor("the rows, without a prompt", pathPredicate("/api/v3/boom")+
 		` && document.getElementById('token-panel').hidden && document.getElementById('f-level').value === 'error'`)
 
-	if path := os.Getenv("TRAILCAR_SCREENSHOT"); path != "" {
+	// One pod, no key: the chain is verified, the checkpoints unsigned.
+	tb.waitFor("the integrity badge", `(() => { const b = document.querySelector('#integrity button');
+		return !!b && b.dataset.state === 'unsigned' && b.title.includes('no key'); })()`)
+	tb.checkColumns()
+
+	if dir := os.Getenv("TRAILCAR_SCREENSHOTS"); dir != "" {
+		screenshot(t, tb, s, filepath.Join(dir, "screenshot.png"))
+	} else if path := os.Getenv("TRAILCAR_SCREENSHOT"); path != "" {
 		screenshot(t, tb, s, path)
 	}
 	tb.noExceptions()
@@ -192,7 +199,7 @@ func testViewerFlow(t *testing.T, browser context.Context) {
 func screenshot(t *testing.T, tb *tab, s site, path string) {
 	t.Helper()
 	if !filepath.IsAbs(path) {
-		path = filepath.Join("..", path)
+		path = filepath.Join(repoRoot(t), path)
 	}
 	tb.do(chromedp.Click(chromedp.CSS(`#filters button[type="reset"]`)))
 	tb.waitFor("all events", pathPredicate("/api/v3/widgets/live-info"))

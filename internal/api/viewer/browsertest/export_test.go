@@ -1,0 +1,216 @@
+package browsertest_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"net/url"
+	"os"
+	"path/filepath"
+	"reflect"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/browser"
+	"github.com/chromedp/chromedp"
+
+	"github.com/trailcar/trailcar/internal/sidecartest"
+)
+
+// csvColumns are the export's columns, as docs/viewer.md lists them.
+var csvColumns = []string{"id", "eventTime", "host", "service", "type", "action", "level", "outcome",
+	"creds_name", "creds_uuid", "creds_type", "address", "method", "path", "query", "status",
+	"resource_type", "resource_id", "duration_ms", "message"}
+
+var trailRead = regexp.MustCompile(`^trailcar\..+\.read$`)
+
+// testExport: both exports of type=http, downloaded by Chromium, hold
+// every matching event of both pods (more than a page of the list, more
+// than a page of the API), trail reads left out as in the view, in the
+// API's order; the JSON Lines are the API's events; the CSV parses as RFC
+// 4180 with the documented columns, the hostile path intact.
+func testExport(t *testing.T, bctx context.Context, c *cluster) {
+	dir := t.TempDir()
+	tb := c.open(t, bctx, 0, "/?type=http")
+	tb.waitFor("the rows", pathPredicate("/api/v3/widgets/on-pod-1")+` && `+pathPredicate(c.hostilePath))
+	if _, err := chromedp.CallBrowser(tb.ctx, browser.SetDownloadBehavior, browser.SetDownloadBehaviorParams{
+		Behavior: browser.SetDownloadBehaviorBehaviorAllow, DownloadPath: dir,
+	}); err != nil {
+		t.Fatal(err)
+	}
+
+	tb.do(chromedp.Click(chromedp.ID("export-jsonl")))
+	tb.waitFor("the JSON Lines export", `document.getElementById('export-state').dataset.done === 'jsonl'`)
+	jsonl := waitDownload(t, dir, ".jsonl")
+	tb.do(chromedp.Click(chromedp.ID("export-csv")))
+	tb.waitFor("the CSV export", `document.getElementById('export-state').dataset.done === 'csv'`)
+	csvText := waitDownload(t, dir, ".csv")
+
+	var want []map[string]any
+	for _, e := range apiEvents(t, c.pods[0], url.Values{"type": {"http"}}) {
+		if a, _ := e["action"].(string); !trailRead.MatchString(a) {
+			want = append(want, e)
+		}
+	}
+	if len(want) <= 1000 {
+		t.Fatalf("%d events to export: want more than a page of the API", len(want))
+	}
+
+	// JSON Lines: the API's events, one per line, in its order.
+	lines := strings.Split(strings.TrimSuffix(string(jsonl), "\n"), "\n")
+	if len(lines) != len(want) {
+		t.Fatalf("the JSON Lines export has %d lines, the API %d events", len(lines), len(want))
+	}
+	for i, l := range lines {
+		var got map[string]any
+		if err := json.Unmarshal([]byte(l), &got); err != nil {
+			t.Fatalf("line %d: %v: %s", i+1, err, l)
+		}
+		if !reflect.DeepEqual(got, want[i]) {
+			t.Fatalf("line %d:\n%s\nthe API's event:\n%v", i+1, l, want[i])
+		}
+	}
+
+	// CSV: RFC 4180, the columns documented, a line per event.
+	r := csv.NewReader(bytes.NewReader(csvText))
+	records, err := r.ReadAll()
+	if err != nil {
+		t.Fatalf("the CSV does not parse: %v", err)
+	}
+	if !slices.Equal(records[0], csvColumns) {
+		t.Fatalf("the CSV's header %q, want %q", records[0], csvColumns)
+	}
+	if len(records)-1 != len(want) {
+		t.Fatalf("the CSV has %d records, the API %d events", len(records)-1, len(want))
+	}
+	col := func(name string) int { return slices.Index(csvColumns, name) }
+	hostile := 0
+	for i, rec := range records[1:] {
+		e := want[i]
+		req, _ := e["req"].(map[string]any)
+		res, _ := e["res"].(map[string]any)
+		status := ""
+		if s, ok := res["statusCode"].(float64); ok {
+			status = strconv.Itoa(int(s))
+		}
+		if rec[col("id")] != e["id"] || rec[col("eventTime")] != e["eventTime"] || rec[col("host")] != e["host"] ||
+			rec[col("path")] != orEmpty(req["path"]) || rec[col("method")] != orEmpty(req["method"]) || rec[col("status")] != status {
+			t.Fatalf("CSV record %d %q, the API's event %v", i+1, rec, e)
+		}
+		if rec[col("path")] == c.hostilePath {
+			hostile++
+		}
+	}
+	if hostile != 1 {
+		t.Errorf("the hostile path %q is in %d CSV records, want 1", c.hostilePath, hostile)
+	}
+	if !bytes.Contains(csvText, []byte(`,"/api/v3/widgets/a,b""c`+"\nd\",")) {
+		t.Errorf("the hostile path is not quoted as RFC 4180 says")
+	}
+	if !bytes.HasSuffix(csvText, []byte("\r\n")) {
+		t.Errorf("the CSV's lines do not end with CRLF")
+	}
+	tb.noExceptions()
+}
+
+func orEmpty(v any) string {
+	s, _ := v.(string)
+	return s
+}
+
+// waitDownload waits for Chromium to finish saving a file named *ext in
+// dir (it writes to a .crdownload file first) and returns its content.
+func waitDownload(t *testing.T, dir, ext string) []byte {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		matches, _ := filepath.Glob(filepath.Join(dir, "trailcar-events-*"+ext))
+		if len(matches) == 1 {
+			b, err := os.ReadFile(matches[0])
+			if err != nil {
+				t.Fatal(err)
+			}
+			return b
+		}
+		if len(matches) > 1 {
+			t.Fatalf("%d files %v", len(matches), matches)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	entries, _ := os.ReadDir(dir)
+	t.Fatalf("no %s file downloaded into %s; it holds %v", ext, dir, entries)
+	return nil
+}
+
+// testIntegrity: a badge per pod from GET /api/v3/integrity, fetched once
+// however often the rows are drawn again; after a line of pod-1's file is
+// edited, "Check now" shows pod-1 tampered, with the broken file in the
+// panel, while pod-0 stays intact and the dead peer unreachable.
+func testIntegrity(t *testing.T, bctx context.Context, c *cluster) {
+	tb := c.open(t, bctx, 0, "/")
+	badge := func(host, state string) string {
+		return `(() => { const b = document.querySelector('#integrity button[data-host=` + jsString(host) + `]');
+			return !!b && b.dataset.state === ` + jsString(state) + `; })()`
+	}
+	tb.waitFor("pod-0 and pod-1 intact, the dead peer unreachable", badge("pod-0", "intact")+` && `+badge("pod-1", "intact")+` && `+
+		`[...document.querySelectorAll('#integrity button[data-state="unreachable"]')].some(b => b.dataset.host.includes(`+jsString(c.down)+`))`)
+
+	// Kept: the rows loaded again three times, the verdict asked once.
+	for _, level := range []string{"error", "info", ""} {
+		tb.setValue("f-level", level)
+		tb.do(chromedp.Click(chromedp.CSS(`#filters button[type="submit"]`)))
+		tb.waitFor("the rows of level="+level, `(new URLSearchParams(location.search).get('level') || '') === `+jsString(level)+
+			` && `+visibleRowsJS+`.length > 0`)
+	}
+	const integrityCalls = `performance.getEntriesByType('resource').filter(r => r.name.includes('/api/v3/integrity')).length`
+	var calls int
+	tb.eval(integrityCalls, &calls)
+	if calls != 1 {
+		t.Errorf("GET /api/v3/integrity asked %d times for four loads of the rows, want once (kept)", calls)
+	}
+
+	// Edit a line of pod-1's file in place (same length: the writer sees
+	// no truncation), inside a sealed segment: its event is the first
+	// request, checkpointed since.
+	pod := c.pods[1]
+	pod.WaitLine("a checkpoint", func(l sidecartest.Line) bool { return l.Type == "system.audit.checkpoint" })
+	path := filepath.Join(pod.Dir(), "audit.log")
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := bytes.Index(b, []byte("/api/v3/widgets/on-pod-1"))
+	if at < 0 || bytes.Index(b, []byte(`"system.audit.checkpoint"`)) < at {
+		t.Fatalf("on-pod-1's line at %d: want it before a checkpoint", at)
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteAt([]byte("/api/v3/widgets/on-pod-X"), int64(at)); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+
+	tb.do(chromedp.Click(chromedp.CSS(`#integrity button[data-host="pod-1"]`)))
+	tb.waitFor("pod-1's panel", `!document.getElementById('integrity-panel').hidden`)
+	tb.do(chromedp.Click(chromedp.ID("integrity-check")))
+	tb.waitFor("pod-1 tampered, pod-0 intact", badge("pod-1", "tampered")+` && `+badge("pod-0", "intact"))
+	tb.waitFor("the broken file in the panel", `document.getElementById('integrity-title').textContent.includes('tampered') &&
+		[...document.querySelectorAll('#integrity-files .file-status')].some(s => s.dataset.status === 'broken')`)
+	var title string
+	tb.eval(`document.querySelector('#integrity button[data-host="pod-1"]').title`, &title)
+	if !strings.Contains(title, "audit.log: broken") {
+		t.Errorf("pod-1's badge's detail %q: want the broken file named", title)
+	}
+	tb.eval(integrityCalls, &calls)
+	if calls != 2 {
+		t.Errorf("GET /api/v3/integrity asked %d times, want twice (once more for Check now)", calls)
+	}
+	tb.noExceptions()
+}
