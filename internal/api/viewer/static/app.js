@@ -3,15 +3,17 @@
 // the log files panel, the integrity badges, the export and the filters'
 // URL are modules of their own.
 
-import { token, listEvents, streamEvents, AuthError, ApiError } from './api.js';
+import { token, listEvents, AuthError, ApiError } from './api.js';
+import { LiveStream } from './live.js';
 import { EventTable } from './table.js';
 import { Chart } from './chart.js';
 import { Detail } from './detail.js';
 import { setupFiles } from './files.js';
 import { View, isTrailRead } from './filters.js';
 import { Integrity } from './integrity.js';
-import { collect, toCSV, toJSONL, save, fileName, EXPORT_CAP } from './exporter.js';
+import { setupExport } from './exporter.js';
 import { isoSeconds } from './time.js';
+import { renderPeers } from './peers.js';
 
 const PAGE = 500; // events shown per page ("Load more")
 const FILL_PAGES = 20; // pages asked at most to fill one page when trail reads are hidden
@@ -28,6 +30,7 @@ const ui = {
 };
 
 const detail = new Detail();
+const live = new LiveStream(ui.liveState);
 const table = new EventTable($('rows'), (e, row) => detail.open(e, row));
 const chart = new Chart($('chart'), $('chart-title'), (from, to) => zoom(from, to));
 setupFiles($('files'), $('file-list'), (err) => fail(err));
@@ -42,10 +45,8 @@ const state = {
   zoomedFrom: null, // the view before the first zoom, or null
   cursor: null, // next page, or null
   generation: 0, // bumped by every reload: answers to an older one are dropped
-  stream: null, // AbortController of the live stream
   chartPending: null, // live events seen while the chart loads, or null
   loadingMore: false,
-  exporting: false,
 };
 
 // shown: whether an event belongs in the view (the filters aside, which
@@ -165,80 +166,18 @@ async function loadChart(gen) {
 
 // ---- live stream ----
 
-// startStream connects the live stream and resolves once it is connected
-// (or could not be); it reconnects with backoff until stopped, fetching
-// the newest events again each time so that nothing is missed.
-// It asks for new events only: without since, which would replay the
-// range (the pages have it); and not at all for a range that has ended.
 function startStream(gen) {
-  const params = new URLSearchParams(state.query);
-  params.delete('since');
-  const before = params.get('before');
-  if (before && !(Date.parse(before) > Date.now())) {
-    setLive('ended');
-    return Promise.resolve();
-  }
-  const ctrl = new AbortController();
-  state.stream = ctrl;
-  return new Promise((resolve) => {
-    const run = async (attempt) => {
-      setLive(attempt ? 'reconnecting' : 'connecting');
-      let opened = false;
-      try {
-        await streamEvents(params, {
-          signal: ctrl.signal,
-          onOpen: () => {
-            opened = true;
-            setLive('live');
-            resolve();
-            if (attempt) catchUp(gen);
-          },
-          onEvent: onLiveEvent,
-          onNotice: (name, data) => {
-            if (name === 'peers') {
-              try { renderPeers(JSON.parse(data)); } catch { /* not a list: ignore */ }
-              return;
-            }
-            showMessage(`Live updates: ${noticeText(name, data)}. Reconnecting.`);
-          },
-        });
-      } catch (err) {
-        if (ctrl.signal.aborted) return;
-        if (err instanceof AuthError) {
-          resolve();
-          needToken(err.message);
-          return;
-        }
-        if (err instanceof ApiError && err.status === 400) {
-          resolve();
-          setLive('off');
-          return; // the page load shows the same error
-        }
-      }
-      resolve();
-      if (ctrl.signal.aborted) return;
-      const next = opened ? 1 : attempt + 1;
-      setLive('reconnecting');
-      await sleep(Math.min(30000, 500 * 2 ** next), ctrl.signal);
-      if (!ctrl.signal.aborted) run(next);
-    };
-    run(0);
+  return live.start(state.query, {
+    onEvent: onLiveEvent,
+    onReconnected: () => catchUp(gen),
+    onPeers: renderPeers,
+    onNotice: (text) => showMessage(`Live updates: ${text}. Reconnecting.`),
+    onAuth: (err) => needToken(err.message),
   });
 }
 
-// noticeText reads a named SSE message: {"error": …} or plain text.
-function noticeText(name, data) {
-  try {
-    const body = JSON.parse(data);
-    if (body && body.error) return body.error;
-  } catch { /* plain text */ }
-  return data ? `${name}: ${data}` : name;
-}
-
 function stopStream() {
-  if (state.stream) state.stream.abort();
-  state.stream = null;
-  setLive(ui.live.checked ? 'off' : 'paused');
+  live.stop(!ui.live.checked);
 }
 
 function onLiveEvent(e) {
@@ -259,23 +198,6 @@ async function catchUp(gen) {
   } catch (err) {
     if (gen === state.generation) fail(err);
   }
-}
-
-function sleep(ms, signal) {
-  return new Promise((resolve) => {
-    const t = setTimeout(resolve, ms);
-    signal.addEventListener('abort', () => { clearTimeout(t); resolve(); }, { once: true });
-  });
-}
-
-const LIVE_TEXT = {
-  live: 'Live', connecting: 'Connecting…', reconnecting: 'Reconnecting…', paused: 'Paused', off: 'Not connected',
-  ended: 'Range ended: not live',
-};
-
-function setLive(s) {
-  ui.liveState.dataset.state = s;
-  ui.liveState.textContent = LIVE_TEXT[s];
 }
 
 // ---- messages, counts, token ----
@@ -434,34 +356,8 @@ ui.live.addEventListener('change', () => {
 
 ui.more.addEventListener('click', loadMore);
 
-// exportView saves every event of the view (up to EXPORT_CAP), not only
-// the rows loaded, as CSV or JSON Lines.
-async function exportView(format) {
-  if (state.exporting) return;
-  state.exporting = true;
-  ui.exportCSV.disabled = ui.exportJSONL.disabled = true;
-  ui.exportState.textContent = 'Exporting…';
-  try {
-    const { events, capped } = await collect(state.query, shown, (n) => {
-      ui.exportState.textContent = `Exporting… ${n} events`;
-    });
-    if (format === 'csv') save(toCSV(events), fileName('csv'), 'text/csv;charset=utf-8');
-    else save(toJSONL(events), fileName('jsonl'), 'application/x-ndjson');
-    ui.exportState.textContent = capped
-      ? `Exported the newest ${EXPORT_CAP} events: more match; narrow the range for the rest.`
-      : `Exported ${events.length} event${events.length === 1 ? '' : 's'}.`;
-    ui.exportState.dataset.done = format;
-  } catch (err) {
-    ui.exportState.textContent = '';
-    fail(err);
-  } finally {
-    state.exporting = false;
-    ui.exportCSV.disabled = ui.exportJSONL.disabled = false;
-  }
-}
-
-ui.exportCSV.addEventListener('click', () => exportView('csv'));
-ui.exportJSONL.addEventListener('click', () => exportView('jsonl'));
+setupExport({ csv: ui.exportCSV, jsonl: ui.exportJSONL, status: ui.exportState },
+  () => ({ query: state.query, keep: shown }), (err) => fail(err));
 
 document.addEventListener('keydown', (ev) => {
   if (ev.key === '/' && !ev.ctrlKey && !ev.metaKey && !ev.altKey && !(ev.target.closest && ev.target.closest('input, select, textarea, dialog'))) {
@@ -474,22 +370,3 @@ setInterval(() => chart.render(), 30000); // a range back from now moves on
 
 ui.forget.hidden = token.get() === '';
 show(View.fromURL(location.search));
-
-// renderPeers shows each cluster peer's state (up, slow: over a second,
-// down) from a cluster answer's peers; without peers the strip stays hidden.
-function renderPeers(peers) {
-  const strip = document.getElementById('peers');
-  if (!Array.isArray(peers) || peers.length === 0) {
-    strip.hidden = true;
-    return;
-  }
-  strip.replaceChildren(...peers.map((p) => {
-    const li = document.createElement('li');
-    const st = !p.ok ? 'down' : (p.took_ms > 1000 ? 'slow' : 'up');
-    li.dataset.state = st;
-    li.textContent = `${p.host || p.url}: ${st}`;
-    li.title = p.ok ? `${p.url} answered in ${p.took_ms} ms` : `${p.url}: ${p.error || 'no answer'}`;
-    return li;
-  }));
-  strip.hidden = false;
-}

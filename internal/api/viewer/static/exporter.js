@@ -85,3 +85,37 @@ export function save(text, name, type) {
 // fileName is trailcar-events-<UTC time>.<ext>.
 export const fileName = (ext, now = new Date()) =>
   `trailcar-events-${now.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')}.${ext}`;
+
+// setupExport wires the two buttons: each saves every event of the view
+// (up to EXPORT_CAP), not only the rows loaded. view() gives the API's
+// parameters and which events the view keeps; status tells how it went
+// (data-done is the format of the last export that finished).
+export function setupExport({ csv, jsonl, status }, view, onError) {
+  let running = false;
+  const run = async (format) => {
+    if (running) return;
+    running = true;
+    csv.disabled = jsonl.disabled = true;
+    status.textContent = 'Exporting…';
+    try {
+      const { query, keep } = view();
+      const { events, capped } = await collect(query, keep, (n) => {
+        status.textContent = `Exporting… ${n} events`;
+      });
+      if (format === 'csv') save(toCSV(events), fileName('csv'), 'text/csv;charset=utf-8');
+      else save(toJSONL(events), fileName('jsonl'), 'application/x-ndjson');
+      status.textContent = capped
+        ? `Exported the newest ${EXPORT_CAP} events: more match; narrow the range for the rest.`
+        : `Exported ${events.length} event${events.length === 1 ? '' : 's'}.`;
+      status.dataset.done = format;
+    } catch (err) {
+      status.textContent = '';
+      onError(err);
+    } finally {
+      running = false;
+      csv.disabled = jsonl.disabled = false;
+    }
+  };
+  csv.addEventListener('click', () => run('csv'));
+  jsonl.addEventListener('click', () => run('jsonl'));
+}
