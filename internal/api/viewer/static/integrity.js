@@ -122,6 +122,7 @@ export class Integrity {
       const status = document.createElement('span');
       status.className = 'file-status';
       status.dataset.status = f.status;
+      if (f.live) status.dataset.live = '';
       status.textContent = f.status;
       const detail = document.createElement('span');
       detail.className = 'hint';
