@@ -40,6 +40,7 @@ export class Integrity {
     this.pods = []; // [{host, state, detail, report}]
     this.at = 0; // when the answer was fetched, ms
     this.pending = null;
+    this.again = false; // "Check now" while a check runs: once more after it
     this.open = null; // the host shown in the panel
     check.addEventListener('click', () => this.refresh(true));
     close.addEventListener('click', () => this.show(null));
@@ -52,14 +53,26 @@ export class Integrity {
   // refresh fetches the verdict unless the kept one is under a minute old
   // (force: always); one request at a time.
   refresh(force) {
-    if (this.pending) return this.pending;
+    if (this.pending) {
+      // One asked before a change on disk may answer from before it:
+      // "Check now" then asks once more when it is done.
+      if (force) this.again = true;
+      return this.pending;
+    }
     if (!force && this.at && Date.now() - this.at < REFRESH_MS) return Promise.resolve();
-    this.pending = this.fetch().finally(() => { this.pending = null; });
+    this.pending = this.fetch().finally(() => {
+      this.pending = null;
+      if (this.again) {
+        this.again = false;
+        this.refresh(true);
+      }
+    });
     return this.pending;
   }
 
   async fetch() {
     this.strip.setAttribute('aria-busy', 'true');
+    this.checked.textContent = 'checking…';
     try {
       const body = await getIntegrity();
       // A pod with peers answers {intact, partial, pods: [{host, error, report}]};
