@@ -242,6 +242,7 @@ func (tb *tab) screenshot(dir, name string) {
 		dir = filepath.Join(repoRoot(tb.t), dir)
 	}
 	tb.eval(`document.activeElement && document.activeElement.blur(), 0`, nil)
+	tb.do(chromedp.MouseEvent(chromedp.MouseMoved, 1, 1)) // no hover left on what was clicked
 	tb.waitFor("no highlight left", `document.getAnimations().length === 0`)
 	png, err := chromedp.Run(tb.ctx, chromedp.FullScreenshot(100))
 	if err != nil {

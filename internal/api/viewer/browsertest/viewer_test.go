@@ -214,6 +214,7 @@ func screenshot(t *testing.T, tb *tab, s site, path string) {
 	}
 	tb.waitFor("the new rows", pathPredicate("/api/v3/exports"))
 	tb.eval(`document.activeElement.blur(), 0`, nil)
+	tb.do(chromedp.MouseEvent(chromedp.MouseMoved, 1, 1)) // no hover left on what was clicked
 	tb.waitFor("no highlight left", `document.getAnimations().length === 0`)
 	png, err := chromedp.Run(tb.ctx, chromedp.FullScreenshot(100))
 	if err != nil {
