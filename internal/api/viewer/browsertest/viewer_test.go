@@ -144,9 +144,9 @@ func testViewerFlow(t *testing.T, browser context.Context) {
 	tb.waitFor("the dialog closed, focus back on the row",
 		`!document.getElementById('detail').open && document.activeElement.dataset.id === `+jsString(live.ID))
 	// ArrowDown moves the focus to a row below the live one. (Not always
-	// rows[1], nor the live row's next sibling by the time this looks: the
-	// viewer's own reads, such as its stream before the token was given
-	// (401), are events too and may be inserted in between meanwhile.) On a
+	// rows[1], nor the live row's next sibling by the time this looks:
+	// events written meanwhile, such as a checkpoint, or the viewer's own
+	// reads when they are shown, may be inserted in between.) On a
 	// loaded machine a key sent as the dialog's focus hand-back settles has
 	// been seen to go nowhere (twice in CI under -race): the row is focused
 	// again and the key sent again, up to five times.
