@@ -2,7 +2,8 @@
 # The browser test: drives the web viewer in Debian's headless chromium
 # against a real sidecar (internal/api/viewer/browsertest/). Installs chromium when missing
 # (needs root and apt-get); fails, rather than skipping, when it cannot.
-# TRAILCAR_SCREENSHOT=docs/screenshot.png also saves the screenshot.
+# TRAILCAR_SCREENSHOTS=docs also saves the screenshots of docs/viewer.md
+# (docs/screenshot.png, docs/viewer-cluster.png, docs/viewer-filters.png).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$PATH:/usr/local/go/bin"

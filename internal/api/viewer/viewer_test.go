@@ -66,7 +66,7 @@ func TestPageAndItsFiles(t *testing.T) {
 			}
 		})
 	}
-	for _, m := range []string{"ui/api.js", "ui/table.js", "ui/chart.js", "ui/detail.js", "ui/files.js", "ui/app.js", "ui/viewer.css"} {
+	for _, m := range []string{"ui/api.js", "ui/table.js", "ui/chart.js", "ui/detail.js", "ui/files.js", "ui/filters.js", "ui/time.js", "ui/integrity.js", "ui/exporter.js", "ui/live.js", "ui/peers.js", "ui/app.js", "ui/viewer.css"} {
 		if !seen[m] {
 			t.Errorf("%s is not reached from the page", m)
 		}
@@ -78,7 +78,7 @@ func TestPageAndItsFiles(t *testing.T) {
 func TestNothingFromElsewhere(t *testing.T) {
 	srv := serveViewer(t)
 	external := regexp.MustCompile(`(?i)(https?:)?//[a-z0-9.-]+\.[a-z]{2,}`)
-	for _, name := range []string{"", "ui/app.js", "ui/api.js", "ui/table.js", "ui/chart.js", "ui/detail.js", "ui/files.js", "ui/viewer.css"} {
+	for _, name := range []string{"", "ui/app.js", "ui/api.js", "ui/table.js", "ui/chart.js", "ui/detail.js", "ui/files.js", "ui/filters.js", "ui/time.js", "ui/integrity.js", "ui/exporter.js", "ui/live.js", "ui/peers.js", "ui/viewer.css"} {
 		t.Run("/"+name, func(t *testing.T) {
 			_, _, body := sidecartest.Do(t, http.MethodGet, srv.URL+"/"+name, "")
 			body = strings.ReplaceAll(body, "http://www.w3.org/2000/svg", "") // a namespace, not a fetch

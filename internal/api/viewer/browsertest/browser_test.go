@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -179,5 +180,96 @@ func (tb *tab) noExceptions() {
 	defer tb.mu.Unlock()
 	if len(tb.exceptions) > 0 {
 		tb.t.Errorf("JavaScript exceptions: %q", tb.exceptions)
+	}
+}
+
+// columnsJS checks the table's grid: as many header cells as each row has
+// cells, every row's cells on one line (the same top), each cell under its
+// header cell (the same left edge and width). It returns what is wrong, or
+// "" when nothing is.
+const columnsJS = `(() => {
+	const heads = [...document.querySelectorAll('#events thead th')].map(h => h.getBoundingClientRect());
+	const rows = [...document.querySelectorAll('#rows tr')].filter(r => !r.hidden).slice(0, 60);
+	if (rows.length === 0) return 'no rows';
+	for (const r of rows) {
+		const cells = [...r.cells].map(c => c.getBoundingClientRect());
+		const where = 'row ' + r.dataset.id + ' (' + r.textContent.slice(0, 60) + ')';
+		if (cells.length !== heads.length) return where + ': ' + cells.length + ' cells, ' + heads.length + ' header cells';
+		const top = cells[0].top;
+		for (let i = 0; i < cells.length; i++) {
+			const c = cells[i], h = heads[i];
+			if (Math.abs(c.top - top) > 1) return where + ': cell ' + i + ' at top ' + c.top + ', the row at ' + top + ' (wrapped)';
+			if (Math.abs(c.left - h.left) > 1 || Math.abs(c.width - h.width) > 1) {
+				return where + ': cell ' + i + ' at ' + c.left + '+' + c.width + ', its header at ' + h.left + '+' + h.width;
+			}
+			if (c.width < 8) return where + ': cell ' + i + ' is ' + c.width + 'px wide';
+		}
+	}
+	return '';
+})()`
+
+// checkColumns fails the test when the columns do not line up.
+func (tb *tab) checkColumns() {
+	tb.t.Helper()
+	var wrong string
+	tb.eval(columnsJS, &wrong)
+	if wrong != "" {
+		tb.t.Errorf("the table's columns: %s", wrong)
+	}
+}
+
+// timedRow is a visible row's id, time (RFC 3339, as the event has it),
+// event name, path and host.
+type timedRow struct {
+	ID, Time, Event, Path, Host string
+}
+
+const timedRowsJS = visibleRowsJS + `.map(r => ({ID: r.dataset.id, Time: r.cells[0].firstChild.dateTime,
+	Event: r.cells[2].textContent, Path: r.cells[5].textContent, Host: r.cells[8].textContent}))`
+
+func (tb *tab) timedRows() []timedRow {
+	tb.t.Helper()
+	var rows []timedRow
+	tb.eval(timedRowsJS, &rows)
+	return rows
+}
+
+// screenshot saves the page as dir/name (a relative dir is taken from the
+// repository root).
+func (tb *tab) screenshot(dir, name string) {
+	tb.t.Helper()
+	if !filepath.IsAbs(dir) {
+		dir = filepath.Join(repoRoot(tb.t), dir)
+	}
+	tb.eval(`document.activeElement && document.activeElement.blur(), 0`, nil)
+	tb.do(chromedp.MouseEvent(chromedp.MouseMoved, 1, 1)) // no hover left on what was clicked
+	tb.waitFor("no highlight left", `document.getAnimations().length === 0`)
+	png, err := chromedp.Run(tb.ctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		tb.t.Fatal(err)
+	}
+	path := filepath.Join(dir, name)
+	if err := os.WriteFile(path, png, 0o644); err != nil {
+		tb.t.Fatal(err)
+	}
+	tb.t.Logf("screenshot: %s (%d bytes)", path, len(png))
+}
+
+// repoRoot is the directory of go.mod, above the test's own.
+func repoRoot(t *testing.T) string {
+	t.Helper()
+	dir, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir
+		}
+		up := filepath.Dir(dir)
+		if up == dir {
+			t.Fatal("no go.mod above the test")
+		}
+		dir = up
 	}
 }

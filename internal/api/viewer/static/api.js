@@ -50,6 +50,13 @@ export async function listEvents(params, signal) {
   return res.json();
 }
 
+// getIntegrity returns verify's verdict: one report, or with peers
+// {intact, partial, pods: [{host, error, report}]}.
+export async function getIntegrity(signal) {
+  const res = await get('api/v3/integrity', 'application/json', signal);
+  return res.json();
+}
+
 // listFiles returns the audit files, newest first.
 export async function listFiles(signal) {
   const res = await get('api/v3/logs', 'application/json', signal);

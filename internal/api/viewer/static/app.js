@@ -1,70 +1,59 @@
 // The viewer: filters, the first page and "Load more", the live stream,
-// the chart and the token form; the table, the chart, the event dialog
-// and the log files panel are modules of their own.
+// the chart and the token form; the table, the chart, the event dialog,
+// the log files panel, the integrity badges, the export and the filters'
+// URL are modules of their own.
 
-import { token, listEvents, streamEvents, AuthError, ApiError } from './api.js';
+import { token, listEvents, AuthError, ApiError } from './api.js';
+import { LiveStream } from './live.js';
 import { EventTable } from './table.js';
 import { Chart } from './chart.js';
 import { Detail } from './detail.js';
 import { setupFiles } from './files.js';
+import { View, isTrailRead } from './filters.js';
+import { Integrity } from './integrity.js';
+import { setupExport } from './exporter.js';
+import { isoSeconds } from './time.js';
+import { renderPeers } from './peers.js';
 
-const PAGE = 500; // events per page ("Load more")
+const PAGE = 500; // events shown per page ("Load more")
+const FILL_PAGES = 20; // pages asked at most to fill one page when trail reads are hidden
 const CATCH_UP = 200; // events fetched again after the stream reconnects
 const CHART_PAGES = 20; // at most 20 pages of 1,000 counted for the chart
-const SERVER_FILTERS = ['level', 'type', 'user', 'host', 'status', 'since', 'before'];
 
 const $ = (id) => document.getElementById(id);
 const ui = {
-  filters: $('filters'), text: $('f-text'), live: $('f-live'),
+  filters: $('filters'), text: $('f-text'), live: $('f-live'), hideReads: $('f-hide-reads'),
   liveState: $('live-state'), message: $('message'), count: $('count'), empty: $('empty'),
   more: $('more'), tokenPanel: $('token-panel'), tokenForm: $('token-form'), tokenInput: $('token-input'),
-  tokenTitle: $('token-title'), forget: $('forget-token'),
+  tokenTitle: $('token-title'), forget: $('forget-token'), zoomReset: $('zoom-reset'),
+  exportCSV: $('export-csv'), exportJSONL: $('export-jsonl'), exportState: $('export-state'),
 };
 
 const detail = new Detail();
+const live = new LiveStream(ui.liveState);
 const table = new EventTable($('rows'), (e, row) => detail.open(e, row));
-const chart = new Chart($('chart'));
+const chart = new Chart($('chart'), $('chart-title'), (from, to) => zoom(from, to));
 setupFiles($('files'), $('file-list'), (err) => fail(err));
+const integrity = new Integrity({
+  strip: $('integrity'), panel: $('integrity-panel'), title: $('integrity-title'), summary: $('integrity-summary'),
+  files: $('integrity-files'), checked: $('integrity-checked'), check: $('integrity-check'), close: $('integrity-close'),
+}, (err) => fail(err));
 
 const state = {
-  filters: new URLSearchParams(), // the server-side filters applied
+  view: new View(), // the filters as typed, and the toggle
+  query: new URLSearchParams(), // the API's parameters: the filters with their times resolved
+  zoomedFrom: null, // the view before the first zoom, or null
   cursor: null, // next page, or null
   generation: 0, // bumped by every reload: answers to an older one are dropped
-  stream: null, // AbortController of the live stream
   chartPending: null, // live events seen while the chart loads, or null
   loadingMore: false,
 };
 
-// ---- filters ----
-
-function formToFilters() {
-  const f = new URLSearchParams();
-  const els = ui.filters.elements;
-  for (const name of ['level', 'type', 'user', 'host', 'status']) {
-    const v = els[name].value.trim();
-    if (v) f.set(name, v);
-  }
-  for (const name of ['since', 'before']) {
-    const v = els[name].value;
-    const d = v ? new Date(v) : null; // datetime-local is local time
-    if (d && !Number.isNaN(d.getTime())) f.set(name, d.toISOString());
-  }
-  return f;
-}
-
-function filtersToForm(f) {
-  const els = ui.filters.elements;
-  for (const name of ['level', 'type', 'user', 'host', 'status']) els[name].value = f.get(name) || '';
-  for (const name of ['since', 'before']) {
-    const d = f.get(name) ? new Date(f.get(name)) : null;
-    els[name].value = d && !Number.isNaN(d.getTime()) ? localInput(d) : '';
-  }
-}
-
-function localInput(d) {
-  const p = (n) => String(n).padStart(2, '0');
-  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}T${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`;
-}
+// shown: whether an event belongs in the view (the filters aside, which
+// the server applied): trail reads are left out unless asked for. The API
+// has no filter that excludes an action, so this one is applied here, and
+// pages are filled up to PAGE events (fetchPage).
+const shown = (e) => state.view.showReads || !isTrailRead(e);
 
 function withParams(base, extra) {
   const p = new URLSearchParams(base);
@@ -74,11 +63,33 @@ function withParams(base, extra) {
 
 // ---- loading ----
 
+// fetchPage asks for pages of PAGE from cursor until PAGE events to show
+// were found, the trail ends, or FILL_PAGES were asked.
+async function fetchPage(cursor) {
+  const events = [];
+  let next = cursor;
+  let peers;
+  for (let i = 0; i < FILL_PAGES; i++) {
+    const p = withParams(state.query, { limit: PAGE });
+    if (next) p.set('cursor', next);
+    const page = await listEvents(p);
+    if (page.peers) peers = page.peers;
+    for (const e of page.results || []) if (shown(e)) events.push(e);
+    next = page.next_cursor || null;
+    if (!next || events.length >= PAGE) break;
+  }
+  return { events, cursor: next, peers };
+}
+
 async function reload() {
   const gen = ++state.generation;
   stopStream();
   table.clear();
   state.cursor = null;
+  const resolved = state.view.resolve();
+  state.query = resolved.query;
+  chart.setRange(resolved.range);
+  chart.render();
   hideMessage();
   updateCount();
   try {
@@ -86,12 +97,13 @@ async function reload() {
     // fetched is missed; the two are merged by id.
     if (ui.live.checked) await startStream(gen);
     if (gen !== state.generation) return;
-    const page = await listEvents(withParams(state.filters, { limit: PAGE }));
+    const page = await fetchPage(null);
     if (gen !== state.generation) return;
-    measure('trailcar:first-page', () => table.insert(page.results || []));
+    measure('trailcar:first-page', () => table.insert(page.events));
     renderPeers(page.peers);
-    state.cursor = page.next_cursor || null;
+    state.cursor = page.cursor;
     updateCount();
+    integrity.refresh(false);
     loadChart(gen);
   } catch (err) {
     if (gen === state.generation) fail(err);
@@ -105,11 +117,11 @@ async function loadMore() {
   ui.more.disabled = true;
   ui.more.textContent = 'Loading…';
   try {
-    const page = await listEvents(withParams(state.filters, { limit: PAGE, cursor: state.cursor }));
+    const page = await fetchPage(state.cursor);
     if (gen !== state.generation) return;
-    measure('trailcar:more', () => table.appendOlder(page.results || []));
+    measure('trailcar:more', () => table.appendOlder(page.events));
     renderPeers(page.peers);
-    state.cursor = page.next_cursor || null;
+    state.cursor = page.cursor;
   } catch (err) {
     fail(err);
   } finally {
@@ -119,12 +131,13 @@ async function loadMore() {
   }
 }
 
-// loadChart counts the last hour's events matching the filters (the time
-// range aside) for the chart.
+// loadChart counts the events of the chart's range matching the filters.
 async function loadChart(gen) {
-  const p = new URLSearchParams(state.filters);
-  p.delete('before');
-  p.set('since', new Date(Date.now() - 3600e3).toISOString());
+  const { from, to } = chart.window(Date.now());
+  const p = new URLSearchParams(state.query);
+  p.set('since', new Date(from).toISOString());
+  if (to !== null && chart.range.to !== null) p.set('before', new Date(to).toISOString());
+  else p.delete('before');
   p.set('limit', '1000');
   state.chartPending = [];
   const events = [];
@@ -133,7 +146,7 @@ async function loadChart(gen) {
     for (let i = 0; ; i++) {
       const page = await listEvents(p);
       if (gen !== state.generation) return;
-      events.push(...(page.results || []));
+      for (const e of page.results || []) if (shown(e)) events.push(e);
       if (!page.next_cursor) break;
       if (i === CHART_PAGES - 1) {
         partial = true;
@@ -153,74 +166,22 @@ async function loadChart(gen) {
 
 // ---- live stream ----
 
-// startStream connects the live stream and resolves once it is connected
-// (or could not be); it reconnects with backoff until stopped, fetching
-// the newest events again each time so that nothing is missed.
 function startStream(gen) {
-  const ctrl = new AbortController();
-  state.stream = ctrl;
-  return new Promise((resolve) => {
-    const run = async (attempt) => {
-      setLive(attempt ? 'reconnecting' : 'connecting');
-      let opened = false;
-      try {
-        await streamEvents(state.filters, {
-          signal: ctrl.signal,
-          onOpen: () => {
-            opened = true;
-            setLive('live');
-            resolve();
-            if (attempt) catchUp(gen);
-          },
-          onEvent: onLiveEvent,
-          onNotice: (name, data) => {
-            if (name === 'peers') {
-              try { renderPeers(JSON.parse(data)); } catch { /* not a list: ignore */ }
-              return;
-            }
-            showMessage(`Live updates: ${noticeText(name, data)}. Reconnecting.`);
-          },
-        });
-      } catch (err) {
-        if (ctrl.signal.aborted) return;
-        if (err instanceof AuthError) {
-          resolve();
-          needToken(err.message);
-          return;
-        }
-        if (err instanceof ApiError && err.status === 400) {
-          resolve();
-          setLive('off');
-          return; // the page load shows the same error
-        }
-      }
-      resolve();
-      if (ctrl.signal.aborted) return;
-      const next = opened ? 1 : attempt + 1;
-      setLive('reconnecting');
-      await sleep(Math.min(30000, 500 * 2 ** next), ctrl.signal);
-      if (!ctrl.signal.aborted) run(next);
-    };
-    run(0);
+  return live.start(state.query, {
+    onEvent: onLiveEvent,
+    onReconnected: () => catchUp(gen),
+    onPeers: renderPeers,
+    onNotice: (text) => showMessage(`Live updates: ${text}. Reconnecting.`),
+    onAuth: (err) => needToken(err.message),
   });
 }
 
-// noticeText reads a named SSE message: {"error": …} or plain text.
-function noticeText(name, data) {
-  try {
-    const body = JSON.parse(data);
-    if (body && body.error) return body.error;
-  } catch { /* plain text */ }
-  return data ? `${name}: ${data}` : name;
-}
-
 function stopStream() {
-  if (state.stream) state.stream.abort();
-  state.stream = null;
-  setLive(ui.live.checked ? 'off' : 'paused');
+  live.stop(!ui.live.checked);
 }
 
 function onLiveEvent(e) {
+  if (!shown(e)) return;
   const added = table.insert([e], true);
   if (!added.length) return;
   chart.add(e);
@@ -230,29 +191,13 @@ function onLiveEvent(e) {
 
 async function catchUp(gen) {
   try {
-    const page = await listEvents(withParams(state.filters, { limit: CATCH_UP }));
+    const page = await listEvents(withParams(state.query, { limit: CATCH_UP }));
     if (gen !== state.generation) return;
-    for (const e of table.insert(page.results || [], true)) chart.add(e);
+    for (const e of table.insert((page.results || []).filter(shown), true)) chart.add(e);
     updateCount();
   } catch (err) {
     if (gen === state.generation) fail(err);
   }
-}
-
-function sleep(ms, signal) {
-  return new Promise((resolve) => {
-    const t = setTimeout(resolve, ms);
-    signal.addEventListener('abort', () => { clearTimeout(t); resolve(); }, { once: true });
-  });
-}
-
-const LIVE_TEXT = {
-  live: 'Live', connecting: 'Connecting…', reconnecting: 'Reconnecting…', paused: 'Paused', off: 'Not connected',
-};
-
-function setLive(s) {
-  ui.liveState.dataset.state = s;
-  ui.liveState.textContent = LIVE_TEXT[s];
 }
 
 // ---- messages, counts, token ----
@@ -279,8 +224,8 @@ function hideMessage() {
 
 function updateCount() {
   const n = table.size;
-  const shown = table.query ? `${table.visible} of ${n} loaded events match the search` : `${n} event${n === 1 ? '' : 's'} loaded`;
-  ui.count.textContent = shown + (state.cursor ? ' · more on the server' : '');
+  const text = table.query ? `${table.visible} of ${n} loaded events match the search` : `${n} event${n === 1 ? '' : 's'} loaded`;
+  ui.count.textContent = text + (state.cursor ? ' · more on the server' : '');
   ui.empty.hidden = table.visible > 0;
   ui.more.hidden = !state.cursor;
   if (!state.loadingMore) ui.more.textContent = `Load ${PAGE} more`;
@@ -328,11 +273,52 @@ function measure(name, fn) {
   return result;
 }
 
-function applyFilters() {
-  state.filters = formToFilters();
-  const q = state.filters.toString();
-  history.replaceState(null, '', q ? '?' + q : location.pathname);
+// show makes view the page's: the form, the URL (as typed, so a link
+// reproduces it) and the rows.
+function show(view, { zoomed = false } = {}) {
+  if (!zoomed) state.zoomedFrom = null;
+  state.view = view;
+  view.toForm(ui.filters);
+  ui.hideReads.checked = !view.showReads;
+  ui.zoomReset.hidden = state.zoomedFrom === null;
+  markPreset();
+  history.replaceState(null, '', view.search() || location.pathname);
   reload();
+}
+
+function applyFilters() {
+  show(View.fromForm(ui.filters, !ui.hideReads.checked));
+}
+
+// zoom narrows the view to [from, to) (ms), from the chart; Reset zoom
+// goes back to the view before the first zoom.
+function zoom(from, to) {
+  if (state.zoomedFrom === null) state.zoomedFrom = state.view;
+  const f = new URLSearchParams(state.view.filters);
+  f.set('since', isoSeconds(from));
+  f.set('before', isoSeconds(to, true));
+  show(new View(f, state.view.showReads), { zoomed: true });
+}
+
+ui.zoomReset.addEventListener('click', () => {
+  if (state.zoomedFrom) show(state.zoomedFrom);
+});
+
+// The range presets set since back from now and clear before.
+for (const b of ui.filters.querySelectorAll('button[data-range]')) {
+  b.addEventListener('click', () => {
+    ui.filters.elements.since.value = b.dataset.range;
+    ui.filters.elements.before.value = '';
+    if (ui.filters.reportValidity()) applyFilters();
+  });
+}
+
+function markPreset() {
+  const since = state.view.filters.get('since');
+  const before = state.view.filters.get('before');
+  for (const b of ui.filters.querySelectorAll('button[data-range]')) {
+    b.setAttribute('aria-pressed', String(!before && since === b.dataset.range));
+  }
 }
 
 ui.filters.addEventListener('submit', (ev) => {
@@ -342,10 +328,13 @@ ui.filters.addEventListener('submit', (ev) => {
 ui.filters.addEventListener('reset', () => {
   setTimeout(() => {
     ui.live.checked = true;
+    ui.hideReads.checked = true;
     table.setQuery('');
     applyFilters();
   });
 });
+
+ui.hideReads.addEventListener('change', applyFilters);
 
 let searchTimer = 0;
 ui.text.addEventListener('input', () => {
@@ -367,6 +356,9 @@ ui.live.addEventListener('change', () => {
 
 ui.more.addEventListener('click', loadMore);
 
+setupExport({ csv: ui.exportCSV, jsonl: ui.exportJSONL, status: ui.exportState },
+  () => ({ query: state.query, keep: shown }), (err) => fail(err));
+
 document.addEventListener('keydown', (ev) => {
   if (ev.key === '/' && !ev.ctrlKey && !ev.metaKey && !ev.altKey && !(ev.target.closest && ev.target.closest('input, select, textarea, dialog'))) {
     ev.preventDefault();
@@ -374,31 +366,7 @@ document.addEventListener('keydown', (ev) => {
   }
 });
 
-setInterval(() => chart.render(), 30000); // the window moves on every minute
+setInterval(() => chart.render(), 30000); // a range back from now moves on
 
-const initial = new URLSearchParams(location.search);
-for (const k of [...initial.keys()]) if (!SERVER_FILTERS.includes(k)) initial.delete(k);
-state.filters = initial;
-filtersToForm(initial);
 ui.forget.hidden = token.get() === '';
-chart.render();
-reload();
-
-// renderPeers shows each cluster peer's state (up, slow: over a second,
-// down) from a cluster answer's peers; without peers the strip stays hidden.
-function renderPeers(peers) {
-  const strip = document.getElementById('peers');
-  if (!Array.isArray(peers) || peers.length === 0) {
-    strip.hidden = true;
-    return;
-  }
-  strip.replaceChildren(...peers.map((p) => {
-    const li = document.createElement('li');
-    const st = !p.ok ? 'down' : (p.took_ms > 1000 ? 'slow' : 'up');
-    li.dataset.state = st;
-    li.textContent = `${p.host || p.url}: ${st}`;
-    li.title = p.ok ? `${p.url} answered in ${p.took_ms} ms` : `${p.url}: ${p.error || 'no answer'}`;
-    return li;
-  }));
-  strip.hidden = false;
-}
+show(View.fromURL(location.search));
