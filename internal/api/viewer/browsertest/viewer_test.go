@@ -198,9 +198,6 @@ func testViewerFlow(t *testing.T, browser context.Context) {
 // root.
 func screenshot(t *testing.T, tb *tab, s site, path string) {
 	t.Helper()
-	if !filepath.IsAbs(path) {
-		path = filepath.Join(repoRoot(t), path)
-	}
 	tb.do(chromedp.Click(chromedp.CSS(`#filters button[type="reset"]`)))
 	tb.waitFor("all events", pathPredicate("/api/v3/widgets/live-info"))
 	for _, r := range []struct {
@@ -213,17 +210,7 @@ func screenshot(t *testing.T, tb *tab, s site, path string) {
 		s.request(t, r.method, r.path, r.status)
 	}
 	tb.waitFor("the new rows", pathPredicate("/api/v3/exports"))
-	tb.eval(`document.activeElement.blur(), 0`, nil)
-	tb.do(chromedp.MouseEvent(chromedp.MouseMoved, 1, 1)) // no hover left on what was clicked
-	tb.waitFor("no highlight left", `document.getAnimations().length === 0`)
-	png, err := chromedp.Run(tb.ctx, chromedp.FullScreenshot(100))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(path, png, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("screenshot: %s (%d bytes)", path, len(png))
+	tb.screenshot(filepath.Dir(path), filepath.Base(path))
 }
 
 func jsString(s string) string {
