@@ -143,3 +143,46 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+// TestRetentionByAgePairsAsideFiles: by max_age_days too, a file rotated
+// aside goes with the file that counts after it: kept while that one is
+// young (its lines are that file's head), removed with it.
+func TestRetentionByAgePairsAsideFiles(t *testing.T) {
+	dir := t.TempDir()
+	now := time.Now().UTC()
+	name := func(daysAgo int) string {
+		return "audit-" + now.Add(-time.Duration(daysAgo)*24*time.Hour).Format("2006-01-02T15-04-05.000") + ".log"
+	}
+	for _, n := range []string{"audit.log", name(2), name(4), name(5), name(6), name(7)} {
+		if err := os.WriteFile(filepath.Join(dir, n), []byte("{}\n"), 0o640); err != nil {
+			t.Fatal(err)
+		}
+	}
+	record := `{"file":"` + name(4) + `","bytes":3}` + "\n" + `{"file":"` + name(6) + `","bytes":3}` + "\n"
+	if err := os.WriteFile(filepath.Join(dir, rotate.AsideFile), []byte(record), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	f, err := rotate.Open(rotate.Options{Dir: dir, Filename: "audit.log", MaxSizeMB: 1, MaxAgeDays: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	want := []string{"audit.log", name(2), name(4)} // 4 days old, but it goes with the 2-day-old file
+	waitFor(t, "retention at open", func() bool {
+		files, _ := rotate.List(dir, "audit.log")
+		if len(files) != len(want) {
+			return false
+		}
+		for i, fi := range files {
+			if fi.Name != want[i] {
+				t.Fatalf("kept %v; want %v", files, want)
+			}
+		}
+		return true
+	})
+	// The record forgets the file removed, keeps the one kept.
+	waitFor(t, "the record pruned", func() bool {
+		data, _ := os.ReadFile(filepath.Join(dir, rotate.AsideFile))
+		return bytes.Contains(data, []byte(name(4))) && !bytes.Contains(data, []byte(name(6)))
+	})
+}
