@@ -2,6 +2,7 @@ package rotate
 
 import (
 	"os"
+	"strings"
 	"time"
 )
 
@@ -44,22 +45,24 @@ func (f *File) dueByAge() bool {
 // noteWrite starts the age of a file that just got its first line, n
 // bytes. mu is held.
 func (f *File) noteWrite(n int64) {
-	if f.opts.RotateEvery > 0 && f.size == n && f.info != nil {
+	if f.opts.RotateEvery > 0 && f.size == n && f.info != nil && f.carried == 0 {
 		f.age = liveAge{of: f.info, begun: f.now()}
 	}
 }
 
 // startOfLive is when the live file, found holding lines, was begun: the
 // time of the rotation that made the newest rotated file (in its name),
-// else, with no rotated file to tell, now.
+// else, with no rotated file to tell, now. Files a delete rotated aside
+// are passed over: the live file goes on from them (aside.go).
 func (f *File) startOfLive() time.Time {
 	now := f.now()
 	files, err := List(f.opts.Dir, f.opts.Filename)
 	if err != nil {
 		return now
 	}
+	marks, _ := f.asides.load()
 	for _, fi := range files { // newest first
-		if !fi.Live {
+		if _, aside := marks[strings.TrimSuffix(fi.Name, gzSuffix)]; !fi.Live && !aside {
 			if fi.Rotated.After(now) { // a clock that stepped back
 				return now
 			}

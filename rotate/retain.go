@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 )
 
@@ -35,26 +36,54 @@ func (f *File) applyRetention(now time.Time) error {
 	if err != nil {
 		return err
 	}
+	marks, err := f.asides.load()
+	if err != nil {
+		return err
+	}
 	var errs []error
 	kept := 0
+	// A file a delete rotated aside goes with the next newer file that
+	// counts (aside.go): the one last seen, newest first; the live file,
+	// which is never removed, for the first ones.
+	partnerRemoved := false
+	present := map[string]bool{}
+	var newestCounting time.Time
 	for _, fi := range files {
 		if fi.Live {
 			kept++
 			continue
 		}
-		tooMany := f.opts.MaxFiles > 0 && kept >= f.opts.MaxFiles
-		tooOld := f.opts.MaxAgeDays > 0 && now.Sub(fi.Rotated) > time.Duration(f.opts.MaxAgeDays)*24*time.Hour
-		if tooMany || tooOld {
+		base := strings.TrimSuffix(fi.Name, gzSuffix)
+		_, aside := marks[base]
+		remove := partnerRemoved
+		if !aside {
+			tooMany := f.opts.MaxFiles > 0 && kept >= f.opts.MaxFiles
+			tooOld := f.opts.MaxAgeDays > 0 && now.Sub(fi.Rotated) > time.Duration(f.opts.MaxAgeDays)*24*time.Hour
+			remove, partnerRemoved = tooMany || tooOld, tooMany || tooOld
+			if newestCounting.IsZero() {
+				newestCounting = fi.Rotated
+			}
+		}
+		if remove {
 			if err := os.Remove(fi.Path); err != nil && !errors.Is(err, os.ErrNotExist) {
 				errs = append(errs, err)
 			}
 			continue
 		}
-		kept++
+		present[base] = true
+		if !aside {
+			kept++
+		}
 		if f.opts.Compress && !fi.Compressed {
 			if err := compressFile(fi.Path, f.opts.FileMode); err != nil {
 				errs = append(errs, err)
 			}
+		}
+	}
+	if len(marks) > 0 {
+		prefix, ext := splitName(f.opts.Filename)
+		if err := f.asides.prune(present, newestCounting, prefix, ext); err != nil {
+			errs = append(errs, err)
 		}
 	}
 	// An uncompressed file whose .gz is complete is left over from an
@@ -69,13 +98,19 @@ func (f *File) applyRetention(now time.Time) error {
 			}
 		}
 	}
-	// Temporary files of a compression that was interrupted by a crash.
+	// Temporary files of a compression, or of the record of files
+	// rotated aside, that was interrupted by a crash.
 	prefix, _ := splitName(f.opts.Filename)
-	if tmps, err := filepath.Glob(filepath.Join(f.opts.Dir, "."+prefix+"*"+gzSuffix+".tmp")); err == nil {
-		for _, tmp := range tmps {
-			os.Remove(tmp)
-		}
+	tmps, _ := filepath.Glob(filepath.Join(f.opts.Dir, "."+prefix+"*"+gzSuffix+".tmp"))
+	for _, tmp := range tmps {
+		os.Remove(tmp)
 	}
+	f.asides.mu.Lock() // none of ours is being written meanwhile
+	asideTmps, _ := filepath.Glob(filepath.Join(f.opts.Dir, AsideFile+".tmp-*"))
+	for _, tmp := range asideTmps {
+		os.Remove(tmp)
+	}
+	f.asides.mu.Unlock()
 	return errors.Join(errs...)
 }
 

@@ -84,6 +84,12 @@ type File struct {
 	size       int64
 	lastRotate int64 // unix ms of the last rotation
 	closed     bool
+	// carried is what files rotated aside by deletes since the last
+	// ordinary rotation held of the live file (aside.go): it counts toward
+	// the live file's size.
+	carried int64
+
+	asides *asideRecord
 
 	age liveAge // when the live file began (age.go); guarded by mu
 
@@ -136,12 +142,16 @@ func Open(opts Options) (*File, error) {
 		log:    opts.Logger,
 		retain: make(chan struct{}, 1),
 		stop:   make(chan struct{}),
+		asides: &asideRecord{dir: opts.Dir},
 	}
 	// Retention is done here, not by lumberjack: MaxBackups, MaxAge and
 	// Compress stay zero so its mill does nothing.
 	f.lj = &lumberjack.Logger{Filename: f.path, MaxSize: opts.MaxSizeMB}
 	f.refuseNonRegular() // before anything opens the path
 	if err := f.repairTornTail(); err != nil {
+		return nil, err
+	}
+	if err := f.loadCarried(); err != nil {
 		return nil, err
 	}
 	f.mu.Lock()
@@ -191,11 +201,18 @@ func (f *File) writeLocked(p []byte) (rotated bool, replaced string, n int, err 
 		return rotated, replaced, 0, err
 	}
 	// A file moved away is not ours to rotate.
-	if f.size > 0 && !f.moved && (f.size+int64(len(p)) > f.max || !f.opts.HandOff && f.dueByAge()) {
-		if err := f.rotate(); err != nil {
-			return rotated, replaced, 0, err
+	if !f.moved && (f.size+f.carried+int64(len(p)) > f.max || !f.opts.HandOff && f.dueByAge()) {
+		switch {
+		case f.size > 0:
+			if err := f.rotate(); err != nil {
+				return rotated, replaced, 0, err
+			}
+			rotated = true
+		case f.carried > 0:
+			if err := f.endEmptyLive(); err != nil {
+				return rotated, replaced, 0, fmt.Errorf("rotate audit file: %w", err)
+			}
 		}
-		rotated = true
 	}
 	n, err = f.lj.Write(p)
 	if err != nil {
@@ -302,6 +319,7 @@ func (f *File) ensureOpen() (rotated bool, replaced string, err error) {
 	f.hold(fi)
 	if rotated {
 		f.lastRotate = time.Now().UnixMilli()
+		f.carried = 0
 	}
 	return rotated, replaced, nil
 }
@@ -316,6 +334,7 @@ func (f *File) rotate() error {
 		return fmt.Errorf("rotate audit file: %w", err)
 	}
 	f.lastRotate = time.Now().UnixMilli()
+	f.carried = 0
 	f.closeLive() // lumberjack made the new file without O_APPEND: open it again
 	f.info = nil  // a new file, and no news
 	_, _, err := f.ensureOpen()
@@ -363,12 +382,13 @@ func (f *File) Remaining() int64 {
 	if f.opts.HandOff && f.dueByAge() {
 		return 0
 	}
-	return f.max - f.size
+	return max(0, f.max-f.size-f.carried)
 }
 
 // Rotate rotates the live file now, unless it is empty: a writer that
 // seals files (internal/integrity) ends each with its checkpoint, and
-// then moves on.
+// then moves on. An empty live file that goes on from files a delete
+// rotated aside ends there (endEmptyLive).
 func (f *File) Rotate() error {
 	f.mu.Lock()
 	if f.closed {
@@ -376,13 +396,32 @@ func (f *File) Rotate() error {
 		return ErrClosed
 	}
 	rotated, replaced, err := f.ensureOpen()
-	if err == nil && f.size > 0 && !f.moved {
+	switch {
+	case err != nil || f.moved:
+	case f.size > 0:
 		err = f.rotate()
 		rotated = err == nil
+	case f.carried > 0:
+		err = f.endEmptyLive()
 	}
 	f.mu.Unlock()
 	f.notify(rotated, replaced)
 	return err
+}
+
+// loadCarried finds what files rotated aside by deletes hold of the live
+// file (aside.go), for an earlier run's.
+func (f *File) loadCarried() error {
+	files, err := List(f.opts.Dir, f.opts.Filename)
+	if err != nil {
+		return fmt.Errorf("open audit file: %w", err)
+	}
+	marks, err := f.asides.load()
+	if err != nil {
+		return fmt.Errorf("open audit file: %w", err)
+	}
+	f.carried, _, _ = liveHead(files, marks, f.opts.Filename)
+	return nil
 }
 
 // Sync flushes the live file to disk.

@@ -60,6 +60,9 @@ func (s *Sidecar) trailStore() *store.Store {
 	opts := store.Options{Dir: t.Dir, Filename: t.Filename, Logger: s.log}
 	if s.file != nil {
 		opts.Lock = s.file // a nil *rotate.File in the interface would not be nil
+		// A delete never rewrites the live file: the writer ends it and
+		// rotates it aside first (docs/store.md "Deletes").
+		opts.RotateLive = s.writer.RotateForDelete
 	}
 	opts.Seal = s.seal
 	return store.New(opts)

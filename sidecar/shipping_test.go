@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
 
 	"path/filepath"
 	"slices"
@@ -16,6 +17,7 @@ import (
 	"github.com/trailcar/trailcar/internal/ship"
 	"github.com/trailcar/trailcar/internal/sidecartest"
 	"github.com/trailcar/trailcar/internal/victorialogs"
+	"github.com/trailcar/trailcar/rotate"
 	"github.com/trailcar/trailcar/sidecar"
 )
 
@@ -149,8 +151,9 @@ func TestShipConfigRefusedAtStart(t *testing.T) {
 
 // TestShipAcrossAuditedDelete: lines shipped, then an audited delete
 // rewrites the files that hold matching events (the live file among
-// them) while the shipper runs: no kept line is sent again, the deleted
-// lines stay in the store, and the delete record is shipped.
+// them, rotated aside first) while the shipper runs: no kept line is sent
+// again, the deleted lines stay in the store, and the delete record is
+// shipped.
 func TestShipAcrossAuditedDelete(t *testing.T) {
 	vl := victorialogs.Start(t)
 	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -192,6 +195,9 @@ func TestShipAcrossAuditedDelete(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != 200 || !strings.Contains(string(body), `"deleted":600`) {
 		t.Fatalf("delete: %d %s", resp.StatusCode, body)
+	}
+	if _, err := os.Stat(filepath.Join(c.Dir(), rotate.AsideFile)); err != nil {
+		t.Fatalf("the delete did not rotate the live file aside: %v", err)
 	}
 	post("things", 200)
 	if err := c.Stop(); err != nil {

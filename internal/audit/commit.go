@@ -50,7 +50,8 @@ type chunker struct {
 	file   *retryingFile
 	limit  int
 	rec    *record
-	reopen *reopening // nil: placeholders of reopens are passed over
+	reopen *reopening      // nil: placeholders of reopens are passed over
+	aside  *asideRotations // nil: no delete asks for a rotation
 
 	chunk  []byte   // gathered, not yet written
 	lines  [][]byte // the chunk's lines
@@ -63,6 +64,16 @@ func (c *chunker) write(b batch) int {
 	start := 0
 	for i, l := range b.lines {
 		line := b.buf[start:l.end]
+		if l.label == labelAside {
+			if !c.flush() {
+				return c.first(i)
+			}
+			if c.aside != nil {
+				c.aside.rotate(line)
+			}
+			start = l.end
+			continue
+		}
 		if isReopen(l.label) {
 			if c.reopen.due(l.label) {
 				if !c.flush() {
@@ -156,7 +167,7 @@ type noFile struct{ rec *record }
 func (s noFile) write(b batch) int {
 	start := 0
 	for _, l := range b.lines {
-		if !isReopen(l.label) {
+		if !isPlaceholder(l.label) {
 			s.rec.add(b.buf[start:l.end], l.label)
 		}
 		start = l.end

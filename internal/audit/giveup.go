@@ -75,7 +75,7 @@ func (f *retryingFile) giveUp() { f.abandoned.Store(true) }
 func (f *retryingFile) lose(lines []lineMeta) {
 	n := 0
 	for _, l := range lines {
-		if l.label != labelCheckpoint {
+		if !isPlaceholder(l.label) {
 			n++
 		}
 	}

@@ -32,7 +32,8 @@ type sealer struct {
 	chain    *integrity.Sealer
 	chunks   *chunker
 	rotation handOff
-	reopen   *reopening // nil: placeholders of reopens are passed over
+	aside    *asideRotations // nil: no delete asks for a rotation
+	reopen   *reopening      // nil: placeholders of reopens are passed over
 	origin   origin
 	every    time.Duration
 	m        *metrics.Metrics
@@ -60,6 +61,17 @@ func (s *sealer) write(b batch) int {
 				return c.first(i)
 			}
 			s.armed.Store(false)
+			continue
+		}
+		if l.label == labelAside {
+			// A delete's rotation: the file ends with its checkpoint, as at
+			// any rotation, then goes aside.
+			if !s.cut(line, l.slot) {
+				return c.first(i)
+			}
+			if s.aside != nil && s.aside.rotate(line) {
+				s.chain.Rotated()
+			}
 			continue
 		}
 		if isReopen(l.label) {

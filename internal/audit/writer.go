@@ -18,6 +18,7 @@
 //	giveup.go    a disk that refuses writes: retries, health, Close giving up
 //	subscribe.go publishing what was written, waking followers
 //	reopen.go    the live file moved away, or SIGHUP: seal, reopen, record
+//	aside.go     a delete's rotation: seal, rotate aside
 //	wait.go      waiting for a line to be written (EmitWritten, Reopen)
 package audit
 
@@ -114,8 +115,9 @@ type Writer struct {
 	seal  *sealer // nil without integrity
 	rec   record  // what the last batch put in the file
 
-	reopen   *reopening // nil when the file cannot be reopened
-	progress progress   // the lines done with: EmitWritten, Reopen
+	reopen   *reopening      // nil when the file cannot be reopened
+	aside    *asideRotations // nil when the file cannot rotate for a delete
+	progress progress        // the lines done with: EmitWritten, Reopen
 
 	publishTo func(line []byte)
 	stdout    io.Writer
@@ -162,6 +164,9 @@ func New(opts Options) *Writer {
 	w.sink = noFile{rec: &w.rec}
 	if r, ok := opts.File.(reopener); ok {
 		w.reopen = &reopening{file: r, origin: w.origin, log: opts.Logger}
+	}
+	if a, ok := opts.File.(asideRotator); ok {
+		w.aside = &asideRotations{file: a, log: opts.Logger, errs: map[string]error{}}
 	}
 	if opts.File != nil {
 		w.file = &retryingFile{file: opts.File, retryMin: opts.RetryMin, retryMax: opts.RetryMax,
@@ -210,7 +215,7 @@ func withDefaults(opts Options) Options {
 // fileSink is the chunker writing to the file, with the sealer in front
 // of it when the log is sealed.
 func (w *Writer) fileSink(opts Options) batchSink {
-	chunks := &chunker{file: w.file, limit: min(maxChunk, opts.File.MaxWrite()), rec: &w.rec, reopen: w.reopen}
+	chunks := &chunker{file: w.file, limit: min(maxChunk, opts.File.MaxWrite()), rec: &w.rec, reopen: w.reopen, aside: w.aside}
 	if opts.Seal == nil {
 		return chunks
 	}
@@ -220,6 +225,7 @@ func (w *Writer) fileSink(opts Options) batchSink {
 		s.rotation = handOff{file: r, log: opts.Logger}
 	}
 	s.reopen = w.reopen
+	s.aside = w.aside
 	s.queuePlaceholder = func() error {
 		placeholder := &event.Event{Type: integrity.CheckpointType, Level: event.LevelInfo, Outcome: event.OutcomeSuccess}
 		_, err := w.emitLabeled(placeholder, true, labelCheckpoint)

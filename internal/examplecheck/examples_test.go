@@ -40,6 +40,7 @@ func TestEveryFileIsChecked(t *testing.T) {
 		"prometheus/alert-tests.yml":      true, // promtool test rules (.ci/promtool.sh)
 		"grafana/trailcar-dashboard.json": true,
 		"fluent-bit/fluent-bit.conf":      true, "fluent-bit/parsers.conf": true,
+		"rsyslog/trailcar.conf": true, // run with rsyslogd: rsyslog_test.go
 	}
 	err := filepath.WalkDir(".", func(p string, d os.DirEntry, err error) error {
 		if err != nil || d.IsDir() {

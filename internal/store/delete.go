@@ -14,12 +14,15 @@ import (
 // matches all) that exists when Delete starts, and returns how many it
 // removed. Events written meanwhile are kept, whatever they are.
 //
-// Each file holding a matching event is rewritten without it to a
-// dot-named temporary file in the same directory, synced and renamed over
-// the original (gzip files are rewritten gzipped; a rotated file left
-// empty is removed). Rotated files are rewritten while no rotated file is
-// compressed or removed; the live file last, while the writer waits
-// (Locker.Exclusive), together with any file rotated during the delete.
+// The live file is never rewritten (docs/store.md "Deletes"): when it
+// holds a matching event, it is first rotated aside (Options.RotateLive:
+// the writer ends it, with its checkpoint when sealed, and it is renamed
+// to a rotated name), so that a reader holding it sees it unchanged and a
+// tailer following its path sees an ordinary rotation. Then each rotated
+// file holding a matching event is rewritten without it to a dot-named
+// temporary file in the same directory, synced and renamed over the
+// original (gzip files are rewritten gzipped; a file left empty is
+// removed), while no rotated file is compressed or removed (Locker).
 // Files whose time span misses the filter's are not read; inside a file,
 // only the filter's time span is read line by line, the rest is copied
 // as is.
@@ -135,7 +138,6 @@ func (c *cutFilter) drops(line []byte, t []byte) bool {
 // noLock is the Locker when no writer runs.
 type noLock struct{}
 
-func (noLock) Exclusive(fn func() error) error   { return fn() }
 func (noLock) WithRotated(fn func() error) error { return fn() }
 
 // rewriteAll rewrites every file that holds a line cut drops.
@@ -158,8 +160,7 @@ func (st *Store) rewriteAll(ctx context.Context, cut *cutFilter, recordID string
 	}
 	rs := &resealer{seal: seal, id: recordID, newEnd: map[string]integrity.State{}, oldEnd: map[string]integrity.Digest{}}
 	total := 0
-	done := map[string]bool{}
-	rewrite := func(liveToo bool) error {
+	rewrite := func() error {
 		sn, err := st.Snapshot()
 		if err != nil {
 			return err
@@ -169,8 +170,8 @@ func (st *Store) rewriteAll(ctx context.Context, cut *cutFilter, recordID string
 		for i := len(sn.srcs) - 1; i >= 0; i-- {
 			src := sn.srcs[i]
 			info := src.info
-			if done[info.Name] || info.Live && !liveToo {
-				continue
+			if info.Live {
+				continue // rotated aside first if it held anything to cut
 			}
 			if !sn.mayHold(i, cut) {
 				continue
@@ -190,24 +191,14 @@ func (st *Store) rewriteAll(ctx context.Context, cut *cutFilter, recordID string
 				return fmt.Errorf("delete events: %s: %w", info.Name, err)
 			}
 			total += n
-			if !info.Live {
-				done[info.Name] = true
-			}
 		}
 		return nil
 	}
 	err := lock.WithRotated(func() error {
-		if err := rewrite(false); err != nil {
-			return err
+		if err := st.rotateLiveFor(ctx, cut); err != nil {
+			return fmt.Errorf("delete events: %w", err)
 		}
-		// Files rotated meanwhile hold events older than the delete too.
-		// The writer waits, and with integrity on its chain is taken too
-		// (before the file: the writer takes them in that order).
-		if seal != nil {
-			seal.Lock()
-			defer seal.Unlock()
-		}
-		return lock.Exclusive(func() error { return rewrite(true) })
+		return rewrite()
 	})
 	if errors.Is(err, rotate.ErrClosed) {
 		err = fmt.Errorf("delete events: %w", err)

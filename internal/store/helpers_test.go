@@ -91,6 +91,9 @@ func (l *liveLog) store(opts store.Options) *store.Store {
 	if opts.Lock == nil {
 		opts.Lock = l.file
 	}
+	if opts.RotateLive == nil {
+		opts.RotateLive = l.w.RotateForDelete // as the sidecar does
+	}
 	return store.New(opts)
 }
 

@@ -160,15 +160,12 @@ func (st *Store) rewriteSealed(ctx context.Context, rs *resealer, src *source, c
 	if werr != nil {
 		return 0, werr
 	}
-	if err := rw.finish(0, 0, info.Live); err != nil {
+	if err := rw.finish(0, 0); err != nil {
 		return 0, err
 	}
 	rs.newEnd[info.Name] = s
 	rs.oldEnd[info.Name] = old
 	rs.done = append(rs.done, Resealed{File: info.Name, OldChain: old, NewChain: s.Chain, Checkpoints: cps})
-	if info.Live {
-		rs.seal.SetState(s) // the writer goes on from the file as it now is
-	}
 	return dropped, nil
 }
 

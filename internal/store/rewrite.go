@@ -4,12 +4,14 @@ import (
 	"bufio"
 	"compress/gzip"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 
 	"github.com/trailcar/trailcar/internal/event"
+	"github.com/trailcar/trailcar/rotate"
 )
 
 // mayHold reports whether file i of sn (newest first) may hold a line
@@ -79,7 +81,7 @@ func (st *Store) rewriteFile(ctx context.Context, src *source, cut *cutFilter) (
 	if dropped == 0 {
 		return 0, nil
 	}
-	if err := rw.finish(next, size, info.Live); err != nil {
+	if err := rw.finish(next, size); err != nil {
 		return 0, err
 	}
 	return dropped, nil
@@ -151,13 +153,13 @@ func (rw *rewriter) line(line []byte) error {
 }
 
 // finish copies the content from off to size, syncs, and renames the
-// temporary file over the original.
-// A rotated file left with nothing is removed instead.
-func (rw *rewriter) finish(off, size int64, live bool) error {
+// temporary file over the original. A file left with nothing is removed
+// instead (only rotated files are rewritten).
+func (rw *rewriter) finish(off, size int64) error {
 	if err := rw.raw(off, size); err != nil {
 		return err
 	}
-	if rw.written == 0 && !live {
+	if rw.written == 0 {
 		if err := os.Remove(rw.path); err != nil {
 			return err
 		}
@@ -206,4 +208,63 @@ func syncDir(dir string) error {
 		return fmt.Errorf("sync dir: %w", err)
 	}
 	return nil
+}
+
+// rotateLiveFor rotates the live file aside when it holds a line cut
+// drops: a delete never rewrites the live file (Delete). The rotation is
+// checked: the live path must name another file after it.
+func (st *Store) rotateLiveFor(ctx context.Context, cut *cutFilter) error {
+	sn, err := st.Snapshot()
+	if err != nil {
+		return err
+	}
+	defer sn.Close()
+	if len(sn.srcs) == 0 || !sn.srcs[0].info.Live || !sn.mayHold(0, cut) {
+		return nil
+	}
+	live := sn.srcs[0]
+	holds, err := holdsDrop(ctx, live, cut)
+	if err != nil || !holds {
+		return err
+	}
+	if st.opts.RotateLive != nil {
+		err = st.opts.RotateLive(ctx)
+	} else {
+		_, err = rotate.MoveAside(st.opts.Dir, st.opts.Filename)
+	}
+	if err != nil {
+		return fmt.Errorf("rotate the live file aside: %w", err)
+	}
+	held, herr := live.file.Stat()
+	now, nerr := os.Lstat(live.info.Path)
+	if herr == nil && nerr == nil && os.SameFile(held, now) {
+		return errors.New("rotate the live file aside: it is still the live file")
+	}
+	return nil
+}
+
+// holdsDrop reports whether the file holds a line cut drops.
+func holdsDrop(ctx context.Context, src *source, cut *cutFilter) (bool, error) {
+	ra, size, err := src.reader()
+	if err != nil {
+		return false, err
+	}
+	lo, hi, err := cut.span(ra, size)
+	if err != nil {
+		return false, err
+	}
+	lines := newFwdLines(ra, lo, hi)
+	for n := 0; ; n++ {
+		line, _, ok, err := lines.Next()
+		if err != nil || !ok {
+			return false, err
+		}
+		if n&4095 == 4095 && ctx.Err() != nil {
+			return false, ctx.Err()
+		}
+		t, _ := event.LineTime(line)
+		if cut.drops(line, t) {
+			return true, nil
+		}
+	}
 }

@@ -27,6 +27,7 @@
 package store
 
 import (
+	"context"
 	"errors"
 	"log/slog"
 	"os"
@@ -36,12 +37,9 @@ import (
 	"github.com/trailcar/trailcar/internal/integrity"
 )
 
-// Locker is what the store needs of the live file (*rotate.File) to
-// rewrite files while the writer keeps appending.
+// Locker is what the store needs of the rotating file (*rotate.File) to
+// rewrite rotated files while the writer keeps appending.
 type Locker interface {
-	// Exclusive runs fn while nothing is written to the live file, which
-	// fn may replace.
-	Exclusive(fn func() error) error
 	// WithRotated runs fn while no rotated file is compressed or removed.
 	WithRotated(fn func() error) error
 }
@@ -50,12 +48,16 @@ type Locker interface {
 type Options struct {
 	Dir      string // the audit log directory
 	Filename string // the live file's name; "" means audit.log
-	// Lock guards rewrites (Delete) against the writer. nil means no
+	// Lock guards rewrites (Delete) against retention. nil means no
 	// writer runs: the files are rewritten without coordination.
 	Lock Locker
-	// Seal, with integrity on, re-seals the files a delete rewrites (and
-	// sets where the writer's chain stands after a rewrite of the live
-	// file).
+	// RotateLive rotates the live file aside for a delete that would cut
+	// from it (*audit.Writer.RotateForDelete: the writer ends it after
+	// every line queued, with its checkpoint when sealed, and renames it
+	// to a rotated name). nil means no writer runs: the live file is
+	// renamed aside directly (rotate.MoveAside).
+	RotateLive func(ctx context.Context) error
+	// Seal, with integrity on, re-seals the files a delete rewrites.
 	Seal *integrity.Sealer
 	// RefuseSealed, without Seal, refuses a delete on sealed files
 	// (ErrSealed): for a reader of the files that could neither re-seal
