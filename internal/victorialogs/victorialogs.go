@@ -197,6 +197,20 @@ func (n *Node) Log() string {
 	return string(b)
 }
 
+// LogLines are the lines of the process's whole output (every run of
+// it) that hold s: a test asks the store's own log whether it dropped
+// data it had acknowledged.
+func (n *Node) LogLines(s string) []string {
+	b, _ := os.ReadFile(filepath.Join(n.dir, "victoria-logs.log"))
+	var out []string
+	for _, l := range strings.Split(string(b), "\n") {
+		if strings.Contains(l, s) {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
 // Stop ends the process (SIGTERM, then SIGKILL after 10 s) and waits.
 // Its data stays for Restart.
 func (n *Node) Stop() {
