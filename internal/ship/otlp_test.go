@@ -227,3 +227,38 @@ func TestShipOTLPAnswers(t *testing.T) {
 		t.Errorf("position %+v (%v), want the end of audit.log (%d bytes)", pos, err, st.Size())
 	}
 }
+
+// TestShipRejectionsDoNotFeedThemselves: a store that refuses every
+// batch (a 400), and a Report that writes a system.ship.rejected record
+// into the trail, as the sidecar does. Each batch of requests is
+// reported once; the batch that holds only those reports is counted,
+// not reported again, so the reports do not go on one a batch forever.
+func TestShipRejectionsDoNotFeedThemselves(t *testing.T) {
+	srv := newFake(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		http.Error(w, "cannot parse common params from request", http.StatusBadRequest)
+	}))
+	dir := t.TempDir()
+	tr := openTrail(t, dir, false)
+	tr.write(t, 20)
+	cfg := shipConfig(srv, ship.OTLP)
+	cfg.Batch.MaxLines = 10
+	var mu sync.Mutex
+	reports := 0
+	m := ship.NewMetrics(prometheus.NewRegistry())
+	r := startShipper(t, ship.Options{Config: cfg, Dir: dir, Poll: 10 * time.Millisecond, Metrics: m,
+		Report: func(rep ship.Report) {
+			mu.Lock()
+			reports++
+			mu.Unlock()
+			tr.w.Emit(&event.Event{Type: "system.ship.rejected", Level: event.LevelError, Outcome: event.OutcomeFailure, Message: rep.Reason})
+		}})
+	waitFor(t, func() bool { return testutil.ToFloat64(m.Lines.WithLabelValues("rejected")) >= 22 })
+	time.Sleep(time.Second) // ten max_waits: time for a loop to show
+	r.stopClean(t)
+	mu.Lock()
+	defer mu.Unlock()
+	if got := testutil.ToFloat64(m.Lines.WithLabelValues("rejected")); reports != 2 || got != 22 {
+		t.Errorf("%d reports, %v lines rejected; want 2 reports (one per batch of requests) and 22 (20 requests, 2 reports)", reports, got)
+	}
+}

@@ -454,6 +454,10 @@ func (s *Shipper) delivered(v verdict) {
 	if v.count > 0 {
 		// The store did not say which lines: the report names the batch
 		// they were in, by its first and last line.
+		all := make([]int, n)
+		for i := range all {
+			all[i] = i
+		}
 		first, last := s.batch.line(0), s.batch.line(n-1)
 		r := Report{Kind: "rejected", Count: v.count, Reason: v.reason}
 		for _, l := range [][]byte{first, last} {
@@ -470,9 +474,7 @@ func (s *Shipper) delivered(v verdict) {
 		s.m.Lines.WithLabelValues("rejected").Add(float64(v.count))
 		s.log.Error("the log store rejected lines of a batch without naming them; they are not sent again",
 			"count", r.Count, "of", n, "batch", r.Batch, "reason", r.Reason)
-		if s.opts.Report != nil {
-			s.opts.Report(r)
-		}
+		s.report(r, all)
 		n -= v.count
 	}
 	if len(rejected) > 0 {
@@ -484,9 +486,11 @@ func (s *Shipper) delivered(v verdict) {
 		}
 		s.m.Lines.WithLabelValues("rejected").Add(float64(len(rejected)))
 		s.log.Error("the log store rejected lines; they are not sent again", "count", r.Count, "ids", r.IDs, "reason", r.Reason)
-		if s.opts.Report != nil {
-			s.opts.Report(r)
+		idx := make([]int, len(rejected))
+		for i, x := range rejected {
+			idx[i] = x.index
 		}
+		s.report(r, idx)
 		n -= len(rejected)
 	}
 	s.m.Lines.WithLabelValues("shipped").Add(float64(n))
@@ -510,6 +514,33 @@ func (s *Shipper) delivered(v verdict) {
 	}
 	s.batch.reset()
 	s.setLag(s.seenTime)
+}
+
+// report tells Options.Report of rejected lines (the batch's lines at
+// idx, or among them) unless they are all the sidecar's own reports of
+// earlier rejections: a store that refuses everything would otherwise
+// make each report the cause of the next, one a batch, forever. They are
+// counted and logged all the same.
+func (s *Shipper) report(r Report, idx []int) {
+	if s.opts.Report == nil {
+		return
+	}
+	for _, i := range idx {
+		if !isRejectedReport(s.batch.line(i)) {
+			s.opts.Report(r)
+			return
+		}
+	}
+	s.log.Warn("not reported again: the rejected lines are reports of earlier rejections", "count", r.Count)
+}
+
+// isRejectedReport: the line is a system.ship.rejected record (its type
+// follows its eventTime in the line's fixed layout).
+func isRejectedReport(line []byte) bool {
+	if _, ok := event.LineTime(line); !ok {
+		return false
+	}
+	return bytes.HasPrefix(line[event.TimeOffset+event.TimeLen:], []byte(`","type":"system.ship.rejected"`))
 }
 
 // send makes one request. An error means the whole batch is sent again.
