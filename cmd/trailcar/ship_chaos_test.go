@@ -61,10 +61,10 @@ import (
 // the front's log says it dropped anything.
 func TestShipChaosToVictoriaLogsCluster(t *testing.T) {
 	if testing.Short() {
-		t.Skip("builds and runs the binary: two runs of about 2 minutes")
+		t.Skip("builds and runs the binary: two runs of about 90 s")
 	}
 	if sidecartest.RaceEnabled {
-		t.Skip("SKIPPED under -race: two runs of about 2 minutes with 60 s of store outages each, timed against the shipper's backoff; " +
+		t.Skip("SKIPPED under -race: two runs of about 90 s with 60 s of store outages each, timed against the shipper's backoff; " +
 			"the race run covers the shipper in the short tests (internal/ship, sidecar TestShipToVictoriaLogs, TestShipBinary)")
 	}
 	bin := coreBuildBinary(t, t.TempDir())
@@ -227,8 +227,8 @@ ship:
 	if f.noID > 0 {
 		t.Errorf("files: %d lines without an id", f.noID)
 	}
-	if lost, rejected := watch.max("lost"), watch.max("rejected"); lost != 0 || rejected != 0 {
-		t.Errorf("trailcar_ship_lines_total: lost up to %v, rejected up to %v; want 0", lost, rejected)
+	if lost, rejected := watch.max("lost"), watch.max("rejected"); lost != 0 || rejected != 0 || watch.max("shipped") == 0 {
+		t.Errorf("trailcar_ship_lines_total: lost up to %v, rejected up to %v, shipped up to %v; want 0, 0 and some", lost, rejected, watch.max("shipped"))
 	}
 	if f.rotated < 2 {
 		t.Errorf("only %d rotated files: the run did not rotate enough to test rotation", f.rotated)
@@ -475,6 +475,7 @@ func (w *shipWatch) sample() {
 	sc.Buffer(nil, 1<<20)
 	names := map[string]string{
 		`trailcar_ship_lines_total{result="lost"}`:     "lost",
+		`trailcar_ship_lines_total{result="shipped"}`:  "shipped",
 		`trailcar_ship_lines_total{result="rejected"}`: "rejected",
 		`trailcar_ship_lag_seconds`:                    "lag",
 	}
