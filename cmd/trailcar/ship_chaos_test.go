@@ -234,20 +234,8 @@ ship:
 		t.Errorf("only %d rotated files: the run did not rotate enough to test rotation", f.rotated)
 	}
 
-	// The store makes lines searchable a second or two after it takes
-	// them: wait for every id (not every document: duplicates would
-	// count), then a moment more for any still in flight.
-	for deadline := time.Now().Add(60 * time.Second); ; {
-		c, err := front.CountField(idField)
-		if err == nil && c.IDs >= len(f.ids) {
-			time.Sleep(1500 * time.Millisecond)
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Errorf("after 60 s the store has %+v (%v) of %d lines", c, err, len(f.ids))
-			break
-		}
-		time.Sleep(200 * time.Millisecond)
+	if c, err := front.WaitCountField(idField, len(f.ids), 60*time.Second); err != nil || c.IDs < len(f.ids) {
+		t.Errorf("after 60 s the store has %+v (%v) of %d lines", c, err, len(f.ids))
 	}
 	got, err := storeIDCounts(front, idField)
 	if err != nil {
