@@ -81,10 +81,11 @@ const (
 	chaosKills   = 2
 	chaosOutage  = 30 * time.Second
 	chaosClients = 4
-	// chaosEvery paces each client: about 4 MiB of lines in the whole
-	// run, so that the 5 files kept (1 MiB each) hold every line at the
-	// end and no line can be pruned before it is shipped.
-	chaosEvery = 40 * time.Millisecond
+	// chaosEvery paces each client: 80 requests a second, about 3 MiB of
+	// lines in the run (lines of about 460 bytes, 80 s), so that the 5
+	// files kept (1 MiB each) hold every line at the end and no line can
+	// be pruned before it is shipped; yet 2 rotations or more.
+	chaosEvery = 50 * time.Millisecond
 )
 
 func shipChaos(t *testing.T, bin, protocol, ingest, idField string) {
@@ -168,12 +169,15 @@ ship:
 	gate.close()
 	time.Sleep(2500 * time.Millisecond)
 	front.Stop()
-	time.Sleep(chaosOutage / 2)
-	// The first SIGKILL, with a batch being sent again and again.
+	// The first SIGKILL, with a batch being sent again and again, 20 s
+	// into the outage: the restarted shipper's backoff (from 250 ms) then
+	// tries again within about 10 s of the front's return, which keeps
+	// the run, and so the bytes written, in bounds.
+	time.Sleep(chaosOutage * 2 / 3)
 	okBefore := gate.ok.Load()
 	kill(p)
 	p = start()
-	time.Sleep(chaosOutage - chaosOutage/2)
+	time.Sleep(chaosOutage - chaosOutage*2/3)
 	front.Restart()
 
 	// The second SIGKILL at the worst moment of the catch-up: the front
