@@ -42,7 +42,14 @@ func (s *Sidecar) shipReport(r ship.Report) {
 		msg = fmt.Sprintf("%d lines were pruned by retention before they were shipped; the log store will not have them", r.Count)
 	} else {
 		d.String("reason", r.Reason)
-		if ids, err := json.Marshal(r.IDs); err == nil {
+		if len(r.Batch) > 0 {
+			// OTLP's partial success counts, it does not name: the
+			// batch the rejected lines were in.
+			if batch, err := json.Marshal(r.Batch); err == nil {
+				d.JSON("batch", batch)
+			}
+			d.String("from", r.From).String("to", r.To)
+		} else if ids, err := json.Marshal(r.IDs); err == nil {
 			d.JSON("ids", ids)
 		}
 	}

@@ -14,6 +14,9 @@ import (
 	"testing"
 	"time"
 
+	collogspb "go.opentelemetry.io/proto/otlp/collector/logs/v1"
+	"google.golang.org/protobuf/proto"
+
 	"github.com/trailcar/trailcar/internal/ship"
 	"github.com/trailcar/trailcar/internal/sidecartest"
 	"github.com/trailcar/trailcar/internal/victorialogs"
@@ -280,5 +283,102 @@ func TestShipRejectedRecorded(t *testing.T) {
 	}
 	if n := len(sidecartest.OfType(c.Lines(), "system.ship.rejected")); n != 1 {
 		t.Errorf("%d system.ship.rejected events in the trail, want 1", n)
+	}
+}
+
+// TestShipOTLPPartialSuccessRecorded: an OTLP store that answers a
+// partial success (a real ExportLogsServiceResponse rejecting one record)
+// becomes one system.ship.rejected event with the store's message and,
+// since OTLP does not say which record, the batch it was in: its first and
+// last id and eventTime. The batch is not sent again.
+func TestShipOTLPPartialSuccessRecorded(t *testing.T) {
+	var mu sync.Mutex
+	var batches [][]string // the event.ids of each request
+	store := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		var req collogspb.ExportLogsServiceRequest
+		if err := proto.Unmarshal(body, &req); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		var ids []string
+		bad := false
+		for _, rec := range req.GetResourceLogs()[0].GetScopeLogs()[0].GetLogRecords() {
+			for _, kv := range rec.Attributes {
+				switch {
+				case kv.Key == "event.id":
+					ids = append(ids, kv.GetValue().GetStringValue())
+				case kv.Key == "url.path" && kv.GetValue().GetStringValue() == "/api/v3/things/bad":
+					bad = true
+				}
+			}
+		}
+		mu.Lock()
+		batches = append(batches, ids)
+		mu.Unlock()
+		resp := &collogspb.ExportLogsServiceResponse{}
+		if bad {
+			resp.PartialSuccess = &collogspb.ExportLogsPartialSuccess{RejectedLogRecords: 1, ErrorMessage: "1 log record exceeds the field limit"}
+		}
+		b, _ := proto.Marshal(resp)
+		w.Header().Set("Content-Type", "application/x-protobuf")
+		w.Write(b)
+	}))
+	defer store.Close()
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(201) }))
+	defer up.Close()
+	cfg := sidecartest.Config(t, up.URL)
+	cfg.Ship.Enabled, cfg.Ship.URL, cfg.Ship.Protocol = true, store.URL, ship.OTLP
+	cfg.Ship.Batch.MaxWait = 20 * time.Millisecond
+	c := sidecartest.Start(t, cfg)
+	for _, path := range []string{"/api/v3/things/ok", "/api/v3/things/bad"} {
+		resp, err := http.Post(c.ProxyURL()+path, "text/plain", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+	}
+	var rej sidecartest.Line
+	deadline := time.Now().Add(sidecartest.Wait)
+	for {
+		if r := sidecartest.OfType(c.Lines(), "system.ship.rejected"); len(r) > 0 {
+			rej = r[0]
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no system.ship.rejected in the trail")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err := c.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(sidecartest.OfType(c.Lines(), "system.ship.rejected")); n != 1 {
+		t.Errorf("%d system.ship.rejected events, want 1", n)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	var bad []string // the batch that held the bad request
+	sent := map[string]int{}
+	for _, ids := range batches {
+		for _, id := range ids {
+			sent[id]++
+		}
+		for _, l := range sidecartest.OfType(c.Lines(), "http") {
+			if l.Req.Path == "/api/v3/things/bad" && slices.Contains(ids, l.ID) {
+				bad = ids
+			}
+		}
+	}
+	for id, n := range sent {
+		if n != 1 {
+			t.Errorf("id %s sent %d times", id, n)
+		}
+	}
+	d := rej.DetailsMap
+	batch, _ := d["batch"].([]any)
+	if len(bad) == 0 || d["count"] != float64(1) || !strings.Contains(fmt.Sprint(d["reason"]), "1 log record exceeds the field limit") ||
+		len(batch) != 2 || batch[0] != bad[0] || batch[1] != bad[len(bad)-1] || d["from"] == "" || d["to"] == "" || d["ids"] != nil {
+		t.Errorf("system.ship.rejected details %v; want count 1, the store's message, the batch %v", d, bad)
 	}
 }

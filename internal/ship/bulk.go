@@ -3,6 +3,7 @@ package ship
 import (
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"strconv"
 
 	"github.com/trailcar/trailcar/internal/event"
@@ -12,9 +13,23 @@ import (
 type protocol interface {
 	path() string
 	encode(b *batch) (body []byte, contentType string, err error)
-	// result reads a 2xx answer: the lines the store refused for good,
-	// or an error to send the whole batch again.
-	result(answer []byte, n int) ([]rejection, error)
+	// judge reads the store's answer (any status) to a batch of n lines:
+	// a verdict when the store is done with it, or an error to send the
+	// whole batch again.
+	judge(resp *http.Response, answer []byte, n int) (verdict, error)
+}
+
+// verdict is a batch the store is done with: delivered, but for the
+// lines it refused for good.
+type verdict struct {
+	lines []rejection // refused, each named (the bulk API's item errors)
+	// count lines refused without the store saying which (OTLP's partial
+	// success; the whole batch for OTLP's 400), for reason.
+	count  int
+	reason string
+	// note is what the store said of a batch it took whole (an OTLP
+	// partial success that rejects nothing), to log.
+	note string
 }
 
 // rejection is a line the store refused for good.
@@ -62,16 +77,24 @@ type bulkItem struct {
 	Error  json.RawMessage `json:"error"`
 }
 
-func (*bulk) result(answer []byte, n int) ([]rejection, error) {
+// judge: a status that is not 2xx sends the batch again, whatever it
+// is: 429 and 5xx are the store's to recover from, and any other (a bad
+// URL, a refused credential) is the operator's, where sending again keeps
+// the lines until it is fixed rather than dropping them. Inside a 2xx,
+// each item is judged (docs/shipping.md "Failures and retries").
+func (*bulk) judge(resp *http.Response, answer []byte, n int) (verdict, error) {
+	if resp.StatusCode/100 != 2 {
+		return verdict{}, fmt.Errorf("%s: %s", resp.Status, snippet(answer))
+	}
 	var a bulkAnswer
 	if err := json.Unmarshal(answer, &a); err != nil {
-		return nil, fmt.Errorf("bulk answer: %w", err)
+		return verdict{}, fmt.Errorf("bulk answer: %w", err)
 	}
 	if !a.Errors {
-		return nil, nil
+		return verdict{}, nil
 	}
 	if len(a.Items) != n {
-		return nil, fmt.Errorf("bulk answer: errors, and %d items for %d lines", len(a.Items), n)
+		return verdict{}, fmt.Errorf("bulk answer: errors, and %d items for %d lines", len(a.Items), n)
 	}
 	var rej []rejection
 	for i, item := range a.Items {
@@ -79,11 +102,11 @@ func (*bulk) result(answer []byte, n int) ([]rejection, error) {
 			switch st := it.Status; {
 			case st/100 == 2, st == 409: // 409: already there (a store that keeps _id)
 			case st == 429, st >= 500:
-				return nil, fmt.Errorf("bulk item %d: status %d: %s", i, st, snippet(it.Error))
+				return verdict{}, fmt.Errorf("bulk item %d: status %d: %s", i, st, snippet(it.Error))
 			default:
 				rej = append(rej, rejection{index: i, reason: fmt.Sprintf("status %d: %s", st, snippet(it.Error))})
 			}
 		}
 	}
-	return rej, nil
+	return verdict{lines: rej}, nil
 }

@@ -63,8 +63,12 @@ type Options struct {
 type Report struct {
 	Kind   string   `json:"kind"` // "rejected" or "lost"
 	Count  int      `json:"count"`
-	IDs    []string `json:"ids,omitempty"`    // rejected
+	IDs    []string `json:"ids,omitempty"`    // rejected: the lines the store named
 	Reason string   `json:"reason,omitempty"` // rejected: the store's
+	// Batch is the first and last id of the batch the rejected lines
+	// were in, when the store did not say which (OTLP); From and To are
+	// then its first and last eventTime.
+	Batch []string `json:"batch,omitempty"`
 	// From and To are the eventTimes of the first and last line lost.
 	From string `json:"from,omitempty"`
 	To   string `json:"to,omitempty"`
@@ -391,19 +395,24 @@ func (s *Shipper) flush(ctx context.Context) error {
 	}
 	for attempt := 0; ; attempt++ {
 		s.takeInventory()
-		rejected, err := s.send(ctx, body, ctype)
+		v, err := s.send(ctx, body, ctype)
 		if err == nil {
 			s.m.Requests.WithLabelValues("ok").Inc()
 			s.m.Up.Set(1)
 			if attempt > 0 {
 				s.log.Info("log store reachable again", "after_attempts", attempt)
 			}
-			s.delivered(rejected)
+			s.delivered(v)
 			return nil
 		}
 		s.m.Requests.WithLabelValues("error").Inc()
 		s.m.Up.Set(0)
 		wait := backoff(attempt)
+		if rl := (*retryLater)(nil); errors.As(err, &rl) {
+			// The store said when (OTLP/HTTP's throttling); not longer
+			// than the backoff's ceiling.
+			wait = max(wait, min(rl.after, maxBackoff))
+		}
 		if attempt == 0 || attempt%10 == 0 {
 			s.log.Warn("log store request failed; sending the batch again", "err", err, "lines", s.batch.n, "attempt", attempt+1, "retry_in", wait.Round(time.Millisecond))
 		}
@@ -434,9 +443,40 @@ func (s *Shipper) wait(ctx context.Context, d time.Duration) error {
 	}
 }
 
-// delivered records a batch the store took: metrics, rejects, position.
-func (s *Shipper) delivered(rejected []rejection) {
+// delivered records a batch the store is done with: metrics, rejects,
+// position.
+func (s *Shipper) delivered(v verdict) {
 	n := s.batch.n
+	rejected := v.lines
+	if v.note != "" {
+		s.log.Warn("the log store took the batch with a note", "lines", n, "note", v.note)
+	}
+	if v.count > 0 {
+		// The store did not say which lines: the report names the batch
+		// they were in, by its first and last line.
+		all := make([]int, n)
+		for i := range all {
+			all[i] = i
+		}
+		first, last := s.batch.line(0), s.batch.line(n-1)
+		r := Report{Kind: "rejected", Count: v.count, Reason: v.reason}
+		for _, l := range [][]byte{first, last} {
+			if id, ok := event.LineID(l); ok {
+				r.Batch = append(r.Batch, string(id))
+			}
+		}
+		if t, ok := event.LineTime(first); ok {
+			r.From = string(t)
+		}
+		if t, ok := event.LineTime(last); ok {
+			r.To = string(t)
+		}
+		s.m.Lines.WithLabelValues("rejected").Add(float64(v.count))
+		s.log.Error("the log store rejected lines of a batch without naming them; they are not sent again",
+			"count", r.Count, "of", n, "batch", r.Batch, "reason", r.Reason)
+		s.report(r, all)
+		n -= v.count
+	}
 	if len(rejected) > 0 {
 		r := Report{Kind: "rejected", Count: len(rejected), Reason: rejected[0].reason}
 		for _, x := range rejected {
@@ -446,9 +486,11 @@ func (s *Shipper) delivered(rejected []rejection) {
 		}
 		s.m.Lines.WithLabelValues("rejected").Add(float64(len(rejected)))
 		s.log.Error("the log store rejected lines; they are not sent again", "count", r.Count, "ids", r.IDs, "reason", r.Reason)
-		if s.opts.Report != nil {
-			s.opts.Report(r)
+		idx := make([]int, len(rejected))
+		for i, x := range rejected {
+			idx[i] = x.index
 		}
+		s.report(r, idx)
 		n -= len(rejected)
 	}
 	s.m.Lines.WithLabelValues("shipped").Add(float64(n))
@@ -474,13 +516,40 @@ func (s *Shipper) delivered(rejected []rejection) {
 	s.setLag(s.seenTime)
 }
 
+// report tells Options.Report of rejected lines (the batch's lines at
+// idx, or among them) unless they are all the sidecar's own reports of
+// earlier rejections: a store that refuses everything would otherwise
+// make each report the cause of the next, one a batch, forever. They are
+// counted and logged all the same.
+func (s *Shipper) report(r Report, idx []int) {
+	if s.opts.Report == nil {
+		return
+	}
+	for _, i := range idx {
+		if !isRejectedReport(s.batch.line(i)) {
+			s.opts.Report(r)
+			return
+		}
+	}
+	s.log.Warn("not reported again: the rejected lines are reports of earlier rejections", "count", r.Count)
+}
+
+// isRejectedReport: the line is a system.ship.rejected record (its type
+// follows its eventTime in the line's fixed layout).
+func isRejectedReport(line []byte) bool {
+	if _, ok := event.LineTime(line); !ok {
+		return false
+	}
+	return bytes.HasPrefix(line[event.TimeOffset+event.TimeLen:], []byte(`","type":"system.ship.rejected"`))
+}
+
 // send makes one request. An error means the whole batch is sent again.
-func (s *Shipper) send(ctx context.Context, body []byte, ctype string) ([]rejection, error) {
+func (s *Shipper) send(ctx context.Context, body []byte, ctype string) (verdict, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.target, bytes.NewReader(body))
 	if err != nil {
-		return nil, err
+		return verdict{}, err
 	}
 	req.Header.Set("Content-Type", ctype)
 	for k, v := range s.cfg.Headers {
@@ -491,21 +560,14 @@ func (s *Shipper) send(ctx context.Context, body []byte, ctype string) ([]reject
 	}
 	resp, err := s.client.Do(req)
 	if err != nil {
-		return nil, err
+		return verdict{}, err
 	}
 	defer resp.Body.Close()
 	answer, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
 	if err != nil {
-		return nil, err
+		return verdict{}, err
 	}
-	if resp.StatusCode/100 != 2 {
-		// 429 and 5xx are the store's to recover from; any other status
-		// (a bad URL, a refused credential) is the operator's, and sending
-		// again keeps the lines until it is fixed rather than dropping
-		// them.
-		return nil, fmt.Errorf("%s: %s", resp.Status, snippet(answer))
-	}
-	return s.proto.result(answer, s.batch.n)
+	return s.proto.judge(resp, answer, s.batch.n)
 }
 
 func snippet(b []byte) string {
@@ -516,13 +578,16 @@ func snippet(b []byte) string {
 	return strings.TrimSpace(string(b))
 }
 
+// maxBackoff is the longest wait before a batch is sent again.
+const maxBackoff = 30 * time.Second
+
 // backoff is 250 ms doubling to at most 30 s, ±20% jitter.
 func backoff(attempt int) time.Duration {
 	d := 250 * time.Millisecond
-	for i := 0; i < attempt && d < 30*time.Second; i++ {
+	for i := 0; i < attempt && d < maxBackoff; i++ {
 		d *= 2
 	}
-	d = min(d, 30*time.Second)
+	d = min(d, maxBackoff)
 	return time.Duration(float64(d) * (0.8 + 0.4*rand.Float64()))
 }
 

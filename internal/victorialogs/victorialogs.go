@@ -197,6 +197,20 @@ func (n *Node) Log() string {
 	return string(b)
 }
 
+// LogLines are the lines of the process's whole output (every run of
+// it) that hold s: a test asks the store's own log whether it dropped
+// data it had acknowledged.
+func (n *Node) LogLines(s string) []string {
+	b, _ := os.ReadFile(filepath.Join(n.dir, "victoria-logs.log"))
+	var out []string
+	for _, l := range strings.Split(string(b), "\n") {
+		if strings.Contains(l, s) {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
 // Stop ends the process (SIGTERM, then SIGKILL after 10 s) and waits.
 // Its data stays for Restart.
 func (n *Node) Stop() {
@@ -285,9 +299,11 @@ func (n *Node) CountField(field string) (Counts, error) {
 	return Counts{Docs: docs, IDs: ids}, nil
 }
 
-// WaitCount polls Count until it has want documents (the store makes
-// lines searchable about a second after it takes them) or timeout
-// passes, and returns the last count.
+// WaitCount polls Count until it has want distinct ids (the store makes
+// lines searchable a second or two after it takes them; a cluster's front
+// holds them up to a second more) or timeout passes, and returns the last
+// count. It waits on ids, not documents: after a crash the duplicates
+// would reach want documents before the last lines are searchable.
 func (n *Node) WaitCount(want int, timeout time.Duration) (Counts, error) {
 	return n.WaitCountField("id", want, timeout)
 }
@@ -297,8 +313,8 @@ func (n *Node) WaitCountField(field string, want int, timeout time.Duration) (Co
 	deadline := time.Now().Add(timeout)
 	for {
 		c, err := n.CountField(field)
-		if err == nil && c.Docs >= want || time.Now().After(deadline) {
-			if err == nil && c.Docs >= want {
+		if err == nil && c.IDs >= want || time.Now().After(deadline) {
+			if err == nil && c.IDs >= want {
 				// Let anything still in flight land: a duplicate would show
 				// a moment later.
 				time.Sleep(1500 * time.Millisecond)
