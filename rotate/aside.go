@@ -2,6 +2,7 @@ package rotate
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -11,6 +12,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/trailcar/trailcar/internal/durable"
 )
 
 // Rotations for a delete (docs/store.md "Deletes"): a delete never
@@ -82,35 +85,16 @@ func (r *asideRecord) save(files map[string]int64) error {
 		if err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return fmt.Errorf("write %s: %w", AsideFile, err)
 		}
-		return syncDir(r.dir)
+		return durable.SyncDir(r.dir)
 	}
-	tmp, err := os.CreateTemp(r.dir, AsideFile+".tmp-*")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", AsideFile, err)
-	}
-	defer os.Remove(tmp.Name()) // after the rename, there is nothing there
-	bw := bufio.NewWriter(tmp)
-	enc := json.NewEncoder(bw)
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
 	for name, size := range files {
 		if err := enc.Encode(aside{File: name, Bytes: size}); err != nil {
-			tmp.Close()
 			return fmt.Errorf("write %s: %w", AsideFile, err)
 		}
 	}
-	err = bw.Flush()
-	if err == nil {
-		err = tmp.Sync()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), filepath.Join(r.dir, AsideFile))
-	}
-	if err != nil {
-		return fmt.Errorf("write %s: %w", AsideFile, err)
-	}
-	return syncDir(r.dir)
+	return durable.WriteFile(filepath.Join(r.dir, AsideFile), buf.Bytes(), 0o600)
 }
 
 // add records name, of size bytes, as made by a delete's rotation.
@@ -245,7 +229,7 @@ func (f *File) rotateAside() error {
 		f.asides.remove(name)
 		return fmt.Errorf("rotate audit file for a delete: %w", err)
 	}
-	if err := syncDir(f.opts.Dir); err != nil {
+	if err := durable.SyncDir(f.opts.Dir); err != nil {
 		f.log.Warn("sync audit dir after a rotation", "dir", f.opts.Dir, "err", err)
 	}
 	f.lastRotate = now.UnixMilli()
@@ -346,17 +330,5 @@ func MoveAside(dir, filename string) (string, error) {
 		r.remove(name)
 		return "", fmt.Errorf("rotate audit file for a delete: %w", err)
 	}
-	return name, syncDir(dir)
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("sync dir: %w", err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("sync dir: %w", err)
-	}
-	return nil
+	return name, durable.SyncDir(dir)
 }

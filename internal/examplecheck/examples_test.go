@@ -36,7 +36,7 @@ func TestEveryFileIsChecked(t *testing.T) {
 		"README.md": true, "bench.yaml": true,
 		"config/*.yaml": true, "kubernetes/*.yaml": true, "kubernetes/statefulset/statefulset.yaml": true,
 		"kubernetes/ship-container/*.yaml": true, // TestKubernetesShipping
-		"prometheus/prometheus.yml": true, "prometheus/alert-rules.yml": true,
+		"prometheus/prometheus.yml":        true, "prometheus/alert-rules.yml": true,
 		"prometheus/alert-tests.yml":      true, // promtool test rules (.ci/promtool.sh)
 		"grafana/trailcar-dashboard.json": true,
 		"fluent-bit/fluent-bit.conf":      true, "fluent-bit/parsers.conf": true,

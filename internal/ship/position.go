@@ -6,8 +6,8 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"path/filepath"
 
+	"github.com/trailcar/trailcar/internal/durable"
 	"github.com/trailcar/trailcar/internal/event"
 )
 
@@ -65,29 +65,7 @@ func SavePosition(path string, p Position) error {
 	if err != nil {
 		return err
 	}
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	_, err = f.Write(append(b, '\n'))
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		os.Remove(tmp)
-		return err
-	}
-	if d, err := os.Open(dir); err == nil {
-		d.Sync() // the rename is durable; a failure here only risks re-sending one batch
-		d.Close()
-	}
-	return nil
+	// A failed save is logged by the caller: the store has the lines, and
+	// a restart before the next save sends them again.
+	return durable.WriteFile(path, append(b, '\n'), 0o600)
 }

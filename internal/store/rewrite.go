@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/trailcar/trailcar/internal/durable"
 	"github.com/trailcar/trailcar/internal/event"
 	"github.com/trailcar/trailcar/rotate"
 )
@@ -163,7 +164,7 @@ func (rw *rewriter) finish(off, size int64) error {
 		if err := os.Remove(rw.path); err != nil {
 			return err
 		}
-		return syncDir(filepath.Dir(rw.path))
+		return durable.SyncDir(filepath.Dir(rw.path))
 	}
 	if rw.zw != nil {
 		if err := rw.zw.Close(); err != nil {
@@ -186,7 +187,7 @@ func (rw *rewriter) finish(off, size int64) error {
 		return err
 	}
 	rw.tmp = nil
-	return syncDir(filepath.Dir(rw.path))
+	return durable.SyncDir(filepath.Dir(rw.path))
 }
 
 // abort removes the temporary file unless finish renamed it.
@@ -195,19 +196,6 @@ func (rw *rewriter) abort() {
 		rw.tmp.Close()
 		os.Remove(rw.tmp.Name())
 	}
-}
-
-// syncDir makes a rename in dir durable.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("sync dir: %w", err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("sync dir: %w", err)
-	}
-	return nil
 }
 
 // rotateLiveFor rotates the live file aside when it holds a line cut
