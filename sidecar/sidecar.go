@@ -248,6 +248,7 @@ func (s *Sidecar) openAudit() error {
 	}
 	if s.file != nil {
 		opts.File = s.file // a nil *rotate.File in the interface would not be nil
+		opts.After = s.newestEventTime()
 	}
 	if s.webhooks != nil {
 		opts.Publish = s.webhooks.Publish // never blocks: queues, or drops and counts
@@ -260,6 +261,40 @@ func (s *Sidecar) openAudit() error {
 	}
 	s.writer = audit.New(opts)
 	return nil
+}
+
+// maxClockBack is how far the newest line of the dir may be ahead of the
+// clock at start for the writer to go on after it. A clock that stepped
+// back less than that keeps the dir's order; a line further ahead is
+// taken for a foreign or broken one, which must not push every event
+// written from now on into its future.
+const maxClockBack = time.Minute
+
+// newestEventTime is the eventTime of the newest line of the log dir, for
+// the writer to stamp every new line after it (audit.Options.After); zero
+// when there is none or it is too far ahead (maxClockBack, logged).
+func (s *Sidecar) newestEventTime() time.Time {
+	t := s.cfg.ActivityTracker
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	page, err := store.New(store.Options{Dir: t.Dir, Filename: t.Filename}).List(ctx, store.Query{Limit: 1})
+	if err != nil || len(page.Lines) == 0 {
+		return time.Time{}
+	}
+	text, ok := event.LineTime(page.Lines[0])
+	if !ok {
+		return time.Time{}
+	}
+	newest, err := time.Parse(time.RFC3339Nano, string(text))
+	if err != nil {
+		return time.Time{}
+	}
+	if ahead := newest.Sub(time.Now()); ahead > maxClockBack {
+		s.log.Warn("the newest line of the log dir is ahead of the clock; new lines are stamped by the clock, before it",
+			"eventTime", string(text), "ahead", ahead.Round(time.Second))
+		return time.Time{}
+	}
+	return newest
 }
 
 // openSeal loads the signing key and finds where the chain of the log dir

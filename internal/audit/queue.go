@@ -77,6 +77,20 @@ func newQueue(bound int, drop bool, linger time.Duration, now func() time.Time, 
 	return q
 }
 
+// startAfter makes every line stamped later than t, the newest line of an
+// earlier run, and its id later than any that run can have made: the ids
+// of t's millisecond, and of the next one, which ids carry into when more
+// than 2048 lines share a millisecond. Called before the first push.
+func (q *queue) startAfter(t time.Time) {
+	if t.IsZero() {
+		return
+	}
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.last = t.Truncate(time.Microsecond)
+	q.slot = uint64(t.UnixMilli()+2)<<12 - 2
+}
+
 // push queues line, one encoded event whose time it stamps (and, with
 // makeID, its id, from its slot), with its events_total label, and
 // returns the time stamped and the line's ticket (its place in the queue:

@@ -71,6 +71,12 @@ type Options struct {
 	Metrics *metrics.Metrics
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// After is the eventTime of the newest line already in the dir (zero
+	// when there is none): every line written gets a later eventTime and
+	// a later id, so a clock that stepped back across a restart does not
+	// break the dir's eventTime order (docs/guarantees.md "One event per
+	// tracked request, never torn").
+	After time.Time
 	// Logger; nil means slog.Default().
 	Logger *slog.Logger
 	// RetryMin and RetryMax bound the wait between attempts to write a
@@ -175,6 +181,7 @@ func New(opts Options) *Writer {
 		w.sink = w.fileSink(opts)
 	}
 	w.queue = newQueue(opts.Queue, opts.Drop, opts.Linger, opts.Now, refusing, newDropTally(opts.Metrics))
+	w.queue.startAfter(opts.After)
 	// Last: the file may report a replacement at once, from its own
 	// goroutine, and the record needs the queue.
 	w.watchReplacement(opts.File)
