@@ -8,6 +8,7 @@ import (
 
 	"github.com/trailcar/trailcar/internal/event"
 	"github.com/trailcar/trailcar/internal/sidecartest"
+	"github.com/trailcar/trailcar/sidecar"
 )
 
 const testToken = "browser-test-token"
@@ -16,7 +17,7 @@ const testToken = "browser-test-token"
 // seed events as an earlier run left them) in front of a real upstream
 // that answers each request with the status named in its X-Test-Status
 // header.
-func startSite(t *testing.T, seed []*event.Event) site {
+func startSite(t *testing.T, seed []*event.Event, configure ...func(*sidecar.Config)) site {
 	t.Helper()
 	upstream := sidecartest.Upstream(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		status, err := strconv.Atoi(r.Header.Get("X-Test-Status"))
@@ -26,6 +27,9 @@ func startSite(t *testing.T, seed []*event.Event) site {
 		w.WriteHeader(status)
 	}))
 	cfg := sidecartest.WithToken(t, sidecartest.Config(t, upstream.URL), testToken)
+	for _, c := range configure {
+		c(&cfg)
+	}
 	writeHistory(t, cfg.ActivityTracker.Dir, seed)
 	s := sidecartest.Start(t, cfg)
 	proxy := s.ProxyURL()

@@ -13,6 +13,8 @@ import (
 
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
+
+	"github.com/trailcar/trailcar/sidecar"
 )
 
 // site is a running sidecar as the browser test uses it.
@@ -27,6 +29,28 @@ func TestViewer(t *testing.T) {
 	browser := newBrowser(t)
 	t.Run("token, rows, filter, live row, open", func(t *testing.T) { testViewerFlow(t, browser) })
 	t.Run("ten thousand rows", func(t *testing.T) { testTenThousandRows(t, browser) })
+	t.Run("integrity off", func(t *testing.T) { testIntegrityOff(t, browser) })
+}
+
+// testIntegrityOff: on a pod with integrity off, GET /api/v3/integrity is
+// 404 and the badge says off (nothing to check), not tampered or
+// unreachable; the rows show as ever.
+func testIntegrityOff(t *testing.T, browser context.Context) {
+	s := startSite(t, nil, func(c *sidecar.Config) { c.Integrity.Enabled = false })
+	s.request(t, "POST", "/api/v3/widgets/no-seal", 201)
+	tb := newTab(t, browser)
+	tb.do(chromedp.Navigate(s.admin + "/"))
+	tb.do(chromedp.WaitVisible(chromedp.ID("token-input")))
+	tb.do(chromedp.SendKeys(chromedp.ID("token-input"), s.token), chromedp.KeyEvent(kb.Enter))
+	tb.waitFor("the row", pathPredicate("/api/v3/widgets/no-seal"))
+	tb.waitFor("the integrity badge", `(() => { const b = document.querySelector('#integrity button');
+		return !!b && b.dataset.state === 'off'; })()`)
+	var others int
+	tb.eval(`document.querySelectorAll('#integrity button:not([data-state="off"])').length`, &others)
+	if others != 0 {
+		t.Errorf("%d badges other than off", others)
+	}
+	tb.noExceptions()
 }
 
 const visibleRowsJS = `[...document.querySelectorAll('#rows tr')].filter(r => !r.hidden)`
