@@ -10,9 +10,10 @@
 //   - lumberjack opens new files without O_APPEND and does not notice the
 //     file being deleted or replaced from outside: File checks the live
 //     file's identity before each write and every CheckEvery, and reopens;
-//   - compression and retention run here, under a lock that Exclusive and
-//     WithRotated callers share, so rewriting a file (deleting events) can
-//     never race with compressing or removing it.
+//   - compression and retention run here, under a lock that WithRotated
+//     callers share, so rewriting a rotated file (deleting events) can
+//     never race with compressing or removing it; a delete never rewrites
+//     the live file, it rotates it aside first (RotateForDelete).
 package rotate
 
 import (
@@ -441,24 +442,6 @@ func syncPath(path string) error {
 		return fmt.Errorf("sync audit file: %w", err)
 	}
 	return nil
-}
-
-// Exclusive runs fn while nothing is written to the live file, which is
-// closed during fn (so fn may replace it, e.g. rename a rewritten copy over
-// it) and reopened after. Writes wait meanwhile.
-func (f *File) Exclusive(fn func() error) error {
-	f.mu.Lock()
-	if f.closed {
-		f.mu.Unlock()
-		return ErrClosed
-	}
-	f.closeLive()
-	err := fn()
-	f.info = nil // fn may replace the file: that is no news
-	rotated, _, oerr := f.ensureOpen()
-	f.mu.Unlock()
-	f.notify(rotated, "")
-	return errors.Join(err, oerr)
 }
 
 // WithRotated runs fn while no rotated file is compressed or removed, so fn

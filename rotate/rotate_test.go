@@ -245,29 +245,6 @@ func TestReopenAfterMoveAway(t *testing.T) {
 	}
 }
 
-func TestExclusiveRewrite(t *testing.T) {
-	dir := t.TempDir()
-	var replaced atomic.Int32
-	f := open(t, rotate.Options{Dir: dir, CheckEvery: 10 * time.Millisecond})
-	f.NotifyReplaced(func(string) { replaced.Add(1) })
-	writeLines(t, f, 0, 4, 10, 4)
-	err := f.Exclusive(func() error {
-		tmp := filepath.Join(dir, ".rewrite")
-		os.WriteFile(tmp, []byte("{\"n\":0,}\n"), 0o640)
-		time.Sleep(50 * time.Millisecond) // the watcher must not call this a replacement
-		return os.Rename(tmp, f.Path())
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	writeLines(t, f, 1, 2, 10, 2)
-	checkSequence(t, readAll(t, dir), 0, 3)
-	time.Sleep(50 * time.Millisecond)
-	if replaced.Load() != 0 {
-		t.Fatal("a rewrite under Exclusive was reported as a replacement")
-	}
-}
-
 func TestListOrderAndFilter(t *testing.T) {
 	dir := t.TempDir()
 	for _, name := range []string{
